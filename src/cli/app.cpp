@@ -1,0 +1,86 @@
+#include "oess/cli/app.h"
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "oess/core/error.h"
+#include "oess/version.h"
+
+namespace oess::cli {
+namespace {
+
+// Subcommands named in the design whose capability has not landed yet. Each says which issue brings it, so
+// `oess --help` is a map of the whole tool from day one and a script calling one fails loudly (exit 2).
+struct Planned {
+  const char* name;
+  const char* summary;
+  int issue;
+  const char* capability;
+};
+
+constexpr Planned kPlanned[] = {
+    {"synth", "Make a synthetic colour-Doppler dataset with OESS ground truth", 4,
+     "data and synthetic generator"},
+    {"baseline", "Classical comparator: Doppler colour-pixel fraction with fitted thresholds", 4,
+     "data and synthetic generator"},
+    {"extract", "Extract backbone features at named taps (one pass, cached)", 5, "feature extraction engine"},
+    {"features", "Feature files: merge shards", 5, "feature extraction engine"},
+    {"evaluate", "Metrics with bootstrap CIs from a predictions CSV", 7, "metrics and reports"},
+    {"run", "Run a YAML experiment end to end", 8, "YAML experiments"},
+    {"export", "Export a trained run as one self-contained model file", 9, "exported models and scoring"},
+    {"score", "Score new images with an exported model", 9, "exported models and scoring"},
+    {"weights", "Inspect or check a weights file (inspect | check)", 3, "backbones and weights"},
+};
+
+void add_planned(CLI::App& app, const Planned& p) {
+  CLI::App* sub =
+      app.add_subcommand(p.name, fmt::format("{} [not built yet: issue #{}]", p.summary, p.issue));
+  sub->allow_extras();
+  sub->footer(
+      fmt::format("Not built yet: `oess {}` arrives with issue #{} ({}).", p.name, p.issue, p.capability));
+  sub->callback([p] {
+    throw UsageError(fmt::format("`oess {}` is not built yet: it arrives with issue #{} ({})", p.name,
+                                 p.issue, p.capability));
+  });
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{
+      "oess: OMERACT-EULAR Synovitis Scoring (OESS) of colour-Doppler ultrasound with CNN features.\n"
+      "Reproduces Andersen et al., RMD Open 2019: VGG-16 / Inception-v3 features, per-layer classifiers,\n"
+      "ensembles, metrics with confidence intervals, exported models that score new images.",
+      "oess"};
+  std::string info = build_info();
+  while (!info.empty() && info.back() == '\n') info.pop_back();
+  app.set_version_flag("--version", info);
+  app.require_subcommand(0, 1);
+  app.footer("Each subcommand has its own --help. Exit codes: 0 success, 1 failed work, 2 bad usage.");
+  for (const Planned& p : kPlanned) add_planned(app, p);
+
+  try {
+    app.parse(argc, argv);
+    if (app.get_subcommands().empty()) {
+      std::fputs(app.help().c_str(), stderr);
+      std::fputs("oess: error: no subcommand given\n", stderr);
+      return 2;
+    }
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);  // prints help/version (rc 0) or the parse error
+    return rc == 0 ? 0 : 2;
+  } catch (const Error& e) {
+    fmt::print(stderr, "oess: error: {}\n", e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "oess: error: {}\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace oess::cli

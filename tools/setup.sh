@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# setup.sh — makes a Debian 12 machine ready to build, run and test oess, then builds it (Release, build/).
+#
+# Idempotent and quick when all is there: installs only the Debian packages still missing, configures only an
+# unconfigured build folder, and lets the build tool rebuild only what changed. Run it as root, or as a user
+# who can sudo. Environment: OESS_BUILD_DIR (default build/), OESS_JOBS (default 2: each translation unit
+# that includes LibTorch takes ~1 GB of memory to compile).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${OESS_BUILD_DIR:-$root/build}
+jobs=${OESS_JOBS:-2}
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build ccache pkg-config git clang-format
+  # libraries (see docs/DESIGN decisions: where each dependency belongs)
+  libtorch-dev libopencv-dev libeigen3-dev libyaml-cpp-dev libfmt-dev libspdlog-dev
+  libcli11-dev nlohmann-json3-dev catch2
+  # test oracles: Python torchvision (network parity), scikit-learn (metrics, classifiers)
+  python3-torchvision python3-sklearn
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "installed" ] || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo > /dev/null || { echo "oess setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  echo "oess setup: installing ${#missing[@]} Debian package(s): ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" > /tmp/oess-apt.log 2>&1 \
+    || { tail -n 30 /tmp/oess-apt.log >&2; echo "oess setup: apt-get install failed (log: /tmp/oess-apt.log)" >&2; exit 1; }
+else
+  echo "oess setup: all ${#packages[@]} Debian packages present"
+fi
+
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  echo "oess setup: configuring $build (Release)"
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
+fi
+echo "oess setup: building with $jobs jobs"
+cmake --build "$build" -j "$jobs"
+echo "oess setup: ready — $build/oess"
