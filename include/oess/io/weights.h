@@ -1,0 +1,45 @@
+#pragma once
+// oess/io/weights.h — reading and writing files of named tensors (network weights, feature files).
+//
+// Formats read, detected from the first bytes (never from the file name):
+//   torch zip     what `torch.save(dict_of_tensors, f)` writes (PyTorch >= 1.6) and torch::pickle_load reads:
+//                 the top-level object must be a plain dict of str -> Tensor. An OrderedDict (what
+//                 `state_dict()` returns), a nested checkpoint or a whole pickled model is refused with a
+//                 pointer to tools/convert_weights.py.
+//   safetensors   8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}},
+//                 then raw little-endian data (timm / Hugging Face). F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL.
+// The legacy (pre-1.6, non-zip) torch format — torchvision's downloads — is recognised and refused with the
+// converter command to run.
+//
+// Contract: every failure is an oess::Error whose message starts with the file path and says what is wrong
+// (missing, a folder, empty, truncated, not a checkpoint, wrong top-level object, a non-tensor entry, a
+// safetensors entry whose offsets or size do not fit).
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace oess::io {
+
+// Tensors by name, in the file's order.
+using StateDict = std::vector<std::pair<std::string, torch::Tensor>>;
+
+enum class WeightsFormat { kTorchZip, kSafetensors };
+std::string format_name(WeightsFormat format);
+
+struct WeightsFile {
+  std::string path;
+  WeightsFormat format;
+  std::uintmax_t bytes = 0;
+  StateDict tensors;  // CPU tensors, dtypes as stored
+};
+
+WeightsFile read_weights(const std::string& path);
+
+// Writes `tensors` as a torch zip holding a plain dict (Python: torch.load(path) -> dict), atomically.
+// requires: unique names, defined tensors.
+void write_torch_dict(const std::string& path, const StateDict& tensors);
+
+}  // namespace oess::io

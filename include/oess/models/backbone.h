@@ -1,0 +1,101 @@
+#pragma once
+// oess/models/backbone.h — VGG-16 and Inception-v3 in LibTorch, exact to torchvision, with named taps.
+//
+// A Backbone represents one network in inference mode (eval(): BatchNorm uses running statistics, dropout
+// is off) whose submodules carry torchvision's names, so torchvision state dicts load key for key
+// (features.N.weight; Conv2d_1a_3x3.conv.weight, Mixed_5b.branch1x1.bn.running_mean, AuxLogits.*, fc.*).
+//
+// forward(x, taps)
+//   requires: x is float [N, 3, H, W] on the backbone's device, already normalised (see preprocessing.h);
+//             Inception needs H, W >= 75. taps: canonical names or aliases (taps.h).
+//   ensures:  a map from each requested tap's canonical name to its output [N, C, h, w] ([N, C] for fc
+//             taps); layers deeper than the deepest requested tap are not run. Gradients flow if the caller
+//             enables them (Grad-CAM); feature extraction runs under torch::InferenceMode.
+//
+// load(state, strict)
+//   Keys are first normalised: a "module." prefix (DataParallel) is dropped; timm's VGG names
+//   (pre_logits.fc1/fc2 as convolutions, head.fc) become torchvision's classifier.0/3/6.
+//   Keys of parts the backbone was built without (VGG classifier, Inception fc / AuxLogits) are ignored.
+//   strict: every parameter and buffer of the built network must be present with its shape, and no other
+//   key may be present; otherwise one oess::Error names every missing, unexpected and mis-shaped key.
+//   non-strict: loads what fits and reports the rest (LoadReport). Values are cast to the parameter's dtype.
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "oess/io/weights.h"
+#include "oess/models/taps.h"
+
+namespace oess::models {
+
+struct BackboneOptions {
+  Arch arch = Arch::kInceptionV3;
+  // Build the classification head (VGG classifier, Inception fc). Off for feature extraction: VGG's head
+  // alone holds 124 M of its 138 M parameters.
+  bool classifier = true;
+  // Inception only: build AuxLogits (unused in eval; present so full torchvision checkpoints load strictly).
+  bool aux_logits = true;
+  // Inception only: torchvision's transform_input — re-normalise inputs prepared with ImageNet mean/std to
+  // the [-1, 1] range Google's weights expect (what torchvision does when it loads its Inception weights).
+  bool transform_input = false;
+  int64_t num_classes = 1000;
+};
+
+struct LoadReport {
+  std::vector<std::string> missing;     // in the network, not in the file
+  std::vector<std::string> unexpected;  // in the file, in no part of the network
+  std::vector<std::string> mismatched;  // "name: file [a, b] vs network [c, d]"
+  std::vector<std::string> ignored;     // keys of parts not built (classifier, AuxLogits)
+  int64_t loaded = 0;                   // tensors copied
+  bool ok() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
+  std::string summary() const;  // one line per category, every key named
+};
+
+class Backbone {
+ public:
+  virtual ~Backbone() = default;
+  const BackboneOptions& options() const { return options_; }
+  Arch arch() const { return options_.arch; }
+
+  virtual std::map<std::string, torch::Tensor> forward(const torch::Tensor& x,
+                                                       const std::vector<std::string>& taps) = 0;
+  virtual torch::nn::Module& module() = 0;
+
+  LoadReport load(const io::StateDict& state, bool strict, const std::string& source = "weights");
+  // Seeded random initialisation (Kaiming-normal convolutions, zero biases, unit BatchNorm): for tests and
+  // for running without ImageNet weights. Results are then not ImageNet-based.
+  void init_random(uint64_t seed);
+  void to(const torch::Device& device);
+  torch::Device device() const { return device_; }
+  int64_t parameter_count();
+
+ protected:
+  explicit Backbone(BackboneOptions options) : options_(options) {}
+  // Which canonical taps to return, and the deepest index to run to.
+  struct Plan {
+    std::vector<bool> want;  // by tap index
+    int deepest = -1;
+  };
+  Plan plan(const std::vector<std::string>& taps) const;
+
+ private:
+  BackboneOptions options_;
+  torch::Device device_{torch::kCPU};
+};
+
+std::unique_ptr<Backbone> make_backbone(const BackboneOptions& options);
+
+// The state-dict key normalisation load() applies (module. prefix, timm VGG names); exposed for tools.
+io::StateDict normalize_state_dict(Arch arch, const io::StateDict& state);
+
+// Parses "cpu", "cuda", "cuda:N". requires: CUDA devices only where LibTorch has CUDA and the device
+// exists, else oess::UsageError saying so.
+torch::Device parse_device(const std::string& spec);
+
+}  // namespace oess::models

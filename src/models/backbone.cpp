@@ -1,0 +1,203 @@
+#include "oess/models/backbone.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <torch/cuda.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+
+#include <cmath>
+#include <unordered_map>
+
+#include "oess/core/error.h"
+
+namespace oess::models {
+namespace {
+
+bool has_prefix(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
+
+std::string shape_str(const torch::Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); }
+
+void append_list(std::string& out, const char* label, const std::vector<std::string>& keys) {
+  if (keys.empty()) return;
+  out += fmt::format("\n  {} ({}): {}", label, keys.size(), fmt::join(keys, ", "));
+}
+
+}  // namespace
+
+std::string LoadReport::summary() const {
+  std::string s = fmt::format("{} tensors loaded", loaded);
+  append_list(s, "missing", missing);
+  append_list(s, "unexpected", unexpected);
+  append_list(s, "mis-shaped", mismatched);
+  append_list(s, "ignored (part not built)", ignored);
+  return s;
+}
+
+io::StateDict normalize_state_dict(Arch arch, const io::StateDict& state) {
+  io::StateDict out;
+  out.reserve(state.size());
+  for (const auto& [key, value] : state) {
+    std::string k = has_prefix(key, "module.") ? key.substr(7) : key;
+    torch::Tensor v = value;
+    if (arch == Arch::kVgg16) {
+      // timm stores VGG's first two fully connected layers as 7x7 and 1x1 convolutions.
+      if (has_prefix(k, "pre_logits.fc1.")) {
+        k = "classifier.0." + k.substr(15);
+        if (v.dim() == 4) v = v.reshape({v.size(0), -1});
+      } else if (has_prefix(k, "pre_logits.fc2.")) {
+        k = "classifier.3." + k.substr(15);
+        if (v.dim() == 4) v = v.reshape({v.size(0), -1});
+      } else if (has_prefix(k, "head.fc.")) {
+        k = "classifier.6." + k.substr(8);
+      }
+    }
+    out.emplace_back(std::move(k), std::move(v));
+  }
+  return out;
+}
+
+LoadReport Backbone::load(const io::StateDict& raw, bool strict, const std::string& source) {
+  const io::StateDict state = normalize_state_dict(arch(), raw);
+  std::vector<std::string> not_built;
+  if (!options_.classifier) not_built.push_back(arch() == Arch::kVgg16 ? "classifier." : "fc.");
+  if (arch() == Arch::kInceptionV3 && !options_.aux_logits) not_built.push_back("AuxLogits.");
+
+  std::unordered_map<std::string, torch::Tensor> targets;
+  std::vector<std::string> order;
+  for (const auto& p : module().named_parameters(/*recurse=*/true)) {
+    targets.emplace(p.key(), p.value());
+    order.push_back(p.key());
+  }
+  for (const auto& b : module().named_buffers(/*recurse=*/true)) {
+    targets.emplace(b.key(), b.value());
+    order.push_back(b.key());
+  }
+
+  LoadReport report;
+  std::unordered_map<std::string, bool> seen;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;
+  for (const auto& [key, value] : state) {
+    auto it = targets.find(key);
+    if (it == targets.end()) {
+      bool ignored = false;
+      for (const auto& p : not_built) ignored = ignored || has_prefix(key, p);
+      (ignored ? report.ignored : report.unexpected).push_back(key);
+      continue;
+    }
+    seen[key] = true;
+    if (it->second.sizes() != value.sizes()) {
+      report.mismatched.push_back(
+          fmt::format("{}: file {} vs network {}", key, shape_str(value), shape_str(it->second)));
+      continue;
+    }
+    copies.emplace_back(it->second, value);
+  }
+  for (const auto& key : order)
+    if (!seen.count(key)) report.missing.push_back(key);
+
+  if (strict && !report.ok()) {
+    std::string hint;
+    if (copies.empty())
+      hint = fmt::format("\n  no tensor fits: is this {} file?", arch() == Arch::kVgg16
+                                                                     ? "an Inception-v3 (not a VGG-16)"
+                                                                     : "a VGG-16 (not an Inception-v3)");
+    throw Error(fmt::format("{} do not fit {} (strict load): {}{}", source, arch_name(arch()),
+                            report.summary(), hint));
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& [target, value] : copies) target.copy_(value.to(target.dtype()));
+  report.loaded = static_cast<int64_t>(copies.size());
+  return report;
+}
+
+void Backbone::init_random(uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  for (const auto& m : module().modules(/*include_self=*/false)) {
+    if (auto* conv = m->as<torch::nn::Conv2d>()) {
+      auto w = torch::empty(conv->weight.sizes(), torch::kFloat32);
+      const double fan_in = static_cast<double>(w.numel() / w.size(0));
+      w.normal_(0.0, std::sqrt(2.0 / fan_in), gen);  // Kaiming-normal for ReLU
+      conv->weight.copy_(w);
+      if (conv->bias.defined()) conv->bias.zero_();
+    } else if (auto* lin = m->as<torch::nn::Linear>()) {
+      auto w = torch::empty(lin->weight.sizes(), torch::kFloat32);
+      w.normal_(0.0, 0.01, gen);
+      lin->weight.copy_(w);
+      lin->bias.zero_();
+    } else if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
+      bn->weight.fill_(1.0);
+      bn->bias.zero_();
+      bn->running_mean.zero_();
+      bn->running_var.fill_(1.0);
+    }
+  }
+}
+
+void Backbone::to(const torch::Device& device) {
+  module().to(device);
+  device_ = device;
+}
+
+int64_t Backbone::parameter_count() {
+  int64_t n = 0;
+  for (const auto& p : module().parameters()) n += p.numel();
+  return n;
+}
+
+Backbone::Plan Backbone::plan(const std::vector<std::string>& taps) const {
+  const auto& table = tap_table(arch());
+  Plan p;
+  p.want.assign(table.size(), false);
+  if (taps.empty()) throw UsageError(fmt::format("no {} taps requested", arch_name(arch())));
+  for (const auto& name : taps) {
+    const TapInfo& t = resolve_tap(arch(), name);
+    if (t.classifier && !options_.classifier)
+      throw UsageError(
+          fmt::format("tap \"{}\" needs the {} classification head, which this backbone was built "
+                      "without (features-only weights)",
+                      t.name, arch_name(arch())));
+    p.want[static_cast<size_t>(t.index)] = true;
+    p.deepest = std::max(p.deepest, t.index);
+  }
+  return p;
+}
+
+torch::Device parse_device(const std::string& spec) {
+  if (spec == "cpu") return torch::Device(torch::kCPU);
+  if (spec == "cuda" || has_prefix(spec, "cuda:")) {
+    int64_t index = 0;
+    if (spec.size() > 5) {
+      const std::string n = spec.substr(5);
+      if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos)
+        throw UsageError(fmt::format("bad device \"{}\": expected cpu, cuda or cuda:N", spec));
+      index = std::stoll(n);
+    }
+    if (!torch::cuda::is_available())
+      throw UsageError(
+          fmt::format("device \"{}\" requested, but this LibTorch has no usable CUDA (build: {})", spec,
+                      "CPU-only or no GPU visible"));
+    const auto count = static_cast<int64_t>(torch::cuda::device_count());
+    if (index >= count)
+      throw UsageError(
+          fmt::format("device \"{}\" requested, but only {} CUDA device(s) are visible", spec, count));
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  throw UsageError(fmt::format("bad device \"{}\": expected cpu, cuda or cuda:N", spec));
+}
+
+}  // namespace oess::models
+
+#include "nets.h"
+
+namespace oess::models {
+std::unique_ptr<Backbone> make_backbone(const BackboneOptions& options) {
+  std::unique_ptr<Backbone> b =
+      options.arch == Arch::kVgg16 ? detail::make_vgg16(options) : detail::make_inception_v3(options);
+  b->module().eval();
+  return b;
+}
+}  // namespace oess::models

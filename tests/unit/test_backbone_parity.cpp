@@ -1,0 +1,121 @@
+// Parity with torchvision 0.14 (tests/oracles/make_backbone_fixtures.py): seeded random weights in every
+// format oess reads or converts, every tap compared to max|diff| <= 1e-4 * max|ref|.
+#include <torch/torch.h>
+#include <catch2/catch.hpp>
+#include <iostream>
+#include <map>
+
+#include "oess/io/weights.h"
+#include "oess/models/backbone.h"
+
+using oess::models::Arch;
+
+namespace {
+
+constexpr double kRelTol = 1e-4;
+
+std::string fixture(const std::string& name) { return std::string(OESS_FIXTURE_DIR) + "/" + name; }
+
+const std::map<std::string, torch::Tensor>& refs(const std::string& arch) {
+  static std::map<std::string, std::map<std::string, torch::Tensor>> cache;
+  auto it = cache.find(arch);
+  if (it == cache.end()) {
+    std::map<std::string, torch::Tensor> m;
+    for (auto& [k, v] : oess::io::read_weights(fixture(arch + ".refs.pt")).tensors) m.emplace(k, v);
+    it = cache.emplace(arch, std::move(m)).first;
+  }
+  return it->second;
+}
+
+std::unique_ptr<oess::models::Backbone> load(Arch arch, const std::string& file,
+                                             bool transform_input = false) {
+  oess::models::BackboneOptions o;
+  o.arch = arch;
+  o.classifier = arch == Arch::kInceptionV3;  // the VGG fixture is features-only
+  o.transform_input = transform_input;
+  auto b = oess::models::make_backbone(o);
+  auto report = b->load(oess::io::read_weights(fixture(file)).tensors, /*strict=*/true, file);
+  CHECK(report.ok());
+  return b;
+}
+
+// Compares every tap in `taps` against refs[prefix + tap] for input refs[prefix + "input"].
+void compare(oess::models::Backbone& b, const std::string& arch, const std::string& prefix,
+             const std::vector<std::string>& taps, const std::string& label) {
+  const auto& r = refs(arch);
+  torch::InferenceMode guard;
+  const auto out = b.forward(r.at(prefix + "input"), taps);
+  REQUIRE(out.size() == taps.size());
+  double worst_ratio = 0;
+  std::string worst_tap;
+  for (const auto& tap : taps) {
+    INFO(label << " tap " << tap);
+    const torch::Tensor& ref = r.at(prefix + tap);
+    const torch::Tensor& got = out.at(tap);
+    REQUIRE(got.sizes() == ref.sizes());
+    const double scale = ref.abs().max().item<double>();
+    const double err = (got - ref).abs().max().item<double>();
+    CHECK(scale > 0);
+    CHECK(err <= kRelTol * scale);
+    if (err / scale > worst_ratio) {
+      worst_ratio = err / scale;
+      worst_tap = tap;
+    }
+  }
+  std::cout << label << ": " << taps.size() << " taps, tolerance max|diff| <= " << kRelTol << " * max|ref|; ";
+  if (worst_ratio == 0)
+    std::cout << "every tap bit-identical\n";
+  else
+    std::cout << "worst " << worst_ratio << " * max|ref| at " << worst_tap << "\n";
+}
+
+std::vector<std::string> inception_taps() {
+  std::vector<std::string> t;
+  for (const auto& info : oess::models::tap_table(Arch::kInceptionV3)) t.push_back(info.name);
+  return t;
+}
+
+std::vector<std::string> vgg_taps() {
+  auto t = oess::models::default_taps(Arch::kVgg16);  // 13 conv (ReLU) + 5 pools
+  t.push_back("features.0");                          // pre-ReLU convs by their torchvision index
+  t.push_back("features.28");
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("Inception-v3 matches torchvision at every tap, in every weights format", "[parity][inception]") {
+  for (const char* file : {"inception_v3.plain.pt", "inception_v3.safetensors", "inception_v3.ordered.pt",
+                           "inception_v3.legacy.pt", "inception_v3.model.pt"}) {
+    auto b = load(Arch::kInceptionV3, file);
+    compare(*b, "inception_v3", "", inception_taps(), std::string("inception_v3 <- ") + file);
+  }
+}
+
+TEST_CASE("Inception-v3 matches torchvision with transform_input=True", "[parity][inception]") {
+  auto b = load(Arch::kInceptionV3, "inception_v3.plain.pt", /*transform_input=*/true);
+  compare(*b, "inception_v3", "ti/", inception_taps(), "inception_v3 transform_input=True");
+}
+
+TEST_CASE("Inception-v3 matches torchvision at a non-square input (320x280)", "[parity][inception]") {
+  auto b = load(Arch::kInceptionV3, "inception_v3.plain.pt");
+  compare(*b, "inception_v3", "ns/", inception_taps(), "inception_v3 320x280");
+}
+
+TEST_CASE("Inception-v3 taps by torchvision alias equal taps by Keras name", "[parity][inception]") {
+  auto b = load(Arch::kInceptionV3, "inception_v3.plain.pt");
+  torch::InferenceMode guard;
+  const auto& x = refs("inception_v3").at("input");
+  const auto by_alias = b->forward(x, {"Mixed_6b"});
+  const auto by_name = b->forward(x, {"mixed4"});
+  REQUIRE(by_alias.count("mixed4") == 1);
+  CHECK(torch::equal(by_alias.at("mixed4"), by_name.at("mixed4")));
+}
+
+TEST_CASE("VGG-16 features match torchvision at every block tap, in every weights format",
+          "[parity][vgg16]") {
+  for (const char* file : {"vgg16.plain.pt", "vgg16.safetensors", "vgg16.ordered.pt", "vgg16.legacy.pt"}) {
+    auto b = load(Arch::kVgg16, file);
+    compare(*b, "vgg16", "", vgg_taps(), std::string("vgg16 <- ") + file);
+  }
+}
