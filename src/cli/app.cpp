@@ -7,6 +7,7 @@
 #include <exception>
 #include <string>
 
+#include "commands.h"
 #include "oess/core/error.h"
 #include "oess/version.h"
 
@@ -33,7 +34,6 @@ constexpr Planned kPlanned[] = {
     {"run", "Run a YAML experiment end to end", 8, "YAML experiments"},
     {"export", "Export a trained run as one self-contained model file", 9, "exported models and scoring"},
     {"score", "Score new images with an exported model", 9, "exported models and scoring"},
-    {"weights", "Inspect or check a weights file (inspect | check)", 3, "backbones and weights"},
 };
 
 void add_planned(CLI::App& app, const Planned& p) {
@@ -62,6 +62,8 @@ int run(int argc, char** argv) {
   app.require_subcommand(0, 1);
   app.footer("Each subcommand has its own --help. Exit codes: 0 success, 1 failed work, 2 bad usage.");
   for (const Planned& p : kPlanned) add_planned(app, p);
+  add_weights_command(app);
+  add_taps_command(app);
 
   try {
     app.parse(argc, argv);

@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 #include <torch/cuda.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
@@ -27,8 +28,10 @@ void append_list(std::string& out, const char* label, const std::vector<std::str
 
 }  // namespace
 
-std::string LoadReport::summary() const {
-  std::string s = fmt::format("{} tensors loaded", loaded);
+std::string LoadReport::summary() const { return fmt::format("{} tensors loaded", loaded) + details(); }
+
+std::string LoadReport::details() const {
+  std::string s;
   append_list(s, "missing", missing);
   append_list(s, "unexpected", unexpected);
   append_list(s, "mis-shaped", mismatched);
@@ -100,12 +103,23 @@ LoadReport Backbone::load(const io::StateDict& raw, bool strict, const std::stri
 
   if (strict && !report.ok()) {
     std::string hint;
-    if (copies.empty())
+    const std::string head = arch() == Arch::kVgg16 ? "classifier." : "fc.";
+    bool only_head_missing =
+        !report.missing.empty() && report.unexpected.empty() && report.mismatched.empty();
+    for (const auto& k : report.missing)
+      only_head_missing = only_head_missing && (has_prefix(k, head) || has_prefix(k, "AuxLogits."));
+    if (only_head_missing)
+      hint =
+          "\n  only the classification head is missing: a features-only file (converted with --drop-head) "
+          "loads into a backbone built without the head (`oess weights check --features-only`)";
+    else if (copies.empty())
       hint = fmt::format("\n  no tensor fits: is this {} file?", arch() == Arch::kVgg16
                                                                      ? "an Inception-v3 (not a VGG-16)"
                                                                      : "a VGG-16 (not an Inception-v3)");
-    throw Error(fmt::format("{} do not fit {} (strict load): {}{}", source, arch_name(arch()),
-                            report.summary(), hint));
+    report.loaded = 0;
+    throw Error(
+        fmt::format("{} do not fit {} (strict load, nothing loaded): {} of {} tensors in the file fit{}{}",
+                    source, arch_name(arch()), copies.size(), state.size(), report.details(), hint));
   }
   torch::NoGradGuard no_grad;
   for (auto& [target, value] : copies) target.copy_(value.to(target.dtype()));
@@ -198,6 +212,23 @@ std::unique_ptr<Backbone> make_backbone(const BackboneOptions& options) {
   std::unique_ptr<Backbone> b =
       options.arch == Arch::kVgg16 ? detail::make_vgg16(options) : detail::make_inception_v3(options);
   b->module().eval();
+  return b;
+}
+
+std::unique_ptr<Backbone> load_backbone(const BackboneOptions& options, const std::string& weights,
+                                        bool strict, uint64_t seed) {
+  auto b = make_backbone(options);
+  if (weights == "none") {
+    b->init_random(seed);
+    spdlog::warn(
+        "{}: NO IMAGENET WEIGHTS (weights: none) - seeded random initialisation (seed {}). Features and "
+        "every result built on them are NOT ImageNet-based; see docs/weights.md to get real weights.",
+        arch_name(options.arch), seed);
+    return b;
+  }
+  const auto report = b->load(io::read_weights(weights).tensors, strict, weights);
+  if (!report.ok() || !report.ignored.empty())
+    spdlog::warn("{}: partial load of {}: {}", arch_name(options.arch), weights, report.summary());
   return b;
 }
 }  // namespace oess::models

@@ -22,7 +22,9 @@ struct BasicConv2dImpl : torch::nn::Module {
                     torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(false)));
     bn = register_module("bn", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(out).eps(0.001)));
   }
-  Tensor forward(const Tensor& x) { return torch::relu(bn->forward(conv->forward(x))); }
+  // In place, as torchvision does: BatchNorm's backward needs its input, not its output, so autograd
+  // (Grad-CAM) still works, and inference saves one allocation per layer.
+  Tensor forward(const Tensor& x) { return bn->forward(conv->forward(x)).relu_(); }
 };
 TORCH_MODULE(BasicConv2d);
 

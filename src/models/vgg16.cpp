@@ -83,10 +83,10 @@ class Vgg16 : public Backbone {
     // torchvision: AdaptiveAvgPool2d(7, 7) (identity at 224x224), flatten, classifier. Dropout is off in
     // eval.
     x = torch::flatten(torch::adaptive_avg_pool2d(x, {7, 7}), 1);
-    x = torch::relu(net_->fc6->forward(x));
+    x = net_->fc6->forward(x).relu_();
     keep(kLastFeature + 1, x);  // fc1
     if (p.deepest == kLastFeature + 1) return out;
-    x = torch::relu(net_->fc7->forward(x));
+    x = net_->fc7->forward(x).relu_();
     keep(kLastFeature + 2, x);  // fc2
     if (p.deepest == kLastFeature + 2) return out;
     keep(kLastFeature + 3, net_->fc8->forward(x));  // logits

@@ -206,6 +206,7 @@ def make_bad_files(out, state):
             blob = g.read()
         f.write(blob[: len(blob) - 100])
     os.remove(os.path.join(bad, "tmp.safetensors"))
+    torch.save(torch.nn.Conv2d(3, 4, 3), os.path.join(bad, "whole_module.pth"))  # needs --trust-pickle
 
 
 def main():

@@ -97,3 +97,19 @@ TEST_CASE("a bad device string is a usage error", "[models]") {
   if (!torch::cuda::is_available())
     REQUIRE_THROWS_WITH(oess::models::parse_device("cuda"), Contains("no usable CUDA"));
 }
+
+TEST_CASE("weights none gives a seeded random backbone, same seed same weights", "[models]") {
+  oess::models::BackboneOptions o;
+  o.arch = Arch::kVgg16;
+  o.classifier = false;
+  auto a = oess::models::load_backbone(o, "none", true, 5);
+  auto b = oess::models::load_backbone(o, "none", true, 5);
+  auto c = oess::models::load_backbone(o, "none", true, 6);
+  torch::InferenceMode guard;
+  const auto x = torch::ones({1, 3, 32, 32});
+  const auto ya = a->forward(x, {"block2_pool"}).at("block2_pool");
+  CHECK(torch::equal(ya, b->forward(x, {"block2_pool"}).at("block2_pool")));
+  CHECK_FALSE(torch::equal(ya, c->forward(x, {"block2_pool"}).at("block2_pool")));
+  a->to(oess::models::parse_device("cpu"));
+  CHECK(a->device() == torch::Device(torch::kCPU));
+}

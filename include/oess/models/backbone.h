@@ -54,7 +54,8 @@ struct LoadReport {
   std::vector<std::string> ignored;     // keys of parts not built (classifier, AuxLogits)
   int64_t loaded = 0;                   // tensors copied
   bool ok() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
-  std::string summary() const;  // one line per category, every key named
+  std::string summary() const;  // the loaded count, then details()
+  std::string details() const;  // one indented line per non-empty category, every key named
 };
 
 class Backbone {
@@ -90,6 +91,11 @@ class Backbone {
 };
 
 std::unique_ptr<Backbone> make_backbone(const BackboneOptions& options);
+
+// Builds a backbone and fills it: `weights` is a file (io::read_weights, then load(strict)), or "none" for
+// init_random(seed) with a loud warning on the log that results are not ImageNet-based.
+std::unique_ptr<Backbone> load_backbone(const BackboneOptions& options, const std::string& weights,
+                                        bool strict = true, uint64_t seed = 0);
 
 // The state-dict key normalisation load() applies (module. prefix, timm VGG names); exposed for tools.
 io::StateDict normalize_state_dict(Arch arch, const io::StateDict& state);

@@ -1,0 +1,11 @@
+#pragma once
+// Internal: each implemented subcommand registers itself on the root app; its callback does the work and
+// throws oess::Error / oess::UsageError, which app.cpp turns into exit codes.
+namespace CLI {
+class App;
+}
+
+namespace oess::cli {
+void add_weights_command(CLI::App& app);
+void add_taps_command(CLI::App& app);
+}  // namespace oess::cli

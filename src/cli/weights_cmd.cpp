@@ -1,0 +1,208 @@
+// `oess weights inspect FILE` and `oess weights check --arch A FILE`; `oess taps --arch A`.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+#include <map>
+#include <memory>
+
+#include "commands.h"
+#include "oess/core/error.h"
+#include "oess/io/weights.h"
+#include "oess/models/backbone.h"
+
+namespace oess::cli {
+namespace {
+
+using models::Arch;
+
+std::string human_bytes(std::uintmax_t n) {
+  if (n >= (1u << 20)) return fmt::format("{:.1f} MiB", static_cast<double>(n) / (1 << 20));
+  if (n >= (1u << 10)) return fmt::format("{:.1f} KiB", static_cast<double>(n) / (1 << 10));
+  return fmt::format("{} B", n);
+}
+
+std::string dtype_name(const torch::Tensor& t) {
+  std::string s = c10::toString(t.scalar_type());
+  for (auto& c : s) c = static_cast<char>(std::tolower(c));
+  return s;
+}
+
+// How well a state dict fits each architecture, in words (without building VGG's 124 M-parameter head).
+std::string describe_fit(const io::StateDict& state) {
+  std::vector<std::string> lines;
+  for (Arch arch : {Arch::kInceptionV3, Arch::kVgg16}) {
+    models::BackboneOptions o;
+    o.arch = arch;
+    o.classifier = arch == Arch::kInceptionV3;
+    auto b = models::make_backbone(o);
+    const auto r = b->load(state, /*strict=*/false);
+    if (r.loaded == 0) continue;
+    if (r.ok() && r.ignored.empty()) {
+      lines.push_back(arch == Arch::kVgg16
+                          ? "vgg16: every tensor fits the features (the file has no classifier)"
+                          : "inception_v3: every tensor fits");
+    } else if (r.ok()) {
+      lines.push_back(
+          fmt::format("{}: the features fit; {} classifier tensors present (check them with "
+                      "`oess weights check --arch {}`)",
+                      models::arch_name(arch), r.ignored.size(), models::arch_name(arch)));
+    } else {
+      lines.push_back(
+          fmt::format("{}: partly ({} of {} tensors fit; {} missing, {} unexpected, {} mis-shaped)",
+                      models::arch_name(arch), r.loaded, state.size(), r.missing.size(), r.unexpected.size(),
+                      r.mismatched.size()));
+    }
+  }
+  if (lines.empty()) return "neither vgg16 nor inception_v3 (no tensor name and shape in common)";
+  return fmt::format("{}", fmt::join(lines, "; "));
+}
+
+void inspect(const std::string& path, bool summary_only) {
+  const io::WeightsFile f = io::read_weights(path);
+  int64_t floats = 0;
+  std::map<std::string, int> dtypes;
+  size_t width = 4;
+  for (const auto& [name, t] : f.tensors) {
+    if (t.is_floating_point()) floats += t.numel();
+    ++dtypes[dtype_name(t)];
+    width = std::max(width, name.size());
+  }
+  std::vector<std::string> dt;
+  for (const auto& [k, v] : dtypes) dt.push_back(fmt::format("{} x{}", k, v));
+  fmt::print("file:       {}\n", path);
+  fmt::print("format:     {}, {}\n", io::format_name(f.format), human_bytes(f.bytes));
+  fmt::print("tensors:    {} ({})\n", f.tensors.size(), fmt::join(dt, ", "));
+  fmt::print("parameters: {} floating-point values\n", floats);
+  fmt::print("fits:       {}\n", describe_fit(f.tensors));
+  if (summary_only) return;
+  fmt::print("\n{:<{}}  {:<8}  {}\n", "name", width, "dtype", "shape");
+  for (const auto& [name, t] : f.tensors)
+    fmt::print("{:<{}}  {:<8}  [{}]\n", name, width, dtype_name(t), fmt::join(t.sizes(), ", "));
+}
+
+void check(const std::string& arch_name, const std::string& path, bool features_only) {
+  models::BackboneOptions o;
+  o.arch = models::parse_arch(arch_name);
+  o.classifier = !features_only;
+  o.aux_logits = !features_only;
+  auto b = models::make_backbone(o);
+  const io::WeightsFile f = io::read_weights(path);
+  const auto r = b->load(f.tensors, /*strict=*/true, path);
+  fmt::print("ok: {} fits {}{} strictly: {} tensors, {} parameters{}\n", path, models::arch_name(o.arch),
+             features_only ? " (features only)" : "", r.loaded, b->parameter_count(),
+             r.ignored.empty() ? "" : fmt::format("; {} head tensors ignored", r.ignored.size()));
+}
+
+// "299" -> {299, 299}; "320x280" -> {320, 280} (height x width).
+std::pair<int64_t, int64_t> parse_size(const std::string& s) {
+  const auto x = s.find('x');
+  try {
+    size_t used = 0;
+    const std::string hs = x == std::string::npos ? s : s.substr(0, x);
+    const std::string ws = x == std::string::npos ? s : s.substr(x + 1);
+    const int64_t h = std::stoll(hs, &used);
+    if (used != hs.size()) throw std::invalid_argument(s);
+    const int64_t w = std::stoll(ws, &used);
+    if (used != ws.size()) throw std::invalid_argument(s);
+    if (h < 1 || w < 1 || h > 8192 || w > 8192) throw std::out_of_range(s);
+    return {h, w};
+  } catch (const std::exception&) {
+    throw UsageError(
+        fmt::format("--input \"{}\": expected a size like 299 or 320x280 (height x width, 1..8192)", s));
+  }
+}
+
+void taps(const std::string& arch_name, std::vector<std::string> sizes) {
+  models::BackboneOptions o;
+  o.arch = models::parse_arch(arch_name);
+  o.classifier = o.arch == Arch::kInceptionV3;  // VGG's head: shapes are fixed, no need to build 124 M params
+  auto b = models::make_backbone(o);
+  b->init_random(0);
+  if (sizes.empty()) sizes.push_back(std::to_string(models::native_input_size(o.arch)));
+  const auto& table = models::tap_table(o.arch);
+  std::vector<std::string> names;
+  for (const auto& t : table)
+    if (!t.classifier || o.classifier) names.push_back(t.name);
+  std::vector<std::map<std::string, std::string>> shapes;
+  for (const auto& s : sizes) {
+    const auto [h, w] = parse_size(s);
+    if (o.arch == Arch::kInceptionV3 && (h < 75 || w < 75))
+      throw UsageError(fmt::format("--input {}: Inception-v3 needs at least 75x75", s));
+    if (o.arch == Arch::kVgg16 && (h < 32 || w < 32))
+      throw UsageError(fmt::format("--input {}: VGG-16 needs at least 32x32 (five 2x2 pools)", s));
+    torch::InferenceMode guard;
+    const auto out = b->forward(torch::zeros({1, 3, h, w}), names);
+    std::map<std::string, std::string> m;
+    for (const auto& [k, v] : out) {
+      std::vector<int64_t> dims(v.sizes().begin() + 1, v.sizes().end());
+      m[k] = fmt::format("{}", fmt::join(dims, "x"));
+    }
+    shapes.push_back(std::move(m));
+  }
+  fmt::print("{:<15} {:<15} {:>8}", "tap", "torchvision", "channels");
+  for (const auto& s : sizes) fmt::print("  {:>14}", "at " + s);
+  fmt::print("\n");
+  for (const auto& t : table) {
+    fmt::print("{:<15} {:<15} {:>8}", t.name, t.module, t.channels);
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      auto it = shapes[i].find(t.name);
+      fmt::print("  {:>14}", it != shapes[i].end() ? it->second : std::to_string(t.channels));
+    }
+    fmt::print("\n");
+  }
+}
+
+}  // namespace
+
+void add_weights_command(CLI::App& app) {
+  CLI::App* weights =
+      app.add_subcommand("weights", "Inspect or check a weights file (torch zip or safetensors)");
+  weights->require_subcommand(0, 1);
+  weights->callback([weights] {
+    if (weights->get_subcommands().empty())
+      throw UsageError(
+          "`oess weights` needs a subcommand: `inspect FILE` or `check --arch vgg16|inception_v3 FILE`");
+  });
+  weights->footer(
+      "Files oess reads: a torch zip holding a plain dict of tensors, or safetensors. Convert anything else\n"
+      "(state_dict() OrderedDicts, torchvision's legacy .pth downloads, timm files, whole pickled models) "
+      "with\n"
+      "  python3 tools/convert_weights.py INPUT OUTPUT.pt --arch vgg16|inception_v3\n"
+      "See docs/weights.md.");
+
+  auto* ins =
+      weights->add_subcommand("inspect", "List a weights file's tensors: names, dtypes, shapes, counts");
+  auto file_i = std::make_shared<std::string>();
+  auto summary = std::make_shared<bool>(false);
+  ins->add_option("FILE", *file_i, "weights file")->required();
+  ins->add_flag("--summary", *summary, "only the summary, not every tensor");
+  ins->callback([file_i, summary] { inspect(*file_i, *summary); });
+
+  auto* chk = weights->add_subcommand(
+      "check", "Load a weights file strictly into an architecture: exit 0 if every tensor fits, else 1");
+  auto arch = std::make_shared<std::string>();
+  auto file_c = std::make_shared<std::string>();
+  auto features_only = std::make_shared<bool>(false);
+  chk->add_option("--arch", *arch, "vgg16 | inception_v3")->required();
+  chk->add_option("FILE", *file_c, "weights file")->required();
+  chk->add_flag("--features-only", *features_only,
+                "check only the convolutional part (files converted with --drop-head)");
+  chk->callback([arch, file_c, features_only] { check(*arch, *file_c, *features_only); });
+}
+
+void add_taps_command(CLI::App& app) {
+  auto* sub =
+      app.add_subcommand("taps", "List an architecture's taps: names, torchvision aliases, output shapes");
+  auto arch = std::make_shared<std::string>();
+  auto sizes = std::make_shared<std::vector<std::string>>();
+  sub->add_option("--arch", *arch, "vgg16 | inception_v3")->required();
+  sub->add_option("--input", *sizes, "input size(s), e.g. 299 or 320x280 (default: the network's own)");
+  sub->footer(
+      "Shapes are channels x height x width of one image's output (fc taps: features). Tap names work\n"
+      "anywhere oess takes a layer list; aliases (torchvision module names) are accepted too.");
+  sub->callback([arch, sizes] { taps(*arch, *sizes); });
+}
+
+}  // namespace oess::cli
