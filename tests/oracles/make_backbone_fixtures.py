@@ -15,6 +15,10 @@ of every tap on fixed inputs, computed by torchvision's own modules:
                                transform_input=True; "ns/input" [2,3,320,280] and its taps
   vgg16.{plain.pt,safetensors,ordered.pt,legacy.pt}   features only (classifier left out: 124 M params)
   vgg16.refs.pt                "input" [2,3,224,224] and every block tap plus two pre-ReLU convs
+  bad/...                      broken files for the error tests
+
+With --full-vgg instead (label `long`): vgg16_full.plain.pt and vgg16_full.timm.safetensors (timm's names:
+pre_logits.fc1 as a 7x7 conv, head.fc) with refs for block5_pool, fc1, fc2 and logits.
 
 Inception's BatchNorm statistics are calibrated on a random batch (so activations stay O(1) through 94
 layers) and its affine parameters randomised, so that loading every buffer matters. Reruns are skipped
@@ -209,7 +213,47 @@ def make_bad_files(out, state):
     torch.save(torch.nn.Conv2d(3, 4, 3), os.path.join(bad, "whole_module.pth"))  # needs --trust-pickle
 
 
+def make_vgg_full(out):
+    """Full VGG-16 (with classifier): torchvision names as a plain dict, timm names as safetensors."""
+    torch.manual_seed(4)
+    model = torchvision.models.vgg16(weights=None).eval()
+    state = model.state_dict()
+    torch.save(dict(state), os.path.join(out, "vgg16_full.plain.pt"))
+    timm = collections.OrderedDict()
+    for k, v in state.items():
+        if k.startswith("classifier.0."):
+            k, v = "pre_logits.fc1." + k[13:], (v.reshape(4096, 512, 7, 7) if v.dim() == 2 else v)
+        elif k.startswith("classifier.3."):
+            k, v = "pre_logits.fc2." + k[13:], (v.reshape(4096, 4096, 1, 1) if v.dim() == 2 else v)
+        elif k.startswith("classifier.6."):
+            k = "head.fc." + k[13:]
+        timm[k] = v
+    save_safetensors(timm, os.path.join(out, "vgg16_full.timm.safetensors"))
+    with torch.no_grad():
+        torch.manual_seed(5)
+        x = torch.randn(2, 3, 224, 224)
+        f = model.features(x.clone())
+        h = torch.flatten(model.avgpool(f), 1)
+        fc1 = model.classifier[1](model.classifier[0](h))
+        fc2 = model.classifier[4](model.classifier[3](fc1.clone()))
+        logits = model.classifier[6](fc2.clone())
+        assert torch.equal(logits, model(x))
+    torch.save({"input": x, "block5_pool": f, "fc1": fc1, "fc2": fc2, "logits": logits},
+               os.path.join(out, "vgg16_full.refs.pt"))
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[2] == "--full-vgg":
+        os.makedirs(sys.argv[1], exist_ok=True)
+        stamp_file = os.path.join(sys.argv[1], "stamp_full_vgg")
+        if os.path.exists(stamp_file) and open(stamp_file).read() == stamp_of():
+            print("full VGG-16 fixtures are up to date")
+            return 0
+        make_vgg_full(sys.argv[1])
+        with open(stamp_file, "w") as f:
+            f.write(stamp_of())
+        print(f"full VGG-16 fixtures written to {sys.argv[1]}")
+        return 0
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     stamp = stamp_of()

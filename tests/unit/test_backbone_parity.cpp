@@ -119,3 +119,15 @@ TEST_CASE("VGG-16 features match torchvision at every block tap, in every weight
     compare(*b, "vgg16", "", vgg_taps(), std::string("vgg16 <- ") + file);
   }
 }
+
+TEST_CASE("VGG-16 with classifier matches torchvision, from torchvision and from timm-named files",
+          "[parity][vgg16][.full]") {
+  for (const char* file : {"vgg16_full.plain.pt", "vgg16_full.timm.safetensors"}) {
+    oess::models::BackboneOptions o;
+    o.arch = Arch::kVgg16;
+    auto b = oess::models::make_backbone(o);
+    REQUIRE(b->load(oess::io::read_weights(fixture(file)).tensors, /*strict=*/true, file).ok());
+    compare(*b, "vgg16_full", "", {"block5_pool", "fc1", "fc2", "logits"},
+            std::string("vgg16 full <- ") + file);
+  }
+}
