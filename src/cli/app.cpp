@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <string>
 
 #include "commands.h"
@@ -24,8 +25,6 @@ struct Planned {
 };
 
 constexpr Planned kPlanned[] = {
-    {"synth", "Make a synthetic colour-Doppler dataset with OESS ground truth", 4,
-     "data and synthetic generator"},
     {"baseline", "Classical comparator: Doppler colour-pixel fraction with fitted thresholds", 4,
      "data and synthetic generator"},
     {"extract", "Extract backbone features at named taps (one pass, cached)", 5, "feature extraction engine"},
@@ -48,14 +47,13 @@ void add_planned(CLI::App& app, const Planned& p) {
   });
 }
 
-}  // namespace
-
-int run(int argc, char** argv) {
-  CLI::App app{
+std::unique_ptr<CLI::App> make_app() {
+  auto holder = std::make_unique<CLI::App>(
       "oess: OMERACT-EULAR Synovitis Scoring (OESS) of colour-Doppler ultrasound with CNN features.\n"
       "Reproduces Andersen et al., RMD Open 2019: VGG-16 / Inception-v3 features, per-layer classifiers,\n"
       "ensembles, metrics with confidence intervals, exported models that score new images.",
-      "oess"};
+      "oess");
+  CLI::App& app = *holder;
   std::string info = build_info();
   while (!info.empty() && info.back() == '\n') info.pop_back();
   app.set_version_flag("--version", info);
@@ -64,7 +62,24 @@ int run(int argc, char** argv) {
   for (const Planned& p : kPlanned) add_planned(app, p);
   add_weights_command(app);
   add_taps_command(app);
+  add_synth_command(app);
 
+  return holder;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  // Building the command line cannot fail in a released binary, but a clash between two subcommands must
+  // still end in a message and exit code, not an abort.
+  std::unique_ptr<CLI::App> holder;
+  try {
+    holder = make_app();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "oess: internal error while building the command line: {}\n", e.what());
+    return 1;
+  }
+  CLI::App& app = *holder;
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {

@@ -8,4 +8,5 @@ class App;
 namespace oess::cli {
 void add_weights_command(CLI::App& app);
 void add_taps_command(CLI::App& app);
+void add_synth_command(CLI::App& app);
 }  // namespace oess::cli

@@ -1,0 +1,46 @@
+#pragma once
+// oess/data/image.h — decoding image files into the 8-bit BGR images preprocessing expects.
+//
+// decode_image(path, notes)
+//   Reads PNG, JPEG, BMP, TIFF and DICOM (OpenCV; DICOM through GDCM), chosen by content, not file name.
+//   ensures: a non-empty CV_8UC3 BGR image. Conversions, each counted in `notes` (reported once per run by
+//   the caller, not per image): grey -> 3 equal channels; alpha dropped; 16-bit -> 8-bit by v * 255 / 65535
+//   (rounded; the full 16-bit range maps to the full 8-bit range); a multi-page TIFF or multi-frame DICOM
+//   -> its first page/frame.
+//   errors (oess::Error naming the file): missing, unreadable, not a supported image, an unsupported sample
+//   type (e.g. 32-bit float).
+//
+// find_colour_box(bgr8) — the Doppler colour box, found by its outline, never by the flow inside it (so
+//   the crop does not depend on the grade). Rule: a pixel is "outline" when it is light and neutral
+//   (min channel >= 160, max - min <= 24). A row is a horizontal edge when its longest run of outline pixels
+//   spans >= 20% of the width; a column likewise for the height. The box is the widest pair of edge rows
+//   and pair of edge columns whose runs overlap into a closed rectangle at least 16 px on each side; the
+//   crop is the inside of the outline. Returns an empty rectangle when there is none.
+#include <atomic>
+#include <string>
+
+#include <opencv2/core/mat.hpp>
+
+namespace oess::data {
+
+struct DecodeNotes {
+  std::atomic<int> grey{0}, alpha{0}, sixteen_bit{0}, multi_frame{0}, no_colour_box{0};
+  // One line naming each conversion made and how often, or "" when none.
+  std::string summary() const;
+};
+
+cv::Mat decode_image(const std::string& path, DecodeNotes* notes = nullptr);
+
+cv::Rect find_colour_box(const cv::Mat& bgr8);
+
+// How to crop a decoded image before preprocessing.
+struct CropSpec {
+  enum class Kind { kNone, kRect, kColourBox } kind = Kind::kNone;
+  cv::Rect rect;  // kRect: x, y, width, height in pixels (clipped to the image)
+};
+// Parses "none", "colour_box" (or "color_box"), or "rect:X,Y,W,H". requires: valid, else UsageError.
+CropSpec parse_crop(const std::string& spec);
+// Applies the crop; kColourBox falls back to the whole image (counted in notes) when no box is found.
+cv::Mat apply_crop(const cv::Mat& bgr8, const CropSpec& crop, DecodeNotes* notes = nullptr);
+
+}  // namespace oess::data

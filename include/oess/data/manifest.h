@@ -1,0 +1,48 @@
+#pragma once
+// oess/data/manifest.h — the dataset manifest (contract, see docs/formats.md).
+//
+// A CSV with a header. Required: `path` (relative to the manifest's folder, or absolute) and `score`
+// (integer 0..3, the OESS Doppler grade). Optional: `patient`, `joint`, `split` (train | val | test). Other
+// columns are kept (Sample::extra) and otherwise ignored.
+//
+// read_manifest(file, check_files)
+//   ensures: samples in file order, each with its resolved path and the CSV line it came from.
+//   errors (oess::Error "FILE:LINE: ..."): a missing required column (the columns present are listed), a
+//   score that is not an integer in 0..3, a path given twice (both lines named), a split other than
+//   train/val/test, an empty manifest, and — with check_files — an image file that does not exist.
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace oess::data {
+
+constexpr int kNumGrades = 4;  // OESS Doppler 0..3
+
+// Binary label of the study: healthy (0-1) = 0, diseased (2-3) = 1.
+inline int binary_of(int score) { return score >= 2 ? 1 : 0; }
+
+struct Sample {
+  std::string path;      // resolved: absolute, or relative to the current directory
+  std::string rel_path;  // as written in the manifest
+  int score = 0;
+  std::string patient;  // empty when the manifest has no patient column
+  std::string joint;
+  std::string split;  // "", train, val or test
+  int line = 0;       // CSV line
+  std::vector<std::pair<std::string, std::string>> extra;
+};
+
+struct Manifest {
+  std::string file;
+  std::string folder;  // paths are relative to this
+  std::vector<Sample> samples;
+  bool has_patient = false, has_joint = false, has_split = false;
+  std::vector<std::string> extra_columns;
+
+  std::vector<int> scores() const;
+  std::vector<int> counts() const;  // per grade
+};
+
+Manifest read_manifest(const std::string& file, bool check_files = true);
+
+}  // namespace oess::data
