@@ -15,9 +15,9 @@ packages=(
   g++ cmake ninja-build ccache pkg-config git clang-format
   # libraries (see docs/DESIGN decisions: where each dependency belongs)
   libtorch-dev libopencv-dev libeigen3-dev libyaml-cpp-dev libfmt-dev libspdlog-dev
-  libcli11-dev nlohmann-json3-dev catch2
+  libcli11-dev nlohmann-json3-dev catch2 libgdcm-dev
   # test oracles: Python torchvision (network parity), scikit-learn (metrics, classifiers)
-  python3-torchvision python3-sklearn
+  python3-torchvision python3-sklearn python3-pydicom
 )
 
 missing=()

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "oess/core/error.h"
+#include "oess/data/dicom.h"
 
 namespace oess::data {
 
@@ -32,30 +33,33 @@ std::string DecodeNotes::summary() const {
 }
 
 namespace {
-// TIFF ("II*\0" / "MM\0*") or DICOM ("DICM" after the 128-byte preamble), by content.
-bool may_hold_frames(const std::string& path) {
-  char head[132] = {};
+// TIFF ("II*\0" / "MM\0*"), by content: the one non-DICOM container that holds several pages.
+bool is_tiff_file(const std::string& path) {
+  char head[4] = {};
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return false;
   const size_t n = std::fread(head, 1, sizeof head, f);
   std::fclose(f);
-  const bool tiff = n >= 4 && (std::memcmp(head, "II*\0", 4) == 0 || std::memcmp(head, "MM\0*", 4) == 0);
-  const bool dicom = n >= 132 && std::memcmp(head + 128, "DICM", 4) == 0;
-  return tiff || dicom;
+  return n == 4 && (std::memcmp(head, "II*\0", 4) == 0 || std::memcmp(head, "MM\0*", 4) == 0);
 }
 }  // namespace
 
-cv::Mat decode_image(const std::string& path, DecodeNotes* notes) {
+cv::Mat decode_image(const std::string& path, DecodeNotes* notes, int frame) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(fmt::format("{}: image file does not exist", path));
   if (!fs::is_regular_file(path, ec)) throw Error(fmt::format("{}: not a regular file", path));
   cv::Mat img;
-  std::vector<cv::Mat> pages;
   try {
-    img = cv::imread(path, cv::IMREAD_UNCHANGED);
-    // imread returns the first page/frame; only containers that can hold several are asked how many.
-    if (!img.empty() && notes && may_hold_frames(path) && cv::imcount(path, cv::IMREAD_UNCHANGED) > 1)
-      ++notes->multi_frame;
+    if (is_dicom_file(path)) {
+      int frames = 1;
+      img = read_dicom_frame(path, frame, &frames);
+      if (frames > 1 && notes) ++notes->multi_frame;
+    } else {
+      img = cv::imread(path, cv::IMREAD_UNCHANGED);
+      // imread returns the first page/frame; only containers that can hold several are asked how many.
+      if (!img.empty() && notes && is_tiff_file(path) && cv::imcount(path, cv::IMREAD_UNCHANGED) > 1)
+        ++notes->multi_frame;
+    }
   } catch (const cv::Exception& e) {
     throw Error(fmt::format("{}: cannot decode image ({})", path, e.err));
   }

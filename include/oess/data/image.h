@@ -5,8 +5,8 @@
 //   Reads PNG, JPEG, BMP, TIFF and DICOM (OpenCV; DICOM through GDCM), chosen by content, not file name.
 //   ensures: a non-empty CV_8UC3 BGR image. Conversions, each counted in `notes` (reported once per run by
 //   the caller, not per image): grey -> 3 equal channels; alpha dropped; 16-bit -> 8-bit by v * 255 / 65535
-//   (rounded; the full 16-bit range maps to the full 8-bit range); a multi-page TIFF or multi-frame DICOM
-//   -> its first page/frame.
+//   (rounded; the full 16-bit range maps to the full 8-bit range); a multi-page TIFF -> its first page; a
+//   multi-frame DICOM -> frame `frame` (default 0, the first). DICOM is read with GDCM (dicom.h).
 //   errors (oess::Error naming the file): missing, unreadable, not a supported image, an unsupported sample
 //   type (e.g. 32-bit float).
 //
@@ -29,7 +29,8 @@ struct DecodeNotes {
   std::string summary() const;
 };
 
-cv::Mat decode_image(const std::string& path, DecodeNotes* notes = nullptr);
+// `frame` picks the frame of a multi-frame DICOM (default: the first); other formats use their first page.
+cv::Mat decode_image(const std::string& path, DecodeNotes* notes = nullptr, int frame = 0);
 
 cv::Rect find_colour_box(const cv::Mat& bgr8);
 
