@@ -8,6 +8,9 @@
 #include <memory>
 #include <string>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include "commands.h"
 #include "oess/core/error.h"
 #include "oess/version.h"
@@ -25,8 +28,6 @@ struct Planned {
 };
 
 constexpr Planned kPlanned[] = {
-    {"baseline", "Classical comparator: Doppler colour-pixel fraction with fitted thresholds", 4,
-     "data and synthetic generator"},
     {"extract", "Extract backbone features at named taps (one pass, cached)", 5, "feature extraction engine"},
     {"features", "Feature files: merge shards", 5, "feature extraction engine"},
     {"evaluate", "Metrics with bootstrap CIs from a predictions CSV", 7, "metrics and reports"},
@@ -59,10 +60,12 @@ std::unique_ptr<CLI::App> make_app() {
   app.set_version_flag("--version", info);
   app.require_subcommand(0, 1);
   app.footer("Each subcommand has its own --help. Exit codes: 0 success, 1 failed work, 2 bad usage.");
-  for (const Planned& p : kPlanned) add_planned(app, p);
+  // In the order of the work: data, weights, features, experiments, results, models.
+  add_synth_command(app);
+  add_baseline_command(app);
   add_weights_command(app);
   add_taps_command(app);
-  add_synth_command(app);
+  for (const Planned& p : kPlanned) add_planned(app, p);
 
   return holder;
 }
@@ -70,6 +73,8 @@ std::unique_ptr<CLI::App> make_app() {
 }  // namespace
 
 int run(int argc, char** argv) {
+  spdlog::set_pattern("oess: %l: %v");  // log lines read like the error lines, on stderr
+  spdlog::set_default_logger(spdlog::stderr_color_mt("oess"));
   // Building the command line cannot fail in a released binary, but a clash between two subcommands must
   // still end in a message and exit code, not an abort.
   std::unique_ptr<CLI::App> holder;

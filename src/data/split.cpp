@@ -118,12 +118,23 @@ Split warn_overlap(const Manifest& m, Split s, const std::string& method) {
 }
 }  // namespace
 
+void validate_split_options(const SplitOptions& o) {
+  if (o.method != "per_class" && o.method != "stratified" && o.method != "grouped" && o.method != "column")
+    throw UsageError(
+        fmt::format("split method \"{}\": expected per_class, stratified, grouped or column", o.method));
+  if (o.method == "per_class" && (o.val_per_class < 0 || o.test_per_class < 0))
+    throw UsageError("per_class split: val_per_class and test_per_class must be >= 0");
+  if ((o.method == "stratified" || o.method == "grouped") &&
+      !(o.val_fraction >= 0 && o.test_fraction >= 0 && o.val_fraction + o.test_fraction < 1))
+    throw UsageError(fmt::format("{} split: fractions val {} + test {} must be >= 0 and sum to < 1", o.method,
+                                 o.val_fraction, o.test_fraction));
+}
+
 Split make_split(const Manifest& m, const SplitOptions& o) {
+  validate_split_options(o);
   Rng rng(mix_seed(o.seed, 0x5B11));
   const auto counts = m.counts();
   if (o.method == "per_class") {
-    if (o.val_per_class < 0 || o.test_per_class < 0)
-      throw UsageError("per_class split: val_per_class and test_per_class must be >= 0");
     std::vector<std::string> short_grades;
     for (int g = 0; g < kNumGrades; ++g)
       if (counts[static_cast<size_t>(g)] < o.val_per_class + o.test_per_class)
@@ -162,8 +173,7 @@ Split make_split(const Manifest& m, const SplitOptions& o) {
     }
     return s;
   }
-  throw UsageError(
-      fmt::format("split method \"{}\": expected per_class, stratified, grouped or column", o.method));
+  return {};  // unreachable: validate_split_options knows the methods
 }
 
 std::vector<std::string> patients_in_both(const Manifest& m, const Split& s, Part a, Part b) {

@@ -39,6 +39,10 @@ struct Split {
 
 Split make_split(const Manifest& m, const SplitOptions& options);
 
+// The checks make_split applies to the options alone (method name, counts, fractions), so a bad request
+// fails before any data is read. errors: oess::UsageError naming the option.
+void validate_split_options(const SplitOptions& options);
+
 // Patients with images in both `a` and `b`, sorted. Empty when the manifest has no patient column.
 std::vector<std::string> patients_in_both(const Manifest& m, const Split& s, Part a, Part b);
 

@@ -1,0 +1,29 @@
+#pragma once
+// oess/baseline/baseline.h — the classical comparator: how far does counting colour pixels get?
+//
+// For each image: the fraction of colour-Doppler pixels (max - min channel >= 60; B-mode is grey) inside the
+// colour box (found from its outline, data/image.h; the whole image when there is none). Three thresholds
+// t1 <= t2 <= t3, fitted on the training split, turn a fraction into a grade: the number of thresholds
+// it reaches. fit_thresholds finds, exactly (dynamic programming over the sorted fractions), the monotone
+// assignment that maximises the class-balanced accuracy on the training rows — mean per-class accuracy,
+// the study's headline figure — and places each threshold midway between the neighbouring fractions.
+#include <array>
+#include <string>
+#include <vector>
+
+#include <opencv2/core/mat.hpp>
+
+namespace oess::baseline {
+
+double colour_fraction(const cv::Mat& bgr8, const cv::Rect& box);
+
+struct Thresholds {
+  std::array<double, 3> t{};  // -inf / +inf when a grade is never predicted at its side
+  int predict(double fraction) const;
+};
+
+// requires: x and grades (0..3) of equal, non-zero length. balanced: weight each row by 1 / its grade's
+// count.
+Thresholds fit_thresholds(const std::vector<double>& x, const std::vector<int>& grades, bool balanced = true);
+
+}  // namespace oess::baseline

@@ -1,0 +1,63 @@
+#pragma once
+// oess/data/loader.h — decoded, cropped, (optionally augmented) and preprocessed batches, made ahead of use.
+//
+// BatchLoader hands out batches in item order while `threads` workers decode the next ones, at most
+// `prefetch` batches ahead, so a forward pass running on the caller's thread is not kept waiting (and memory
+// stays bounded by batch size x prefetch, whatever the dataset size).
+//   next(batch, first): false when all items are done; else a float [b, 3, H, W] CPU tensor for items
+//   [first, first + b). Items with augment = true go through data::augment(image, augment_seed) first.
+//   errors: the first failure (e.g. an undecodable file, named) is rethrown by next(); workers stop.
+#include <torch/types.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "oess/data/image.h"
+#include "oess/models/preprocessing.h"
+
+namespace oess::data {
+
+struct LoadItem {
+  std::string path;
+  bool augment = false;
+  uint64_t augment_seed = 0;
+};
+
+class BatchLoader {
+ public:
+  BatchLoader(std::vector<LoadItem> items, models::Preprocessing pre, CropSpec crop, int batch_size,
+              int threads, int prefetch = 2, DecodeNotes* notes = nullptr, int dicom_frame = 0);
+  ~BatchLoader();
+  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader& operator=(const BatchLoader&) = delete;
+
+  bool next(torch::Tensor& batch, size_t& first);
+  size_t size() const { return items_.size(); }
+
+ private:
+  void work();
+  std::vector<LoadItem> items_;
+  models::Preprocessing pre_;
+  CropSpec crop_;
+  size_t batch_, window_;
+  DecodeNotes* notes_;
+  int frame_;
+  std::mutex m_;
+  std::condition_variable ready_, room_;
+  std::map<size_t, torch::Tensor> done_;
+  size_t next_item_ = 0, consumed_ = 0;
+  bool stop_ = false;
+  std::exception_ptr failure_;
+  std::vector<std::thread> workers_;
+};
+
+// One image through the same steps (for scoring single files and for tests).
+torch::Tensor load_image(const std::string& path, const models::Preprocessing& pre, const CropSpec& crop,
+                         DecodeNotes* notes = nullptr, int dicom_frame = 0);
+
+}  // namespace oess::data

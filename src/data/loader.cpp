@@ -1,0 +1,86 @@
+#include "oess/data/loader.h"
+
+#include <torch/torch.h>
+
+#include "oess/data/balance.h"
+
+namespace oess::data {
+
+torch::Tensor load_image(const std::string& path, const models::Preprocessing& pre, const CropSpec& crop,
+                         DecodeNotes* notes, int dicom_frame) {
+  return models::preprocess(apply_crop(decode_image(path, notes, dicom_frame), crop, notes), pre);
+}
+
+BatchLoader::BatchLoader(std::vector<LoadItem> items, models::Preprocessing pre, CropSpec crop,
+                         int batch_size, int threads, int prefetch, DecodeNotes* notes, int dicom_frame)
+    : items_(std::move(items)),
+      pre_(std::move(pre)),
+      crop_(crop),
+      batch_(static_cast<size_t>(std::max(1, batch_size))),
+      window_(static_cast<size_t>(std::max(1, batch_size)) * static_cast<size_t>(std::max(1, prefetch) + 1)),
+      notes_(notes),
+      frame_(dicom_frame) {
+  for (int t = 0; t < std::max(1, threads); ++t) workers_.emplace_back([this] { work(); });
+}
+
+BatchLoader::~BatchLoader() {
+  {
+    std::lock_guard<std::mutex> lock(m_);
+    stop_ = true;
+  }
+  room_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void BatchLoader::work() {
+  while (true) {
+    size_t i;
+    {
+      std::unique_lock<std::mutex> lock(m_);
+      room_.wait(lock,
+                 [this] { return stop_ || next_item_ >= items_.size() || next_item_ < consumed_ + window_; });
+      if (stop_ || next_item_ >= items_.size()) return;
+      i = next_item_++;
+    }
+    try {
+      const LoadItem& it = items_[i];
+      cv::Mat img = apply_crop(decode_image(it.path, notes_, frame_), crop_, notes_);
+      if (it.augment) img = augment(img, it.augment_seed);
+      torch::Tensor t = models::preprocess(img, pre_);
+      std::lock_guard<std::mutex> lock(m_);
+      done_.emplace(i, std::move(t));
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(m_);
+      if (!failure_) failure_ = std::current_exception();
+      stop_ = true;
+    }
+    ready_.notify_all();
+    room_.notify_all();
+  }
+}
+
+bool BatchLoader::next(torch::Tensor& batch, size_t& first) {
+  std::unique_lock<std::mutex> lock(m_);
+  if (consumed_ >= items_.size()) return false;
+  const size_t end = std::min(items_.size(), consumed_ + batch_);
+  ready_.wait(lock, [&] {
+    if (failure_) return true;
+    for (size_t i = consumed_; i < end; ++i)
+      if (!done_.count(i)) return false;
+    return true;
+  });
+  if (failure_) std::rethrow_exception(failure_);
+  std::vector<torch::Tensor> parts;
+  for (size_t i = consumed_; i < end; ++i) {
+    parts.push_back(std::move(done_[i]));
+    done_.erase(i);
+  }
+  first = consumed_;
+  consumed_ = end;
+  lock.unlock();
+  room_.notify_all();
+  batch = torch::stack(parts);
+  return true;
+}
+
+}  // namespace oess::data
