@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup);
   app.add_option("--threads", threads);
   app.add_option("--weights", weights, "weights file (default: seeded random init)");
+  bool fold = false, cl = false;
+  app.add_flag("--fold-bn", fold);
+  app.add_flag("--channels-last", cl);
   CLI11_PARSE(app, argc, argv);
 
   torch::set_num_threads(threads);
@@ -29,6 +32,7 @@ int main(int argc, char** argv) {
   auto b = oess::models::make_backbone(o);
   b->init_random(0);
   if (!weights.empty()) b->load(oess::io::read_weights(weights).tensors, /*strict=*/false);
+  b->set_fast_paths({fold, cl});
   std::vector<std::string> names;
   for (size_t s = 0, e; s <= taps.size(); s = e + 1) {
     e = std::min(taps.find(',', s), taps.size());

@@ -28,8 +28,6 @@ struct Planned {
 };
 
 constexpr Planned kPlanned[] = {
-    {"extract", "Extract backbone features at named taps (one pass, cached)", 5, "feature extraction engine"},
-    {"features", "Feature files: merge shards", 5, "feature extraction engine"},
     {"evaluate", "Metrics with bootstrap CIs from a predictions CSV", 7, "metrics and reports"},
     {"run", "Run a YAML experiment end to end", 8, "YAML experiments"},
     {"export", "Export a trained run as one self-contained model file", 9, "exported models and scoring"},
@@ -65,6 +63,8 @@ std::unique_ptr<CLI::App> make_app() {
   add_baseline_command(app);
   add_weights_command(app);
   add_taps_command(app);
+  add_extract_command(app);
+  add_features_command(app);
   for (const Planned& p : kPlanned) add_planned(app, p);
 
   return holder;

@@ -63,13 +63,14 @@ bool BatchLoader::next(torch::Tensor& batch, size_t& first) {
   std::unique_lock<std::mutex> lock(m_);
   if (consumed_ >= items_.size()) return false;
   const size_t end = std::min(items_.size(), consumed_ + batch_);
-  ready_.wait(lock, [&] {
-    if (failure_) return true;
+  auto complete = [&] {
     for (size_t i = consumed_; i < end; ++i)
       if (!done_.count(i)) return false;
     return true;
-  });
-  if (failure_) std::rethrow_exception(failure_);
+  };
+  // A failure further ahead does not stop batches that are already complete from being delivered.
+  ready_.wait(lock, [&] { return failure_ || complete(); });
+  if (!complete()) std::rethrow_exception(failure_);
   std::vector<torch::Tensor> parts;
   for (size_t i = consumed_; i < end; ++i) {
     parts.push_back(std::move(done_[i]));

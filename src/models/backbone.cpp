@@ -124,10 +124,13 @@ LoadReport Backbone::load(const io::StateDict& raw, bool strict, const std::stri
   torch::NoGradGuard no_grad;
   for (auto& [target, value] : copies) target.copy_(value.to(target.dtype()));
   report.loaded = static_cast<int64_t>(copies.size());
+  if (fast_.fold_batchnorm) fold_batchnorm(true);  // re-fold from the new weights
   return report;
 }
 
 void Backbone::init_random(uint64_t seed) {
+  const FastPaths keep = fast_;
+  set_fast_paths({});
   torch::NoGradGuard no_grad;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   for (const auto& m : module().modules(/*include_self=*/false)) {
@@ -149,11 +152,26 @@ void Backbone::init_random(uint64_t seed) {
       bn->running_var.fill_(1.0);
     }
   }
+  set_fast_paths(keep);
 }
 
 void Backbone::to(const torch::Device& device) {
   module().to(device);
   device_ = device;
+  set_fast_paths(fast_);  // re-derive folded weights and layouts on the new device
+}
+
+void Backbone::set_fast_paths(const FastPaths& f) {
+  fast_ = f;
+  torch::NoGradGuard no_grad;
+  const auto format = f.channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+  for (auto& p : module().parameters())
+    if (p.dim() == 4) p.set_data(p.contiguous(format));
+  fold_batchnorm(f.fold_batchnorm);
+}
+
+torch::Tensor Backbone::prepare_input(const torch::Tensor& x) const {
+  return fast_.channels_last ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
 }
 
 int64_t Backbone::parameter_count() {
@@ -220,6 +238,7 @@ std::unique_ptr<Backbone> load_backbone(const BackboneOptions& options, const st
   auto b = make_backbone(options);
   if (weights == "none") {
     b->init_random(seed);
+    b->set_fast_paths(b->fast_paths());
     spdlog::warn(
         "{}: NO IMAGENET WEIGHTS (weights: none) - seeded random initialisation (seed {}). Features and "
         "every result built on them are NOT ImageNet-based; see docs/weights.md to get real weights.",
@@ -227,8 +246,11 @@ std::unique_ptr<Backbone> load_backbone(const BackboneOptions& options, const st
     return b;
   }
   const auto report = b->load(io::read_weights(weights).tensors, strict, weights);
-  if (!report.ok() || !report.ignored.empty())
+  if (!report.ok())
     spdlog::warn("{}: partial load of {}: {}", arch_name(options.arch), weights, report.summary());
+  else if (!report.ignored.empty())
+    spdlog::debug("{}: {} tensors of parts not built (classifier, AuxLogits) ignored in {}",
+                  arch_name(options.arch), report.ignored.size(), weights);
   return b;
 }
 }  // namespace oess::models

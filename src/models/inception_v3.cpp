@@ -16,7 +16,8 @@ struct BasicConv2dImpl : torch::nn::Module {
   torch::nn::Conv2d conv{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
   BasicConv2dImpl(int64_t in, int64_t out, ExpandingArray<2> kernel, ExpandingArray<2> stride = 1,
-                  ExpandingArray<2> padding = 0) {
+                  ExpandingArray<2> padding = 0)
+      : stride_(stride), padding_(padding) {
     conv = register_module(
         "conv", torch::nn::Conv2d(
                     torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(false)));
@@ -24,7 +25,22 @@ struct BasicConv2dImpl : torch::nn::Module {
   }
   // In place, as torchvision does: BatchNorm's backward needs its input, not its output, so autograd
   // (Grad-CAM) still works, and inference saves one allocation per layer.
-  Tensor forward(const Tensor& x) { return bn->forward(conv->forward(x)).relu_(); }
+  Tensor forward(const Tensor& x) {
+    if (fused_w.defined()) return torch::conv2d(x, fused_w, fused_b, stride_, padding_).relu_();
+    return bn->forward(conv->forward(x)).relu_();
+  }
+  void fold(bool on) {
+    if (!on) {
+      fused_w = fused_b = Tensor();
+      return;
+    }
+    torch::NoGradGuard no_grad;
+    const Tensor scale = bn->weight / torch::sqrt(bn->running_var + bn->options.eps());
+    fused_w = (conv->weight * scale.reshape({-1, 1, 1, 1})).contiguous(conv->weight.suggest_memory_format());
+    fused_b = bn->bias - bn->running_mean * scale;
+  }
+  Tensor fused_w, fused_b;  // defined while BatchNorm is folded in
+  ExpandingArray<2> stride_, padding_;
 };
 TORCH_MODULE(BasicConv2d);
 
@@ -180,12 +196,17 @@ class InceptionV3 : public Backbone, public torch::nn::Module {
 
   torch::nn::Module& module() override { return *this; }
 
+  void fold_batchnorm(bool on) override {
+    for (const auto& m : modules(/*include_self=*/false))
+      if (auto* c = m->as<BasicConv2d>()) c->fold(on);
+  }
+
   std::map<std::string, torch::Tensor> forward(const torch::Tensor& input,
                                                const std::vector<std::string>& taps) override {
     const Plan p = plan(taps);
     const auto& table = tap_table(Arch::kInceptionV3);
     std::map<std::string, torch::Tensor> out;
-    Tensor x = options().transform_input ? transform_input(input) : input;
+    Tensor x = prepare_input(options().transform_input ? transform_input(input) : input);
     for (int i = 0; i <= p.deepest; ++i) {
       x = stages_[static_cast<size_t>(i)](x);
       if (p.want[static_cast<size_t>(i)]) out.emplace(table[static_cast<size_t>(i)].name, x);

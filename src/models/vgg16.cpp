@@ -63,7 +63,7 @@ class Vgg16 : public Backbone {
     auto keep = [&](int index, const torch::Tensor& t) {
       if (p.want[static_cast<size_t>(index)]) out.emplace(table[static_cast<size_t>(index)].name, t);
     };
-    torch::Tensor x = input;
+    torch::Tensor x = prepare_input(input);
     const int last = std::min(p.deepest, kLastFeature);
     for (int i = 0; i <= last; ++i) {
       switch (net_->ops[static_cast<size_t>(i)]) {

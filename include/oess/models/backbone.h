@@ -69,6 +69,17 @@ class Backbone {
   virtual torch::nn::Module& module() = 0;
 
   LoadReport load(const io::StateDict& state, bool strict, const std::string& source = "weights");
+
+  // Inference fast paths, each checked by the parity tests at 1e-4 (docs/PERFORMANCE.md has their effect):
+  //   fold_batchnorm  Inception: every conv + BatchNorm pair becomes one conv with bias (w * g / sqrt(v + e),
+  //                   b - m * g / sqrt(v + e)), computed from the current weights; load() undoes it.
+  //   channels_last   weights and inputs in NHWC memory layout, which oneDNN's kernels prefer.
+  struct FastPaths {
+    bool fold_batchnorm = false;
+    bool channels_last = false;
+  };
+  void set_fast_paths(const FastPaths& f);
+  const FastPaths& fast_paths() const { return fast_; }
   // Seeded random initialisation (Kaiming-normal convolutions, zero biases, unit BatchNorm): for tests and
   // for running without ImageNet weights. Results are then not ImageNet-based.
   void init_random(uint64_t seed);
@@ -84,10 +95,14 @@ class Backbone {
     int deepest = -1;
   };
   Plan plan(const std::vector<std::string>& taps) const;
+  // Folds (true) or unfolds (false) BatchNorm into the convolutions; nets without BatchNorm ignore it.
+  virtual void fold_batchnorm(bool /*on*/) {}
+  torch::Tensor prepare_input(const torch::Tensor& x) const;
 
  private:
   BackboneOptions options_;
   torch::Device device_{torch::kCPU};
+  FastPaths fast_;
 };
 
 std::unique_ptr<Backbone> make_backbone(const BackboneOptions& options);

@@ -1,0 +1,73 @@
+#pragma once
+// oess/features/extractor.h — the feature extraction engine behind `oess extract` and experiments.
+//
+// extract_features(items, options, progress)
+//   Runs the backbone once per image, keeping every requested tap, pooled per options.pooling:
+//     avg  global average over height and width -> [rows, C]
+//     max  global maximum -> [rows, C]
+//     none the full maps [rows, C, h, w] (refused up front when larger than max_full_bytes)
+//   With a cache folder only rows missing from the cache are computed, and each image's entry is written as
+//   soon as its batch is done: a run killed at any point continues where it stopped. Decoding runs on worker
+//   threads ahead of the forward pass; memory for the forward pass is bounded by the batch size.
+//   Shards: with shard_n > 1 only rows with index % shard_n == shard_k - 1 are extracted.
+//   ensures: a FeatureSet whose rows follow `items` (after sharding), meta filled (feature_file.h).
+//   errors: an undecodable image is named (oess::Error) and nothing is written for it; entries already
+//   written stay valid.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "oess/data/image.h"
+#include "oess/features/feature_file.h"
+#include "oess/models/backbone.h"
+
+namespace oess::features {
+
+struct ExtractItem {
+  std::string path;   // file to read
+  std::string label;  // what the feature file's "paths" records (the manifest's path)
+  bool augment = false;
+  uint64_t augment_seed = 0;
+};
+
+struct ExtractOptions {
+  models::BackboneOptions backbone{models::Arch::kInceptionV3, /*classifier=*/false, /*aux_logits=*/false};
+  std::string weights = "none";  // file, or none (seeded random init)
+  uint64_t seed = 0;             // for weights none
+  std::string preprocessing = "torchvision";
+  data::CropSpec crop;
+  int dicom_frame = 0;
+  std::vector<std::string> taps;  // names, aliases or "all"
+  std::string pooling = "avg";    // avg | max | none
+  int batch = 16;
+  int threads = 2;  // torch intra-op threads; decoding uses one more worker
+  std::string device = "cpu";
+  std::string cache_dir;  // empty: no cache
+  int shard_k = 1, shard_n = 1;
+  double max_full_bytes = 4.0 * (1ull << 30);
+  models::Backbone::FastPaths fast{/*fold_batchnorm=*/true, /*channels_last=*/true};
+};
+
+struct ExtractStats {
+  int64_t rows = 0, from_cache = 0, computed = 0;
+  double seconds = 0;
+  std::string notes;  // decoding conversions, damaged cache entries
+};
+
+FeatureSet extract_features(const std::vector<ExtractItem>& items, const ExtractOptions& options,
+                            const std::function<void(int64_t done, int64_t total)>& progress = {},
+                            ExtractStats* stats = nullptr);
+
+// The config key: SHA-256 over everything that changes a feature value (arch, weights identity, transform
+// input, preprocessing, crop, DICOM frame, pooling, feature-format version). `weights_id` is the weights
+// file's SHA-256 or "none:<seed>".
+std::string config_key(const ExtractOptions& o, const std::string& weights_id,
+                       std::string* description = nullptr);
+
+// Makes glibc keep large freed blocks instead of returning them to the kernel after every batch (each
+// forward pass otherwise page-faults its activations afresh): M_MMAP_THRESHOLD 256 MiB, M_TRIM_THRESHOLD
+// 1 GiB. Process-wide, idempotent; a no-op off glibc.
+void tune_allocator();
+
+}  // namespace oess::features

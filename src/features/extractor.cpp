@@ -1,0 +1,196 @@
+#include "oess/features/extractor.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <mutex>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+#include "oess/core/error.h"
+#include "oess/core/parallel.h"
+#include "oess/core/sha256.h"
+#include "oess/data/loader.h"
+#include "oess/features/cache.h"
+#include "oess/version.h"
+
+namespace oess::features {
+namespace {
+
+constexpr int kFeatureFormat = 1;
+
+torch::Tensor pool(const torch::Tensor& t, const std::string& how) {
+  if (t.dim() != 4 || how == "none") return t.contiguous();
+  if (how == "avg") return t.mean({2, 3});
+  return t.amax({2, 3});
+}
+
+std::string item_key(const std::string& content_hash, const ExtractItem& it) {
+  return it.augment ? sha256_hex(content_hash + fmt::format("+augment:{}", it.augment_seed)) : content_hash;
+}
+
+}  // namespace
+
+void tune_allocator() {
+#if defined(__GLIBC__)
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  });
+#endif
+}
+
+std::string config_key(const ExtractOptions& o, const std::string& weights_id, std::string* description) {
+  const auto p = models::preprocessing_preset(o.preprocessing, o.backbone.arch);
+  const std::string crop = o.crop.kind == data::CropSpec::Kind::kNone ? "none"
+                           : o.crop.kind == data::CropSpec::Kind::kColourBox
+                               ? "colour_box"
+                               : fmt::format("rect:{},{},{},{}", o.crop.rect.x, o.crop.rect.y,
+                                             o.crop.rect.width, o.crop.rect.height);
+  const std::string d = fmt::format(
+      "feature format {}\narch {}\nweights {}\ntransform_input {}\npreprocessing {} {}x{} bgr={} "
+      "scale={:.9g} "
+      "mean={:.9g},{:.9g},{:.9g} std={:.9g},{:.9g},{:.9g} crop_fraction={:.9g} interpolation={}\ncrop {}\n"
+      "dicom_frame {}\npooling {}",
+      kFeatureFormat, models::arch_name(o.backbone.arch), weights_id, o.backbone.transform_input, p.preset,
+      p.height, p.width, p.bgr, p.scale, p.mean[0], p.mean[1], p.mean[2], p.std[0], p.std[1], p.std[2],
+      p.crop_fraction, static_cast<int>(p.interpolation), crop, o.dicom_frame, o.pooling);
+  if (description) *description = d;
+  return sha256_hex(d);
+}
+
+FeatureSet extract_features(const std::vector<ExtractItem>& all_items, const ExtractOptions& o,
+                            const std::function<void(int64_t, int64_t)>& progress, ExtractStats* stats) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (o.pooling != "avg" && o.pooling != "max" && o.pooling != "none")
+    throw UsageError(fmt::format("pooling \"{}\": expected avg, max or none", o.pooling));
+  if (o.batch < 1) throw UsageError("batch size must be >= 1");
+  if (o.threads < 1) throw UsageError("threads must be >= 1");
+  if (o.shard_n < 1 || o.shard_k < 1 || o.shard_k > o.shard_n)
+    throw UsageError(fmt::format("shard {}/{}: expected K/N with 1 <= K <= N", o.shard_k, o.shard_n));
+  const std::vector<std::string> taps = models::resolve_taps(o.backbone.arch, o.taps);
+  const torch::Device device = models::parse_device(o.device);
+  tune_allocator();
+  torch::set_num_threads(o.threads);
+
+  std::vector<ExtractItem> items;
+  for (size_t i = 0; i < all_items.size(); ++i)
+    if (static_cast<int>(i % static_cast<size_t>(o.shard_n)) == o.shard_k - 1) items.push_back(all_items[i]);
+  const auto n = static_cast<int64_t>(items.size());
+
+  // Full maps can be huge: say how big before any work, refuse past the limit.
+  if (o.pooling == "none") {
+    models::BackboneOptions probe_o = o.backbone;
+    auto probe = models::make_backbone(probe_o);
+    const auto pre = models::preprocessing_preset(o.preprocessing, o.backbone.arch);
+    torch::InferenceMode guard;
+    const auto out = probe->forward(torch::zeros({1, 3, pre.height, pre.width}), taps);
+    double per_row = 0;
+    for (const auto& [k, v] : out) per_row += static_cast<double>(v.numel()) * sizeof(float);
+    const double total = per_row * n;
+    spdlog::info("--pool none: {} rows x {:.1f} KiB = {:.2f} GiB of features", n, per_row / 1024,
+                 total / (1ull << 30));
+    if (total > o.max_full_bytes)
+      throw UsageError(
+          fmt::format("--pool none would keep {:.2f} GiB of feature maps, over the {:.2f} GiB limit "
+                      "(raise it with --max-full-gib, or pool)",
+                      total / (1ull << 30), o.max_full_bytes / (1ull << 30)));
+  }
+
+  const std::string weights_id =
+      o.weights == "none" ? fmt::format("none:{}", o.seed) : "sha256:" + sha256_file(o.weights);
+  std::string description;
+  const std::string config = config_key(o, weights_id, &description);
+
+  // Content keys (cheap next to a forward pass) and cache lookups.
+  std::vector<std::string> keys(items.size());
+  parallel_for(items.size(), o.threads,
+               [&](size_t i) { keys[i] = item_key(sha256_file(items[i].path), items[i]); });
+  std::optional<FeatureCache> cache;
+  if (!o.cache_dir.empty()) cache.emplace(o.cache_dir, config, description);
+  std::vector<std::map<std::string, torch::Tensor>> rows(items.size());
+  std::vector<size_t> todo;
+  std::map<std::string, size_t> first_with_key;   // plain duplicates are computed once
+  std::vector<std::pair<size_t, size_t>> copies;  // (duplicate, original)
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (cache)
+      if (auto hit = cache->get(keys[i], taps)) {
+        rows[i] = std::move(*hit);
+        continue;
+      }
+    auto [it, inserted] = first_with_key.emplace(keys[i], i);
+    if (inserted)
+      todo.push_back(i);
+    else
+      copies.emplace_back(i, it->second);
+  }
+  ExtractStats st;
+  st.rows = n;
+  st.from_cache = n - static_cast<int64_t>(todo.size() + copies.size());
+
+  data::DecodeNotes notes;
+  if (!todo.empty()) {
+    auto backbone = models::load_backbone(o.backbone, o.weights, /*strict=*/true, o.seed);
+    backbone->set_fast_paths(o.fast);
+    backbone->to(device);
+    std::vector<data::LoadItem> load;
+    for (size_t i : todo) load.push_back({items[i].path, items[i].augment, items[i].augment_seed});
+    data::BatchLoader loader(std::move(load), models::preprocessing_preset(o.preprocessing, o.backbone.arch),
+                             o.crop, o.batch, /*threads=*/1, /*prefetch=*/2, &notes, o.dicom_frame);
+    torch::InferenceMode guard;
+    torch::Tensor batch;
+    size_t first = 0;
+    int64_t done = st.from_cache;
+    if (progress) progress(done, n);
+    while (loader.next(batch, first)) {
+      const auto out = backbone->forward(batch.to(device), taps);
+      std::map<std::string, torch::Tensor> pooled;
+      for (const auto& [tap, t] : out) pooled[tap] = pool(t, o.pooling).to(torch::kCPU, torch::kFloat32);
+      for (int64_t b = 0; b < batch.size(0); ++b) {
+        const size_t i = todo[first + static_cast<size_t>(b)];
+        for (const auto& [tap, t] : pooled) rows[i][tap] = t[b].clone();
+        if (cache) cache->put(keys[i], rows[i]);
+      }
+      done += batch.size(0);
+      if (progress) progress(done, n);
+    }
+    st.computed = static_cast<int64_t>(todo.size());
+  }
+  for (const auto& [dup, orig] : copies) rows[dup] = rows[orig];
+  if (progress) progress(n, n);
+
+  FeatureSet f;
+  f.taps = taps;
+  for (const auto& it : items) f.paths.push_back(it.label.empty() ? it.path : it.label);
+  for (const auto& tap : taps) {
+    std::vector<torch::Tensor> col;
+    col.reserve(items.size());
+    for (auto& r : rows) col.push_back(r.at(tap));
+    f.data[tap] = n ? torch::stack(col) : torch::empty({0});
+  }
+  const auto pre = models::preprocessing_preset(o.preprocessing, o.backbone.arch);
+  f.meta = {{"arch", models::arch_name(o.backbone.arch)},
+            {"weights", o.weights == "none" ? weights_id : o.weights + " (" + weights_id + ")"},
+            {"preprocessing", fmt::format("{} {}x{}{}", pre.preset, pre.height, pre.width,
+                                          o.backbone.transform_input ? " transform_input" : "")},
+            {"pooling", o.pooling},
+            {"taps", fmt::format("{}", fmt::join(taps, ","))},
+            {"config", config},
+            {"shard", fmt::format("{}/{}", o.shard_k, o.shard_n)},
+            {"rows_total", std::to_string(all_items.size())},
+            {"oess", OESS_VERSION_STRING}};
+  st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  st.notes = notes.summary();
+  if (cache && cache->damaged_entries())
+    st.notes += fmt::format("{}{} damaged cache entr(ies) recomputed", st.notes.empty() ? "" : "; ",
+                            cache->damaged_entries());
+  if (stats) *stats = st;
+  return f;
+}
+
+}  // namespace oess::features
