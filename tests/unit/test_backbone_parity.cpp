@@ -27,8 +27,8 @@ const std::map<std::string, torch::Tensor>& refs(const std::string& arch) {
   return it->second;
 }
 
-std::unique_ptr<oess::models::Backbone> load(Arch arch, const std::string& file,
-                                             bool transform_input = false) {
+std::unique_ptr<oess::models::Backbone> load(Arch arch, const std::string& file, bool transform_input = false,
+                                             oess::models::Backbone::FastPaths fast = {}) {
   oess::models::BackboneOptions o;
   o.arch = arch;
   o.classifier = arch == Arch::kInceptionV3;  // the VGG fixture is features-only
@@ -36,6 +36,7 @@ std::unique_ptr<oess::models::Backbone> load(Arch arch, const std::string& file,
   auto b = oess::models::make_backbone(o);
   auto report = b->load(oess::io::read_weights(fixture(file)).tensors, /*strict=*/true, file);
   CHECK(report.ok());
+  b->set_fast_paths(fast);
   return b;
 }
 
@@ -130,4 +131,14 @@ TEST_CASE("VGG-16 with classifier matches torchvision, from torchvision and from
     compare(*b, "vgg16_full", "", {"block5_pool", "fc1", "fc2", "logits"},
             std::string("vgg16 full <- ") + file);
   }
+}
+
+TEST_CASE("the inference fast paths keep parity with torchvision", "[parity][fast]") {
+  const oess::models::Backbone::FastPaths both{/*fold_batchnorm=*/true, /*channels_last=*/true};
+  auto inc = load(Arch::kInceptionV3, "inception_v3.plain.pt", false, both);
+  compare(*inc, "inception_v3", "", inception_taps(), "inception_v3 folded BatchNorm + channels_last");
+  auto inc_ti = load(Arch::kInceptionV3, "inception_v3.plain.pt", true, both);
+  compare(*inc_ti, "inception_v3", "ti/", inception_taps(), "inception_v3 fast paths, transform_input=True");
+  auto vgg = load(Arch::kVgg16, "vgg16.plain.pt", false, both);
+  compare(*vgg, "vgg16", "", vgg_taps(), "vgg16 channels_last");
 }
