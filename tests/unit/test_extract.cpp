@@ -129,11 +129,13 @@ TEST_CASE("the cache: second run is all hits, new taps are computed, damaged ent
 TEST_CASE("a corrupt image is named and does not poison the cache", "[extract]") {
   const fs::path cache = fresh("oess_test_extract_corrupt");
   auto items = dataset();
-  const fs::path bad = fresh("oess_test_corrupt.png");
+  const fs::path dir = fresh("oess_test_corrupt");
+  fs::create_directories(dir);
+  const fs::path bad = dir / "corrupt.png";
   std::ofstream(bad) << "\x89PNG but not really";
   items.insert(items.begin() + 7, {bad.string(), "corrupt.png"});
   REQUIRE_THROWS_WITH(features::extract_features(items, options(cache.string())),
-                      Contains("oess_test_corrupt.png: cannot decode image"));
+                      Contains("corrupt.png: cannot decode image"));
   // The good images computed before the failure are in the cache and are right.
   features::ExtractStats st;
   const auto clean = features::extract_features(dataset(), options(), {}, nullptr);
