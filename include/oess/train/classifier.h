@@ -1,0 +1,85 @@
+#pragma once
+// oess/train/classifier.h — linear classifiers on backbone features, trained as the study did.
+//
+// Tasks: binary (healthy = grades 0-1 vs diseased = 2-3): logistic regression, one logit, P(diseased) =
+// sigmoid(x.w + b); oess4 (grades 0-3): softmax regression, four logits.
+// Features are standardised with the mean and standard deviation of the training rows only (a constant
+// feature gets std 1). Objective: the mean (optionally class-weighted, weights normalised to mean 1 over
+// the training rows) cross-entropy + weight_decay / 2 * ||W||^2 (the bias is not penalised) — so
+// weight_decay = 1 / (C * n) reproduces scikit-learn's LogisticRegression(C) objective.
+// Optimisers: adam and sgd (with momentum) in shuffled mini-batches (one seeded order per epoch); lbfgs on
+// the full batch (strong-Wolfe line search) for fits to convergence.
+// Early stopping: after every epoch the validation set is scored; the best epoch by the monitor
+// (validation accuracy, ties broken by lower validation loss; or validation loss alone) is kept, training
+// stops after `patience` epochs without improvement, and the best weights are restored. The curve
+// (epoch, train loss, val loss, val accuracy) is returned for curve.csv.
+// Deterministic: the same data, options and seed give bit-identical weights on the CPU (one thread).
+#include <torch/types.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace oess::train {
+
+enum class Task { kBinary, kOess4 };
+Task parse_task(const std::string& s);  // binary | oess4
+std::string task_name(Task t);
+int num_classes(Task t);  // 2 | 4
+// The class a grade is for this task.
+int target_of(int grade, Task t);
+
+struct TrainOptions {
+  Task task = Task::kOess4;
+  std::string optimizer = "adam";  // adam | sgd | lbfgs
+  double lr = 1e-3;
+  double weight_decay = 1e-4;
+  double momentum = 0.9;  // sgd
+  int batch = 64;
+  int max_epochs = 200;
+  int patience = 10;
+  std::string monitor = "val_accuracy";  // val_accuracy | val_loss
+  bool class_weights = false;            // weight rows n / (k n_c)
+  uint64_t seed = 0;
+};
+void validate(const TrainOptions& o);  // UsageError naming the option
+
+struct LinearModel {
+  Task task = Task::kOess4;
+  torch::Tensor mean, std;  // [F] standardisation
+  torch::Tensor weight;     // [K', F], K' = 1 (binary) or 4
+  torch::Tensor bias;       // [K']
+  // Class probabilities [N, K] (binary: [P(healthy), P(diseased)]) for raw (unstandardised) features.
+  torch::Tensor probabilities(const torch::Tensor& x) const;
+  torch::Tensor logits(const torch::Tensor& standardised) const;
+};
+
+struct CurvePoint {
+  int epoch;
+  double train_loss, val_loss, val_accuracy;
+};
+
+struct TrainResult {
+  LinearModel model;
+  std::vector<CurvePoint> curve;
+  int best_epoch = 0;
+  double best_val_accuracy = 0, best_val_loss = 0;
+};
+
+// x_*: [N, F] float; y_*: grades 0..3 (mapped to the task's classes here). requires: non-empty training
+// and validation sets, same F.
+TrainResult train_classifier(const torch::Tensor& x_train, const std::vector<int>& y_train,
+                             const torch::Tensor& x_val, const std::vector<int>& y_val,
+                             const TrainOptions& o);
+
+// The objective and its gradient for standardised features (exposed for the hand-computed tests).
+// targets: the task's classes; row_weights: [N] (ones for unweighted).
+torch::Tensor objective(const LinearModel& m, const torch::Tensor& standardised, const torch::Tensor& targets,
+                        const torch::Tensor& row_weights, double weight_decay);
+
+// Index of the best epoch of a curve by the monitor (val_accuracy: highest, ties by lowest val_loss, then
+// earliest; val_loss: lowest, then earliest).
+size_t best_epoch_index(const std::vector<CurvePoint>& curve, const std::string& monitor);
+
+}  // namespace oess::train

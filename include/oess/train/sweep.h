@@ -1,0 +1,47 @@
+#pragma once
+// oess/train/sweep.h — one classifier per tap (the study's supplementary table 1), the best tap chosen on
+// validation only.
+//
+// sweep(features, rows, grades, options, threads)
+//   rows.train may repeat rows (oversampled copies); grades[i] is feature row i's grade.
+//   ensures: one TapResult per tap of `features`, in its order: the early-stopped classifier, validation
+//   accuracy, test accuracy, per-class test accuracy, test quadratic kappa, test probabilities; `best` = the
+//   tap with the highest validation accuracy (ties: lower validation loss, then earlier tap) — the test
+//   set never takes part in the choice.
+//   Taps train in parallel on `threads` threads, one LibTorch thread each, so results do not depend on
+//   `threads`.
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+#include "oess/features/feature_file.h"
+#include "oess/train/classifier.h"
+
+namespace oess::train {
+
+struct Rows {
+  std::vector<int64_t> train, val, test;
+};
+
+struct TapResult {
+  std::string tap;
+  TrainResult fit;
+  double val_accuracy = 0, val_loss = 0, test_accuracy = 0, test_kappa_quadratic = 0;
+  std::vector<double> test_per_class;
+  torch::Tensor test_probabilities;  // [test rows, K]
+};
+
+struct SweepResult {
+  std::vector<TapResult> taps;
+  size_t best = 0;
+};
+
+SweepResult sweep(const features::FeatureSet& f, const Rows& rows, const std::vector<int>& grades,
+                  const TrainOptions& options, int threads = 2);
+
+// Rows of `x` at `idx`, and their grades.
+torch::Tensor take_rows(const torch::Tensor& x, const std::vector<int64_t>& idx);
+std::vector<int> take_grades(const std::vector<int>& grades, const std::vector<int64_t>& idx);
+
+}  // namespace oess::train

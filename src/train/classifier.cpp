@@ -1,0 +1,198 @@
+#include "oess/train/classifier.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <numeric>
+
+#include "oess/core/error.h"
+#include "oess/core/random.h"
+
+namespace oess::train {
+
+Task parse_task(const std::string& s) {
+  if (s == "binary") return Task::kBinary;
+  if (s == "oess4") return Task::kOess4;
+  throw UsageError(fmt::format("task \"{}\": expected binary or oess4", s));
+}
+std::string task_name(Task t) { return t == Task::kBinary ? "binary" : "oess4"; }
+int num_classes(Task t) { return t == Task::kBinary ? 2 : 4; }
+int target_of(int grade, Task t) { return t == Task::kBinary ? (grade >= 2 ? 1 : 0) : grade; }
+
+void validate(const TrainOptions& o) {
+  if (o.optimizer != "adam" && o.optimizer != "sgd" && o.optimizer != "lbfgs")
+    throw UsageError(fmt::format("classifier.optimizer \"{}\": expected adam, sgd or lbfgs", o.optimizer));
+  if (!(o.lr > 0)) throw UsageError("classifier.lr must be > 0");
+  if (!(o.weight_decay >= 0)) throw UsageError("classifier.weight_decay must be >= 0");
+  if (o.batch < 1) throw UsageError("classifier.batch must be >= 1");
+  if (o.max_epochs < 1) throw UsageError("classifier.max_epochs must be >= 1");
+  if (o.patience < 1) throw UsageError("classifier.early_stopping.patience must be >= 1");
+  if (o.monitor != "val_accuracy" && o.monitor != "val_loss")
+    throw UsageError(fmt::format(
+        "classifier.early_stopping.monitor \"{}\": expected val_accuracy or val_loss", o.monitor));
+}
+
+torch::Tensor LinearModel::logits(const torch::Tensor& z) const { return torch::addmm(bias, z, weight.t()); }
+
+torch::Tensor LinearModel::probabilities(const torch::Tensor& x) const {
+  const auto l = logits((x - mean) / std);
+  if (task == Task::kBinary) {
+    const auto p1 = torch::sigmoid(l.squeeze(1));
+    return torch::stack({1 - p1, p1}, 1);
+  }
+  return torch::softmax(l, 1);
+}
+
+torch::Tensor objective(const LinearModel& m, const torch::Tensor& z, const torch::Tensor& targets,
+                        const torch::Tensor& row_weights, double weight_decay) {
+  const auto l = m.logits(z);
+  torch::Tensor per_row;
+  if (m.task == Task::kBinary)
+    per_row = torch::binary_cross_entropy_with_logits(l.squeeze(1), targets.to(l.scalar_type()), {}, {},
+                                                      at::Reduction::None);
+  else
+    per_row = torch::nll_loss(torch::log_softmax(l, 1), targets, {}, at::Reduction::None);
+  return (per_row * row_weights).sum() / row_weights.sum() + 0.5 * weight_decay * m.weight.pow(2).sum();
+}
+
+size_t best_epoch_index(const std::vector<CurvePoint>& c, const std::string& monitor) {
+  size_t best = 0;
+  for (size_t i = 1; i < c.size(); ++i) {
+    const bool better =
+        monitor == "val_loss"
+            ? c[i].val_loss < c[best].val_loss
+            : (c[i].val_accuracy > c[best].val_accuracy ||
+               (c[i].val_accuracy == c[best].val_accuracy && c[i].val_loss < c[best].val_loss));
+    if (better) best = i;
+  }
+  return best;
+}
+
+namespace {
+
+torch::Tensor targets_tensor(const std::vector<int>& grades, Task t) {
+  std::vector<int64_t> v;
+  for (int g : grades) {
+    if (g < 0 || g > 3) throw Error(fmt::format("grade {} outside 0..3", g));
+    v.push_back(target_of(g, t));
+  }
+  return torch::tensor(v, torch::kLong);
+}
+
+}  // namespace
+
+TrainResult train_classifier(const torch::Tensor& x_train, const std::vector<int>& y_train,
+                             const torch::Tensor& x_val, const std::vector<int>& y_val,
+                             const TrainOptions& o) {
+  validate(o);
+  if (x_train.size(0) == 0 || x_val.size(0) == 0)
+    throw Error("train_classifier: empty training or validation set");
+  if (x_train.size(0) != static_cast<int64_t>(y_train.size()) ||
+      x_val.size(0) != static_cast<int64_t>(y_val.size()))
+    throw Error("train_classifier: feature rows and labels differ in number");
+  const int64_t n = x_train.size(0), f = x_train.size(1);
+  const int k_out = o.task == Task::kBinary ? 1 : 4;
+  torch::NoGradGuard outer_no_grad;
+  LinearModel m;
+  m.task = o.task;
+  const auto xt = x_train.to(torch::kFloat32);
+  m.mean = xt.mean(0);
+  m.std = xt.std(0, /*unbiased=*/false);
+  m.std = torch::where(m.std > 0, m.std, torch::ones_like(m.std));
+  const auto z = (xt - m.mean) / m.std;
+  const auto zv = (x_val.to(torch::kFloat32) - m.mean) / m.std;
+  const auto t = targets_tensor(y_train, o.task);
+  const auto tv = targets_tensor(y_val, o.task);
+  auto w = torch::ones({n});
+  if (o.class_weights) {
+    const int k = num_classes(o.task);
+    const auto counts = torch::bincount(t, {}, k).to(torch::kFloat32);
+    const auto present = (counts > 0).sum().to(torch::kFloat32);
+    const auto per_class = torch::where(counts > 0, n / (present * counts), torch::zeros_like(counts));
+    w = per_class.index_select(0, t);
+  }
+  const auto wv = torch::ones({x_val.size(0)});
+  // Zero initial weights: deterministic, and the convex objective does not need symmetry breaking.
+  m.weight = torch::zeros({k_out, f}).set_requires_grad(true);
+  m.bias = torch::zeros({k_out}).set_requires_grad(true);
+
+  std::unique_ptr<torch::optim::Optimizer> opt;
+  if (o.optimizer == "adam")
+    opt = std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{m.weight, m.bias},
+                                               torch::optim::AdamOptions(o.lr));
+  else if (o.optimizer == "sgd")
+    opt = std::make_unique<torch::optim::SGD>(std::vector<torch::Tensor>{m.weight, m.bias},
+                                              torch::optim::SGDOptions(o.lr).momentum(o.momentum));
+  else
+    opt = std::make_unique<torch::optim::LBFGS>(std::vector<torch::Tensor>{m.weight, m.bias},
+                                                torch::optim::LBFGSOptions(o.lr)
+                                                    .max_iter(20)
+                                                    .history_size(20)
+                                                    .tolerance_grad(1e-9)
+                                                    .tolerance_change(1e-12)
+                                                    .line_search_fn("strong_wolfe"));
+
+  auto evaluate = [&](const torch::Tensor& zz, const torch::Tensor& tt, const torch::Tensor& ww) {
+    const auto loss = objective(m, zz, tt, ww, 0.0).item<double>();  // data term only, comparable across runs
+    const auto l = m.logits(zz);
+    const auto pred = o.task == Task::kBinary ? (l.squeeze(1) > 0).to(torch::kLong) : l.argmax(1);
+    return std::pair<double, double>(loss, pred.eq(tt).to(torch::kFloat64).mean().item<double>());
+  };
+
+  TrainResult r;
+  torch::Tensor best_w = m.weight.detach().clone(), best_b = m.bias.detach().clone();
+  int since_best = 0;
+  Rng rng(mix_seed(o.seed, 0xC1A5));
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  for (int epoch = 1; epoch <= o.max_epochs; ++epoch) {
+    double train_loss = 0;
+    {
+      torch::GradMode::set_enabled(true);
+      if (o.optimizer == "lbfgs") {
+        auto closure = [&] {
+          opt->zero_grad();
+          auto loss = objective(m, z, t, w, o.weight_decay);
+          loss.backward();
+          return loss;
+        };
+        train_loss = static_cast<torch::optim::LBFGS*>(opt.get())->step(closure).item<double>();
+      } else {
+        rng.shuffle(order);
+        const auto idx_all = torch::tensor(order, torch::kLong);
+        double sum = 0;
+        for (int64_t s = 0; s < n; s += o.batch) {
+          const auto idx = idx_all.slice(0, s, std::min(n, s + o.batch));
+          opt->zero_grad();
+          auto loss = objective(m, z.index_select(0, idx), t.index_select(0, idx), w.index_select(0, idx),
+                                o.weight_decay);
+          loss.backward();
+          opt->step();
+          sum += loss.item<double>() * static_cast<double>(idx.size(0));
+        }
+        train_loss = sum / static_cast<double>(n);
+      }
+      torch::GradMode::set_enabled(false);
+    }
+    const auto [val_loss, val_acc] = evaluate(zv, tv, wv);
+    r.curve.push_back({epoch, train_loss, val_loss, val_acc});
+    if (best_epoch_index(r.curve, o.monitor) == r.curve.size() - 1) {
+      best_w = m.weight.detach().clone();
+      best_b = m.bias.detach().clone();
+      since_best = 0;
+    } else if (++since_best >= o.patience) {
+      break;
+    }
+  }
+  const size_t b = best_epoch_index(r.curve, o.monitor);
+  r.best_epoch = r.curve[b].epoch;
+  r.best_val_accuracy = r.curve[b].val_accuracy;
+  r.best_val_loss = r.curve[b].val_loss;
+  m.weight = best_w;
+  m.bias = best_b;
+  r.model = m;
+  return r;
+}
+
+}  // namespace oess::train

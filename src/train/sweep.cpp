@@ -1,0 +1,71 @@
+#include "oess/train/sweep.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "oess/core/error.h"
+#include "oess/core/parallel.h"
+#include "oess/metrics/metrics.h"
+
+namespace oess::train {
+
+torch::Tensor take_rows(const torch::Tensor& x, const std::vector<int64_t>& idx) {
+  return x.index_select(0, torch::tensor(idx, torch::kLong));
+}
+
+std::vector<int> take_grades(const std::vector<int>& grades, const std::vector<int64_t>& idx) {
+  std::vector<int> out;
+  for (int64_t i : idx) out.push_back(grades.at(static_cast<size_t>(i)));
+  return out;
+}
+
+SweepResult sweep(const features::FeatureSet& f, const Rows& rows, const std::vector<int>& grades,
+                  const TrainOptions& o, int threads) {
+  validate(o);
+  if (static_cast<int64_t>(grades.size()) != f.rows())
+    throw Error(fmt::format("sweep: {} grades for {} feature rows", grades.size(), f.rows()));
+  SweepResult r;
+  r.taps.resize(f.taps.size());
+  const int torch_threads = torch::get_num_threads();
+  torch::set_num_threads(1);  // one LibTorch thread per classifier: parallel over taps, deterministic
+  try {
+    parallel_for(f.taps.size(), threads, [&](size_t i) {
+      const std::string& tap = f.taps[i];
+      const auto x = f.data.at(tap).reshape({f.rows(), -1}).to(torch::kFloat32);
+      TapResult t;
+      t.tap = tap;
+      t.fit = train_classifier(take_rows(x, rows.train), take_grades(grades, rows.train),
+                               take_rows(x, rows.val), take_grades(grades, rows.val), o);
+      t.val_accuracy = t.fit.best_val_accuracy;
+      t.val_loss = t.fit.best_val_loss;
+      if (!rows.test.empty()) {
+        torch::NoGradGuard no_grad;
+        t.test_probabilities = t.fit.model.probabilities(take_rows(x, rows.test));
+        const auto pred_t = t.test_probabilities.argmax(1);
+        std::vector<int> truth, pred;
+        for (size_t k = 0; k < rows.test.size(); ++k) {
+          truth.push_back(target_of(grades[static_cast<size_t>(rows.test[k])], o.task));
+          pred.push_back(static_cast<int>(pred_t[static_cast<int64_t>(k)].item<int64_t>()));
+        }
+        const auto c = metrics::confusion(truth, pred, num_classes(o.task));
+        t.test_accuracy = metrics::accuracy(c);
+        t.test_per_class = metrics::per_class_accuracy(c);
+        t.test_kappa_quadratic = metrics::kappa(c, metrics::KappaWeights::kQuadratic);
+      }
+      r.taps[i] = std::move(t);
+    });
+  } catch (...) {
+    torch::set_num_threads(torch_threads);
+    throw;
+  }
+  torch::set_num_threads(torch_threads);
+  for (size_t i = 1; i < r.taps.size(); ++i) {
+    const auto& a = r.taps[i];
+    const auto& b = r.taps[r.best];
+    if (a.val_accuracy > b.val_accuracy || (a.val_accuracy == b.val_accuracy && a.val_loss < b.val_loss))
+      r.best = i;
+  }
+  return r;
+}
+
+}  // namespace oess::train
