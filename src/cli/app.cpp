@@ -65,6 +65,7 @@ std::unique_ptr<CLI::App> make_app() {
   add_taps_command(app);
   add_extract_command(app);
   add_features_command(app);
+  add_sweep_command(app);
   for (const Planned& p : kPlanned) add_planned(app, p);
 
   return holder;
