@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -54,6 +55,14 @@ std::string read_file(const std::string& path) {
   ss << in.rdbuf();
   if (in.bad()) throw Error(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
   return std::move(ss).str();
+}
+
+std::string read_file_head(const std::string& path, size_t n) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(n, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(n));
+  head.resize(static_cast<size_t>(std::max<std::streamsize>(0, in.gcount())));
+  return head;
 }
 
 }  // namespace oess

@@ -11,17 +11,14 @@
 #include <opencv2/imgproc.hpp>
 #include <vector>
 
+#include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
 
 namespace oess::data {
 
 bool is_dicom_file(const std::string& path) {
-  char head[132] = {};
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return false;
-  const size_t n = std::fread(head, 1, sizeof head, f);
-  std::fclose(f);
-  return n == sizeof head && std::memcmp(head + 128, "DICM", 4) == 0;
+  const std::string head = read_file_head(path, 132);
+  return head.size() == 132 && head.compare(128, 4, "DICM") == 0;
 }
 
 cv::Mat read_dicom_frame(const std::string& path, int frame, int* frames) {

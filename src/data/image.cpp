@@ -9,6 +9,7 @@
 #include <opencv2/imgproc.hpp>
 #include <vector>
 
+#include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
 #include "oess/data/dicom.h"
 
@@ -35,12 +36,8 @@ std::string DecodeNotes::summary() const {
 namespace {
 // TIFF ("II*\0" / "MM\0*"), by content: the one non-DICOM container that holds several pages.
 bool is_tiff_file(const std::string& path) {
-  char head[4] = {};
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return false;
-  const size_t n = std::fread(head, 1, sizeof head, f);
-  std::fclose(f);
-  return n == 4 && (std::memcmp(head, "II*\0", 4) == 0 || std::memcmp(head, "MM\0*", 4) == 0);
+  const std::string head = read_file_head(path, 4);
+  return head == std::string("II*\0", 4) || head == std::string("MM\0*", 4);
 }
 }  // namespace
 

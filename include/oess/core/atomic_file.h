@@ -14,4 +14,7 @@ void write_file_atomic(const std::string& path, std::string_view bytes);
 // Reads a whole file. requires: readable, else oess::Error naming `path` and the reason.
 std::string read_file(const std::string& path);
 
+// Up to the first n bytes of a file ("" when it cannot be opened): for recognising formats by content.
+std::string read_file_head(const std::string& path, size_t n);
+
 }  // namespace oess
