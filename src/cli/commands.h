@@ -16,6 +16,7 @@ void add_baseline_command(CLI::App& app);
 void add_extract_command(CLI::App& app);
 void add_features_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
+void add_evaluate_command(CLI::App& app);
 // --split-method, --val-per-class, --test-per-class, --val-fraction, --test-fraction, --seed.
 void add_split_options(CLI::App& sub, data::SplitOptions& split);
 }  // namespace oess::cli
