@@ -15,6 +15,7 @@
 #include "oess/core/error.h"
 #include "oess/core/random.h"
 #include "oess/io/csv.h"
+#include "oess/metrics/agreement.h"
 #include "oess/metrics/metrics.h"
 
 namespace oess::metrics {
@@ -212,6 +213,31 @@ std::string evaluate(const Predictions& pr, int bootstrap, uint64_t seed) {
     }
     o["confusion"] = confusion(t, p, 2).m;
   };
+  // Per patient: the sum of the images' grades (binary: of diseased calls), expert vs oess.
+  if (pr.has_patient()) {
+    std::map<std::string, std::pair<double, double>> sums;
+    for (size_t i = 0; i < all.size(); ++i) {
+      sums[pr.patient[i]].first += pr.truth[i];
+      sums[pr.patient[i]].second += pr.pred[i];
+    }
+    std::vector<double> t, p, d;
+    for (const auto& [_, v] : sums) {
+      t.push_back(v.first);
+      p.push_back(v.second);
+      d.push_back(v.second - v.first);
+    }
+    const auto w = wilcoxon_signed_rank(d);
+    j["per_patient"] = {
+        {"patients", sums.size()},
+        {"score", pr.binary ? "number of diseased images" : "sum of OESS grades"},
+        {"icc_2_1", num(icc_2_1(t, p))},
+        {"mean_difference", num(std::accumulate(d.begin(), d.end(), 0.0) / static_cast<double>(d.size()))},
+        {"wilcoxon",
+         {{"statistic", w.statistic},
+          {"p", num(w.p)},
+          {"n_nonzero", w.n},
+          {"method", w.exact ? "exact" : "normal approximation"}}}};
+  }
   if (pr.binary) {
     put_binary(j, "", pr.truth, pr.pred);
     return j.dump(2) + "\n";

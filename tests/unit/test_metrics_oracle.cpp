@@ -4,7 +4,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include "oess/core/error.h"
+#include "oess/metrics/agreement.h"
 #include "oess/metrics/evaluate.h"
 
 using Catch::Matchers::Contains;
@@ -65,6 +67,19 @@ TEST_CASE("bootstrap intervals: seeded, bracketing the estimate, patients resamp
   for (size_t i = 0; i < paired.path.size(); ++i) paired.patient.push_back("P" + std::to_string(i / 2));
   const json p = json::parse(oess::metrics::evaluate(paired, 200, 3));
   CHECK(p["bootstrap"]["unit"] == "patient");
+  // Per-patient sums: as computed here by hand from the file.
+  std::map<std::string, std::pair<double, double>> sums;
+  for (size_t i = 0; i < paired.path.size(); ++i) {
+    sums[paired.patient[i]].first += paired.truth[i];
+    sums[paired.patient[i]].second += paired.pred[i];
+  }
+  std::vector<double> t, q;
+  for (const auto& [_, v] : sums) {
+    t.push_back(v.first);
+    q.push_back(v.second);
+  }
+  CHECK(p["per_patient"]["patients"].get<size_t>() == sums.size());
+  CHECK(p["per_patient"]["icc_2_1"].get<double>() == Approx(oess::metrics::icc_2_1(t, q)));
   CHECK(p["bootstrap"]["units"].get<size_t>() == (pr.path.size() + 1) / 2);
 }
 
@@ -106,4 +121,28 @@ TEST_CASE("the study's Table 5 counts give binary kappa 0.739", "[metrics]") {
   CHECK(m["sensitivity"].get<double>() == Approx(0.875));
   CHECK(m["specificity"].get<double>() == Approx(76.0 / 88));
   CHECK(m["kappa"].get<double>() == Approx(0.7386).margin(0.0001));
+}
+
+#include "oess/metrics/agreement.h"
+
+TEST_CASE("ICC(2,1) on a small example worked by hand", "[metrics]") {
+  // a = 1 2 3 4, b = 2 2 4 5: MSR 3.791667, MSC 1.125, MSE 0.125 ->
+  // ICC = (3.791667 - 0.125) / (3.791667 + 0.125 + 2 (1.125 - 0.125) / 4) = 0.830189.
+  CHECK(oess::metrics::icc_2_1({1, 2, 3, 4}, {2, 2, 4, 5}) == Approx(0.830189).margin(1e-6));
+  CHECK(oess::metrics::icc_2_1({1, 2, 3}, {1, 2, 3}) == Approx(1.0));
+  CHECK(std::isnan(oess::metrics::icc_2_1({1}, {1})));
+}
+
+TEST_CASE("Wilcoxon signed-rank test equals scipy's", "[metrics][oracle]") {
+  std::ifstream in(std::string(OESS_METRICS_DIR) + "/wilcoxon.json");
+  const json cases = json::parse(in);
+  REQUIRE(cases.size() == 9);
+  for (const auto& c : cases) {
+    const auto r = oess::metrics::wilcoxon_signed_rank(c["d"].get<std::vector<double>>());
+    INFO("n " << c["d"].size() << " scipy statistic " << c["statistic"] << " p " << c["p"]);
+    CHECK(r.exact == c["exact"].get<bool>());
+    CHECK(r.statistic == Approx(c["statistic"].get<double>()).margin(1e-9));
+    CHECK(r.p == Approx(c["p"].get<double>()).epsilon(1e-9).margin(1e-12));
+  }
+  CHECK(std::isnan(oess::metrics::wilcoxon_signed_rank({0, 0}).p));
 }
