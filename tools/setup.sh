@@ -18,6 +18,8 @@ packages=(
   libcli11-dev nlohmann-json3-dev catch2 libgdcm-dev
   # test oracles: Python torchvision (network parity), scikit-learn (metrics, classifiers)
   python3-torchvision python3-sklearn python3-pydicom
+  # headless browser that checks report.html opens cleanly
+  chromium
 )
 
 missing=()

@@ -7,18 +7,23 @@
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <unordered_map>
 
 #include "commands.h"
+#include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
 #include "oess/data/balance.h"
 #include "oess/data/manifest.h"
 #include "oess/data/split.h"
 #include "oess/ensemble/ensemble.h"
 #include "oess/io/csv.h"
+#include "oess/metrics/evaluate.h"
 #include "oess/metrics/metrics.h"
+#include "oess/report/report.h"
 #include "oess/train/sweep.h"
 
 namespace oess::cli {
@@ -31,7 +36,7 @@ struct SweepArgs {
   std::string features, manifest, out, task = "oess4", balance = "oversample";
   data::SplitOptions split;
   train::TrainOptions train;
-  int threads = 2, members = 0, cross_tap = 0;
+  int threads = 2, members = 0, cross_tap = 0, bootstrap = 2000;
 };
 
 std::string pct(double v) { return std::isnan(v) ? "   -  " : fmt::format("{:5.1f}%", 100 * v); }
@@ -54,6 +59,79 @@ void report_ensemble(const std::string& label, const ensemble::Combined& e, cons
       "{:.3f}\n",
       100 * metrics::accuracy(cb), metrics::sensitivity(cb), metrics::specificity(cb),
       metrics::kappa(cb, KappaWeights::kUnweighted));
+}
+
+// metrics.json and the report for the final model: the ensemble when there is one, else the best tap.
+void write_final(const SweepArgs& a, const features::FeatureSet& f, const data::Manifest& m,
+                 const data::Split& split, const std::vector<data::TrainItem>& items, const train::Rows& rows,
+                 const std::vector<int>& test_grades, const train::SweepResult& s,
+                 const std::optional<ensemble::Combined>& ens) {
+  const auto& best = s.taps[s.best];
+  std::unordered_map<std::string, const data::Sample*> sample_of;
+  for (const auto& smp : m.samples) sample_of[smp.rel_path] = &smp;
+  auto predictions = [&](const std::function<double(int64_t, int)>& prob) {
+    metrics::Predictions pr;
+    pr.file = "test predictions";
+    for (size_t k = 0; k < rows.test.size(); ++k) {
+      const std::string& path = f.paths[static_cast<size_t>(rows.test[k])];
+      pr.path.push_back(path);
+      pr.truth.push_back(test_grades[k]);
+      std::array<double, 4> p{};
+      for (int c = 0; c < 4; ++c) p[static_cast<size_t>(c)] = prob(static_cast<int64_t>(k), c);
+      pr.p.push_back(p);
+      pr.pred.push_back(static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin()));
+      if (m.has_patient) pr.patient.push_back(sample_of.at(path)->patient);
+    }
+    return pr;
+  };
+  const auto final_pr = predictions([&](int64_t r, int c) {
+    return ens ? ens->mean[r][c].item<double>() : best.test_probabilities[r][c].item<double>();
+  });
+  const std::string metrics_text = metrics::evaluate(final_pr, a.bootstrap, a.split.seed);
+  write_file_atomic((fs::path(a.out) / "metrics.json").string(), metrics_text);
+
+  report::ReportInputs in;
+  in.title =
+      ens ? fmt::format("oess: ensemble of {} on {}", a.members, best.tap) : "oess: best tap " + best.tap;
+  if (f.meta.count("weights") && f.meta.at("weights").rfind("none", 0) == 0)
+    in.notes.push_back(
+        "NO IMAGENET WEIGHTS: these features come from a seeded random initialisation of the backbone; "
+        "results are not ImageNet-based.");
+  const auto cnt = split.counts(m);
+  for (size_t p = 0; p < 3; ++p)
+    for (size_t g = 0; g < 4; ++g) in.split_counts[p][g] = cnt[p][g];
+  for (const auto& it : items) ++in.train_balanced[static_cast<size_t>(m.samples[it.sample].score)];
+  in.balance = a.balance;
+  for (size_t i = 0; i < s.taps.size(); ++i) {
+    const auto& t = s.taps[i];
+    const auto tj = nlohmann::json::parse(metrics::evaluate(
+        predictions([&](int64_t r, int c) { return t.test_probabilities[r][c].item<double>(); }),
+        std::min(a.bootstrap, 500), a.split.seed));
+    const auto& ci = tj["accuracy_ci95"];
+    report::TapRow row;
+    row.tap = t.tap;
+    row.val_accuracy = t.val_accuracy;
+    row.test_accuracy = t.test_accuracy;
+    row.test_accuracy_ci = {ci.is_array() && !ci[0].is_null() ? ci[0].get<double>() : t.test_accuracy,
+                            ci.is_array() && !ci[1].is_null() ? ci[1].get<double>() : t.test_accuracy};
+    row.per_class = t.test_per_class;
+    row.kappa_quadratic = t.test_kappa_quadratic;
+    row.best_epoch = t.fit.best_epoch;
+    row.best = i == s.best;
+    in.taps.push_back(row);
+    report::Curve c{t.tap, {}};
+    for (const auto& pnt : t.fit.curve) c.val_accuracy.push_back(pnt.val_accuracy);
+    in.curves.push_back(c);
+  }
+  in.final_label = ens ? fmt::format("ensemble of {} members on {} (mean probability)", a.members, best.tap)
+                       : "best tap " + best.tap;
+  in.metrics_json = metrics_text;
+  for (const auto& pth : final_pr.path) in.test_paths.push_back(sample_of.at(pth)->path);
+  in.test_truth = final_pr.truth;
+  if (ens) in.test_binary_vote = ens->binary_vote;
+  in.test_pred = final_pr.pred;
+  for (const auto& p : final_pr.p) in.test_p_diseased.push_back(p[2] + p[3]);
+  report::write_report(a.out, in);
 }
 
 void run_sweep(SweepArgs a) {
@@ -181,8 +259,10 @@ void run_sweep(SweepArgs a) {
     }
     pred.write((fs::path(a.out) / "predictions.csv").string());
   }
-  fmt::print("\nwrote {}/layers.csv, curves/, split.csv{}\n", a.out,
-             ens ? ", predictions.csv (ensemble, test set)" : "");
+  if (four && !rows.test.empty()) write_final(a, f, m, split, items, rows, test_grades, s, ens);
+  fmt::print("\nwrote {}/layers.csv, curves/, split.csv{}{}\n", a.out,
+             ens ? ", predictions.csv (ensemble, test set)" : "",
+             four ? ", metrics.json, report.md, report.html, plots/" : "");
 }
 
 }  // namespace
@@ -212,7 +292,11 @@ void add_sweep_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--cross-tap", a->cross_tap, "also ensemble the best K taps on validation")
       ->capture_default_str();
-  sub->add_option("--out", a->out, "folder for layers.csv, curves/, split.csv, predictions.csv");
+  sub->add_option("--bootstrap", a->bootstrap, "bootstrap resamples for the report's CIs")
+      ->capture_default_str();
+  sub->add_option(
+      "--out", a->out,
+      "folder for layers.csv, curves/, split.csv, predictions.csv, metrics.json, report.md, report.html");
   sub->footer(
       "Oversampling repeats training rows (the study's Table 2); augmented copies need features of their "
       "own\n"
