@@ -115,6 +115,12 @@ void write_final(const SweepArgs& a, const features::FeatureSet& f, const data::
     row.test_accuracy_ci = {ci.is_array() && !ci[0].is_null() ? ci[0].get<double>() : t.test_accuracy,
                             ci.is_array() && !ci[1].is_null() ? ci[1].get<double>() : t.test_accuracy};
     row.per_class = t.test_per_class;
+    auto interval = [](const nlohmann::json& v) {
+      return std::array<double, 2>{v.is_array() && !v[0].is_null() ? v[0].get<double>() : NAN,
+                                   v.is_array() && !v[1].is_null() ? v[1].get<double>() : NAN};
+    };
+    for (int c = 0; c < 4; ++c) row.per_class_ci.push_back(interval(tj["per_class_accuracy_ci95"][c]));
+    row.kappa_ci = interval(tj["kappa_ci95"]["quadratic"]);
     row.kappa_quadratic = t.test_kappa_quadratic;
     row.best_epoch = t.fit.best_epoch;
     row.best = i == s.best;

@@ -284,18 +284,25 @@ void write_report(const std::string& dir, const ReportInputs& in) {
   Table t5{{"Rheumatologist \\ oess", "Healthy", "Diseased"},
            {{"Healthy", share(0, 0), share(0, 1)}, {"Diseased", share(1, 0), share(1, 1)}}};
 
-  Table sup{{"tap", "val accuracy", "test accuracy (95% CI)", "0", "1", "2", "3", "quadratic kappa", "epoch"},
+  Table sup{{"tap", "val accuracy", "test accuracy (95% CI)", "0", "1", "2", "3", "quadratic kappa (95% CI)",
+             "epoch"},
             {}};
   for (const auto& t : in.taps) {
     std::vector<std::string> row = {t.tap + (t.best ? " *" : ""),
                                     fmt::format("{:.1f}%", 100 * t.val_accuracy),
                                     fmt::format("{:.1f}% ({:.1f}–{:.1f})", 100 * t.test_accuracy,
                                                 100 * t.test_accuracy_ci[0], 100 * t.test_accuracy_ci[1])};
-    for (size_t c = 0; c < 4; ++c)
-      row.push_back(c < t.per_class.size() && !std::isnan(t.per_class[c])
-                        ? fmt::format("{:.1f}%", 100 * t.per_class[c])
-                        : "–");
-    row.push_back(fmt::format("{:.3f}", t.kappa_quadratic));
+    for (size_t c = 0; c < 4; ++c) {
+      std::string cell = c < t.per_class.size() && !std::isnan(t.per_class[c])
+                             ? fmt::format("{:.1f}%", 100 * t.per_class[c])
+                             : "–";
+      if (c < t.per_class_ci.size() && !std::isnan(t.per_class_ci[c][0]))
+        cell += fmt::format(" ({:.0f}–{:.0f})", 100 * t.per_class_ci[c][0], 100 * t.per_class_ci[c][1]);
+      row.push_back(cell);
+    }
+    row.push_back(
+        fmt::format("{:.3f}", t.kappa_quadratic) +
+        (std::isnan(t.kappa_ci[0]) ? "" : fmt::format(" ({:.3f}–{:.3f})", t.kappa_ci[0], t.kappa_ci[1])));
     row.push_back(std::to_string(t.best_epoch));
     sup.rows.push_back(row);
   }

@@ -17,6 +17,8 @@ struct TapRow {
   double val_accuracy = 0, test_accuracy = 0, kappa_quadratic = 0;
   std::array<double, 2> test_accuracy_ci{};
   std::vector<double> per_class;  // test
+  std::vector<std::array<double, 2>> per_class_ci;
+  std::array<double, 2> kappa_ci{};
   int best_epoch = 0;
   bool best = false;
 };
