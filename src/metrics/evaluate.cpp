@@ -221,10 +221,12 @@ std::string evaluate(const Predictions& pr, int bootstrap, uint64_t seed) {
       sums[pr.patient[i]].second += pr.pred[i];
     }
     std::vector<double> t, p, d;
-    for (const auto& [_, v] : sums) {
+    Json rows = Json::array();
+    for (const auto& [patient, v] : sums) {
       t.push_back(v.first);
       p.push_back(v.second);
       d.push_back(v.second - v.first);
+      rows.push_back({{"patient", patient}, {"truth", v.first}, {"pred", v.second}});
     }
     const auto w = wilcoxon_signed_rank(d);
     j["per_patient"] = {
@@ -236,7 +238,8 @@ std::string evaluate(const Predictions& pr, int bootstrap, uint64_t seed) {
          {{"statistic", w.statistic},
           {"p", num(w.p)},
           {"n_nonzero", w.n},
-          {"method", w.exact ? "exact" : "normal approximation"}}}};
+          {"method", w.exact ? "exact" : "normal approximation"}}},
+        {"rows", rows}};
   }
   if (pr.binary) {
     put_binary(j, "", pr.truth, pr.pred);

@@ -387,7 +387,12 @@ void write_report(const std::string& dir, const ReportInputs& in) {
         pp["patients"].get<int>(), pp["score"].get<std::string>(), fmt_num(pp["icc_2_1"]),
         fmt_num(pp["mean_difference"]), fmt_num(pp["wilcoxon"]["p"]),
         pp["wilcoxon"]["method"].get<std::string>(), pp["wilcoxon"]["n_nonzero"].get<int>());
-    md += section("Per patient", text);
+    Table pt{{"patient", "expert sum", "oess sum", "difference"}, {}};
+    for (const auto& r : pp["rows"])
+      pt.rows.push_back({r["patient"].get<std::string>(), fmt::format("{:g}", r["truth"].get<double>()),
+                         fmt::format("{:g}", r["pred"].get<double>()),
+                         fmt::format("{:+g}", r["pred"].get<double>() - r["truth"].get<double>())});
+    md += section("Per patient", text + "\n" + pt.md());
     vote += "</p><h2>Per patient</h2><p>" + text;
   }
   md += section("Beside the study (different data)",

@@ -80,6 +80,11 @@ TEST_CASE("bootstrap intervals: seeded, bracketing the estimate, patients resamp
   }
   CHECK(p["per_patient"]["patients"].get<size_t>() == sums.size());
   CHECK(p["per_patient"]["icc_2_1"].get<double>() == Approx(oess::metrics::icc_2_1(t, q)));
+  REQUIRE(p["per_patient"]["rows"].size() == sums.size());
+  for (const auto& r : p["per_patient"]["rows"]) {
+    CHECK(r["truth"].get<double>() == sums.at(r["patient"].get<std::string>()).first);
+    CHECK(r["pred"].get<double>() == sums.at(r["patient"].get<std::string>()).second);
+  }
   CHECK(p["bootstrap"]["units"].get<size_t>() == (pr.path.size() + 1) / 2);
 }
 
