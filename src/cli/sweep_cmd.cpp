@@ -69,17 +69,19 @@ void write_final(const SweepArgs& a, const features::FeatureSet& f, const data::
   const auto& best = s.taps[s.best];
   std::unordered_map<std::string, const data::Sample*> sample_of;
   for (const auto& smp : m.samples) sample_of[smp.rel_path] = &smp;
+  const int k_classes = train::num_classes(a.train.task);
   auto predictions = [&](const std::function<double(int64_t, int)>& prob) {
     metrics::Predictions pr;
     pr.file = "test predictions";
+    pr.binary = k_classes == 2;
     for (size_t k = 0; k < rows.test.size(); ++k) {
       const std::string& path = f.paths[static_cast<size_t>(rows.test[k])];
       pr.path.push_back(path);
-      pr.truth.push_back(test_grades[k]);
+      pr.truth.push_back(train::target_of(test_grades[k], a.train.task));
       std::array<double, 4> p{};
-      for (int c = 0; c < 4; ++c) p[static_cast<size_t>(c)] = prob(static_cast<int64_t>(k), c);
+      for (int c = 0; c < k_classes; ++c) p[static_cast<size_t>(c)] = prob(static_cast<int64_t>(k), c);
       pr.p.push_back(p);
-      pr.pred.push_back(static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin()));
+      pr.pred.push_back(static_cast<int>(std::max_element(p.begin(), p.begin() + k_classes) - p.begin()));
       if (m.has_patient) pr.patient.push_back(sample_of.at(path)->patient);
     }
     return pr;
@@ -119,8 +121,12 @@ void write_final(const SweepArgs& a, const features::FeatureSet& f, const data::
       return std::array<double, 2>{v.is_array() && !v[0].is_null() ? v[0].get<double>() : NAN,
                                    v.is_array() && !v[1].is_null() ? v[1].get<double>() : NAN};
     };
-    for (int c = 0; c < 4; ++c) row.per_class_ci.push_back(interval(tj["per_class_accuracy_ci95"][c]));
-    row.kappa_ci = interval(tj["kappa_ci95"]["quadratic"]);
+    if (k_classes == 4) {  // binary metrics carry no per-grade intervals, and one kappa
+      for (int c = 0; c < 4; ++c) row.per_class_ci.push_back(interval(tj["per_class_accuracy_ci95"][c]));
+      row.kappa_ci = interval(tj["kappa_ci95"]["quadratic"]);
+    } else {
+      row.kappa_ci = interval(tj["kappa_ci95"]);
+    }
     row.kappa_quadratic = t.test_kappa_quadratic;
     row.best_epoch = t.fit.best_epoch;
     row.best = i == s.best;
@@ -133,10 +139,10 @@ void write_final(const SweepArgs& a, const features::FeatureSet& f, const data::
                        : "best tap " + best.tap;
   in.metrics_json = metrics_text;
   for (const auto& pth : final_pr.path) in.test_paths.push_back(sample_of.at(pth)->path);
-  in.test_truth = final_pr.truth;
+  in.test_truth = test_grades;  // grades: the thumbnails' rows and the ROC's healthy/diseased truth
   if (ens) in.test_binary_vote = ens->binary_vote;
   in.test_pred = final_pr.pred;
-  for (const auto& p : final_pr.p) in.test_p_diseased.push_back(p[2] + p[3]);
+  for (const auto& p : final_pr.p) in.test_p_diseased.push_back(k_classes == 4 ? p[2] + p[3] : p[1]);
   report::write_report(a.out, in);
 }
 
@@ -265,10 +271,10 @@ void run_sweep(SweepArgs a) {
     }
     pred.write((fs::path(a.out) / "predictions.csv").string());
   }
-  if (four && !rows.test.empty()) write_final(a, f, m, split, items, rows, test_grades, s, ens);
+  if (!rows.test.empty()) write_final(a, f, m, split, items, rows, test_grades, s, ens);
   fmt::print("\nwrote {}/layers.csv, curves/, split.csv{}{}\n", a.out,
              ens ? ", predictions.csv (ensemble, test set)" : "",
-             four ? ", metrics.json, report.md, report.html, plots/" : "");
+             rows.test.empty() ? "" : ", metrics.json, report.md, report.html, plots/");
 }
 
 }  // namespace

@@ -230,7 +230,8 @@ std::string base64(const std::string& in) {
 void write_report(const std::string& dir, const ReportInputs& in) {
   fs::create_directories(fs::path(dir) / "plots");
   const Json m = Json::parse(in.metrics_json);
-  const Json& b = m.at("binary");
+  const bool four = m.value("task", "oess4") != "binary";
+  const Json& b = four ? m.at("binary") : m;
   const char* grades[] = {"0", "1", "2", "3"};
 
   Table t1{{"", "0", "1", "2", "3", "Total"}, {}};
@@ -257,8 +258,8 @@ void write_report(const std::string& dir, const ReportInputs& in) {
 
   // Table 4: 4-class confusion with the per-class accuracy row.
   Table t4{{"Rheumatologist \\ oess", "0", "1", "2", "3", "Total"}, {}};
-  const auto& cm = m.at("confusion");
-  for (int i = 0; i < 4; ++i) {
+  const Json cm = four ? m.at("confusion") : Json::array();
+  for (int i = 0; four && i < 4; ++i) {
     std::vector<std::string> row = {grades[i]};
     long sum = 0;
     for (int j = 0; j < 4; ++j) {
@@ -269,10 +270,12 @@ void write_report(const std::string& dir, const ReportInputs& in) {
     t4.rows.push_back(row);
   }
   std::vector<std::string> acc_row = {"Accuracy (95% CI)"};
-  for (int c = 0; c < 4; ++c)
-    acc_row.push_back(fmt_pct(m["per_class_accuracy"][c]) + fmt_ci(m["per_class_accuracy_ci95"][c], true));
-  acc_row.push_back(fmt_pct(m["accuracy"]) + fmt_ci(m["accuracy_ci95"], true));
-  t4.rows.push_back(acc_row);
+  if (four) {
+    for (int c = 0; c < 4; ++c)
+      acc_row.push_back(fmt_pct(m["per_class_accuracy"][c]) + fmt_ci(m["per_class_accuracy_ci95"][c], true));
+    acc_row.push_back(fmt_pct(m["accuracy"]) + fmt_ci(m["accuracy_ci95"], true));
+    t4.rows.push_back(acc_row);
+  }
 
   // Tables 3/5: healthy/diseased 2x2 with percentages (row shares), from the majority vote when given.
   std::vector<std::vector<long>> cb = b.at("confusion").get<std::vector<std::vector<long>>>();
@@ -284,15 +287,17 @@ void write_report(const std::string& dir, const ReportInputs& in) {
   Table t5{{"Rheumatologist \\ oess", "Healthy", "Diseased"},
            {{"Healthy", share(0, 0), share(0, 1)}, {"Diseased", share(1, 0), share(1, 1)}}};
 
-  Table sup{{"tap", "val accuracy", "test accuracy (95% CI)", "0", "1", "2", "3", "quadratic kappa (95% CI)",
-             "epoch"},
+  Table sup{four ? std::vector<std::string>{"tap", "val accuracy", "test accuracy (95% CI)", "0", "1", "2",
+                                            "3", "quadratic kappa (95% CI)", "epoch"}
+                 : std::vector<std::string>{"tap", "val accuracy", "test accuracy (95% CI)", "healthy",
+                                            "diseased", "kappa (95% CI)", "epoch"},
             {}};
   for (const auto& t : in.taps) {
     std::vector<std::string> row = {t.tap + (t.best ? " *" : ""),
                                     fmt::format("{:.1f}%", 100 * t.val_accuracy),
                                     fmt::format("{:.1f}% ({:.1f}–{:.1f})", 100 * t.test_accuracy,
                                                 100 * t.test_accuracy_ci[0], 100 * t.test_accuracy_ci[1])};
-    for (size_t c = 0; c < 4; ++c) {
+    for (size_t c = 0; c < (four ? 4u : 2u); ++c) {
       std::string cell = c < t.per_class.size() && !std::isnan(t.per_class[c])
                              ? fmt::format("{:.1f}%", 100 * t.per_class[c])
                              : "–";
@@ -308,30 +313,42 @@ void write_report(const std::string& dir, const ReportInputs& in) {
   }
 
   // This run beside the study (different data: the comparison is of shape, not of value).
-  Table pub{
-      {"figure", "study, as published", "study, recomputed from its tables", "this run (95% CI)"},
-      {{"4-class accuracy (Table 4)", "75.0%", "75.0%",
-        fmt_pct(m["accuracy"]) + fmt_ci(m["accuracy_ci95"], true)},
-       {"kappa, unweighted", "0.61", "0.667",
-        fmt_num(m["kappa"]["unweighted"]) + fmt_ci(m["kappa_ci95"]["unweighted"], false)},
-       {"kappa, linear", "0.74", "0.794",
-        fmt_num(m["kappa"]["linear"]) + fmt_ci(m["kappa_ci95"]["linear"], false)},
-       {"kappa, quadratic", "0.84", "0.891",
-        fmt_num(m["kappa"]["quadratic"]) + fmt_ci(m["kappa_ci95"]["quadratic"], false)},
-       {"binary accuracy (Table 5)", "86.9%", "86.9%",
-        fmt_pct(b["accuracy"]) + fmt_ci(b["accuracy_ci95"], true)},
-       {"sensitivity", "0.875", "0.875", fmt_num(b["sensitivity"]) + fmt_ci(b["sensitivity_ci95"], false)},
-       {"specificity", "0.864", "0.864", fmt_num(b["specificity"]) + fmt_ci(b["specificity_ci95"], false)},
-       {"binary kappa", "0.78", "0.739", fmt_num(b["kappa"]) + fmt_ci(b["kappa_ci95"], false)},
-       {"AUC (P2 + P3)", "0.93 (VGG-16)", "–", fmt_num(b["auc"]) + fmt_ci(b["auc_ci95"], false)}}};
+  Table pub{{"figure", "study, as published", "study, recomputed from its tables", "this run (95% CI)"}, {}};
+  if (four)
+    pub.rows = {
+        {"4-class accuracy (Table 4)", "75.0%", "75.0%",
+         fmt_pct(m["accuracy"]) + fmt_ci(m["accuracy_ci95"], true)},
+        {"kappa, unweighted", "0.61", "0.667",
+         fmt_num(m["kappa"]["unweighted"]) + fmt_ci(m["kappa_ci95"]["unweighted"], false)},
+        {"kappa, linear", "0.74", "0.794",
+         fmt_num(m["kappa"]["linear"]) + fmt_ci(m["kappa_ci95"]["linear"], false)},
+        {"kappa, quadratic", "0.84", "0.891",
+         fmt_num(m["kappa"]["quadratic"]) + fmt_ci(m["kappa_ci95"]["quadratic"], false)},
+        {"binary accuracy (Table 5)", "86.9%", "86.9%",
+         fmt_pct(b["accuracy"]) + fmt_ci(b["accuracy_ci95"], true)},
+        {"sensitivity", "0.875", "0.875", fmt_num(b["sensitivity"]) + fmt_ci(b["sensitivity_ci95"], false)},
+        {"specificity", "0.864", "0.864", fmt_num(b["specificity"]) + fmt_ci(b["specificity_ci95"], false)},
+        {"binary kappa", "0.78", "0.739", fmt_num(b["kappa"]) + fmt_ci(b["kappa_ci95"], false)},
+        {"AUC (P2 + P3)", "0.93 (VGG-16)", "–", fmt_num(b["auc"]) + fmt_ci(b["auc_ci95"], false)}};
+  if (!four)
+    pub.rows = {
+        {"accuracy (Table 3, VGG-16)", "86.4%", "86.4%",
+         fmt_pct(b["accuracy"]) + fmt_ci(b["accuracy_ci95"], true)},
+        {"sensitivity", "0.864", "0.864", fmt_num(b["sensitivity"]) + fmt_ci(b["sensitivity_ci95"], false)},
+        {"specificity", "0.864", "0.864", fmt_num(b["specificity"]) + fmt_ci(b["specificity_ci95"], false)},
+        {"kappa", "–", "0.727", fmt_num(b["kappa"]) + fmt_ci(b["kappa_ci95"], false)},
+        {"AUC", "0.93", "–", fmt_num(b["auc"]) + fmt_ci(b["auc_ci95"], false)}};
 
   // Plots.
-  std::vector<std::pair<std::string, cv::Mat>> plots = {
-      {"confusion_4class",
-       heatmap(cm.get<std::vector<std::vector<long>>>(), {"0", "1", "2", "3"}, "OESS 0-3, test set")},
-      {"confusion_binary", heatmap(cb, {"healthy", "diseased"}, "Healthy / diseased, test set")},
-      {"roc", roc_plot(in.test_truth, in.test_p_diseased, b["auc"].is_null() ? NAN : b["auc"].get<double>())},
-  };
+  std::vector<std::pair<std::string, cv::Mat>> plots;
+  if (four)
+    plots.emplace_back("confusion_4class", heatmap(cm.get<std::vector<std::vector<long>>>(),
+                                                   {"0", "1", "2", "3"}, "OESS 0-3, test set"));
+  plots.emplace_back("confusion_binary",
+                     heatmap(cb, {"healthy", "diseased"}, "Healthy / diseased, test set"));
+  plots.emplace_back(
+      "roc", roc_plot(in.test_truth, in.test_p_diseased, b["auc"].is_null() ? NAN : b["auc"].get<double>()));
+
   if (!in.taps.empty()) plots.emplace_back("taps", tap_chart(in.taps));
   if (!in.curves.empty()) plots.emplace_back("curves", curve_plot(in.curves));
   if (!in.test_paths.empty()) plots.emplace_back("examples", examples(in));
@@ -359,7 +376,10 @@ void write_report(const std::string& dir, const ReportInputs& in) {
   md += section("Table 1 — images per split and OESS grade", t1.md());
   md += section("Table 2 — training set after balancing (" + in.balance + ")", t2.md());
   md += section("Supplementary table — one classifier per tap (* = best on validation)", sup.md());
-  md += section("Table 4 — " + in.final_label + ", OESS 0–3, test set", t4.md() + "\n" + ci_note + "\n");
+  if (four)
+    md += section("Table 4 — " + in.final_label + ", OESS 0–3, test set", t4.md() + "\n" + ci_note + "\n");
+  const std::string t35 = four ? "Tables 3/5 — healthy (0–1) / diseased (2–3) from the final grades, test set"
+                               : "Table 3 — " + in.final_label + ", healthy (0–1) / diseased (2–3), test set";
   std::string vote;
   if (!in.test_binary_vote.empty()) {
     const auto cv = metrics::confusion(metrics::to_binary(in.test_truth), in.test_binary_vote, 2);
@@ -372,7 +392,7 @@ void write_report(const std::string& dir, const ReportInputs& in) {
         cv.m[1][1]);
   }
   md += section(
-      "Tables 3/5 — healthy (0–1) / diseased (2–3) from the final grades, test set",
+      t35,
       t5.md() + vote +
           fmt::format("\nAccuracy {}{}, sensitivity {}{}, specificity {}{}, kappa {}{}, AUC {}{}.\n",
                       fmt_pct(b["accuracy"]), fmt_ci(b["accuracy_ci95"], true), fmt_num(b["sensitivity"]),
@@ -382,7 +402,8 @@ void write_report(const std::string& dir, const ReportInputs& in) {
   if (m.contains("per_patient")) {
     const auto& pp = m["per_patient"];
     const std::string text = fmt::format(
-        "Per patient ({} patients; {} of the test images): ICC(2,1) {} between the expert's and oess's sums; "
+        "Per patient ({} patients; per patient the {} over the test images): ICC(2,1) {} between the "
+        "expert's and oess's sums; "
         "mean difference (oess - expert) {}; Wilcoxon signed-rank p = {} ({}, {} non-zero differences).\n",
         pp["patients"].get<int>(), pp["score"].get<std::string>(), fmt_num(pp["icc_2_1"]),
         fmt_num(pp["mean_difference"]), fmt_num(pp["wilcoxon"]["p"]),
@@ -414,10 +435,10 @@ void write_report(const std::string& dir, const ReportInputs& in) {
   html += "<h2>Table 1 — images per split and OESS grade</h2>" + t1.html();
   html += "<h2>Table 2 — training set after balancing (" + in.balance + ")</h2>" + t2.html();
   html += "<h2>Supplementary table — one classifier per tap (* = best on validation)</h2>" + sup.html();
-  html +=
-      "<h2>Table 4 — " + in.final_label + ", OESS 0–3, test set</h2>" + t4.html() + "<p>" + ci_note + "</p>";
-  html += "<h2>Tables 3/5 — healthy (0–1) / diseased (2–3) from the final grades, test set</h2>" + t5.html() +
-          "<p>" + vote + "</p>";
+  if (four)
+    html += "<h2>Table 4 — " + in.final_label + ", OESS 0–3, test set</h2>" + t4.html() + "<p>" + ci_note +
+            "</p>";
+  html += "<h2>" + t35 + "</h2>" + t5.html() + (four ? "" : "<p>" + ci_note + "</p>") + "<p>" + vote + "</p>";
   html +=
       "<h2>Beside the study (different data)</h2>" + pub.html() +
       "<p>The study's text reports kappas its own Table 4 does not give (recomputed: 0.667 / 0.794 / 0.891), "
