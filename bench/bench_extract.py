@@ -25,9 +25,9 @@ import torch
 import torchvision
 from PIL import Image
 
-MIXED = ["Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e",
-         "Mixed_7a", "Mixed_7b", "Mixed_7c"]
-STEM = ["Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1", "Conv2d_4a_3x3", "maxpool2"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tv_inception import inception_taps  # noqa: E402
+
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
 
@@ -47,16 +47,7 @@ def conv_flops(model, size, run):
 
 
 def inception():
-    m = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False).eval()
-
-    def run(x):
-        for n in STEM:
-            x = getattr(m, n)(x)
-        out = []
-        for n in MIXED:
-            x = getattr(m, n)(x)
-            out.append(x.mean((2, 3)))
-        return out
+    m, run = inception_taps(pool=lambda x: x.mean((2, 3)))
     return m, run, 299
 
 

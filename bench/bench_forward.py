@@ -18,23 +18,12 @@ import time
 import torch
 import torchvision
 
-MIXED = ["Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e",
-         "Mixed_7a", "Mixed_7b", "Mixed_7c"]
-STEM = ["Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1", "Conv2d_4a_3x3",
-        "maxpool2"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tv_inception import inception_taps  # noqa: E402
 
 
 def inception_job():
-    m = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False).eval()
-
-    def run(x):
-        for n in STEM:
-            x = getattr(m, n)(x)
-        taps = []
-        for n in MIXED:
-            x = getattr(m, n)(x)
-            taps.append(x)
-        return taps
+    _, run = inception_taps()
     return run, 299
 
 
