@@ -9,11 +9,11 @@
 #include <mutex>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-#include <thread>
 #include <vector>
 
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
+#include "oess/core/parallel.h"
 #include "oess/core/random.h"
 #include "oess/io/csv.h"
 
@@ -392,40 +392,24 @@ SynthSummary generate_dataset(const SynthOptions& o, const std::function<void(in
 
   std::vector<std::string> names(items.size());
   std::vector<double> fractions(items.size());
-  std::atomic<size_t> next{0};
   std::atomic<int> done{0};
   std::mutex progress_mutex;
-  std::exception_ptr failure;
-  std::mutex failure_mutex;
-  auto worker = [&] {
-    for (size_t i; (i = next++) < items.size();) {
-      try {
-        const Item& it = items[i];
-        const SynthImage img = render_synthetic(it.grade, it.joint, styles[static_cast<size_t>(it.patient)],
-                                                mix_seed(o.seed, 3, i), o.width, o.height);
-        names[i] = fmt::format("images/{:05d}_p{:02d}_{}.png", i, it.patient + 1, it.joint);
-        fractions[i] = img.doppler_fraction;
-        std::vector<uchar> png;
-        cv::imencode(".png", img.bgr, png, {cv::IMWRITE_PNG_COMPRESSION, 1});
-        write_file_atomic((dir / names[i]).string(),
-                          std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
-        const int d = ++done;
-        if (progress) {
-          std::lock_guard<std::mutex> lock(progress_mutex);
-          progress(d, static_cast<int>(items.size()));
-        }
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(failure_mutex);
-        if (!failure) failure = std::current_exception();
-        next = items.size();
-      }
+  parallel_for(items.size(), o.threads, [&](size_t i) {
+    const Item& it = items[i];
+    const SynthImage img = render_synthetic(it.grade, it.joint, styles[static_cast<size_t>(it.patient)],
+                                            mix_seed(o.seed, 3, i), o.width, o.height);
+    names[i] = fmt::format("images/{:05d}_p{:02d}_{}.png", i, it.patient + 1, it.joint);
+    fractions[i] = img.doppler_fraction;
+    std::vector<uchar> png;
+    cv::imencode(".png", img.bgr, png, {cv::IMWRITE_PNG_COMPRESSION, 1});
+    write_file_atomic((dir / names[i]).string(),
+                      std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+    const int d = ++done;
+    if (progress) {
+      std::lock_guard<std::mutex> lock(progress_mutex);
+      progress(d, static_cast<int>(items.size()));
     }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < std::max(1, o.threads); ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  if (failure) std::rethrow_exception(failure);
+  });
 
   io::CsvWriter csv({"path", "score", "patient", "joint", "true_score", "doppler_fraction"});
   for (size_t i = 0; i < items.size(); ++i) {
