@@ -28,7 +28,6 @@ struct Planned {
 };
 
 constexpr Planned kPlanned[] = {
-    {"run", "Run a YAML experiment end to end", 8, "YAML experiments"},
     {"export", "Export a trained run as one self-contained model file", 9, "exported models and scoring"},
     {"score", "Score new images with an exported model", 9, "exported models and scoring"},
 };
@@ -66,6 +65,8 @@ std::unique_ptr<CLI::App> make_app() {
   add_features_command(app);
   add_sweep_command(app);
   add_evaluate_command(app);
+  add_config_command(app);
+  add_run_command(app);
   for (const Planned& p : kPlanned) add_planned(app, p);
 
   return holder;

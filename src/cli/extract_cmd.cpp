@@ -26,13 +26,6 @@ struct ExtractArgs {
   double max_full_gib = 4.0;
 };
 
-std::string default_cache() {
-  const char* xdg = std::getenv("XDG_CACHE_HOME");
-  const char* home = std::getenv("HOME");
-  const fs::path base = xdg && *xdg ? fs::path(xdg) : fs::path(home && *home ? home : ".") / ".cache";
-  return (base / "oess" / "features").string();
-}
-
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -66,7 +59,7 @@ void run_extract(ExtractArgs a) {
     throw UsageError(fmt::format("--shard \"{}\": expected K/N with 1 <= K <= N, e.g. 3/8", a.shard));
   if (o.weights != "none" && !fs::exists(o.weights))
     throw Error(fmt::format("{}: no such weights file", o.weights));
-  o.cache_dir = a.no_cache ? "" : (o.cache_dir.empty() ? default_cache() : o.cache_dir);
+  o.cache_dir = a.no_cache ? "" : (o.cache_dir.empty() ? features::default_cache_dir() : o.cache_dir);
 
   const data::Manifest m = data::read_manifest(a.manifest);
   std::vector<features::ExtractItem> items;

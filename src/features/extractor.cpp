@@ -6,6 +6,8 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -129,6 +131,10 @@ FeatureSet extract_features(const std::vector<ExtractItem>& all_items, const Ext
     else
       copies.emplace_back(i, it->second);
   }
+  if (o.cache_only && !todo.empty())
+    throw Error(fmt::format("{}: not in the feature cache {} ({} of {} rows missing): extract them first",
+                            items[todo.front()].path, o.cache_dir.empty() ? "(none)" : o.cache_dir,
+                            todo.size() + copies.size(), n));
   ExtractStats st;
   st.rows = n;
   st.from_cache = n - static_cast<int64_t>(todo.size() + copies.size());
@@ -191,6 +197,14 @@ FeatureSet extract_features(const std::vector<ExtractItem>& all_items, const Ext
                             cache->damaged_entries());
   if (stats) *stats = st;
   return f;
+}
+
+std::string default_cache_dir() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  const std::filesystem::path base =
+      xdg && *xdg ? std::filesystem::path(xdg) : std::filesystem::path(home && *home ? home : ".") / ".cache";
+  return (base / "oess" / "features").string();
 }
 
 }  // namespace oess::features

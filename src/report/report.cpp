@@ -17,6 +17,30 @@
 namespace oess::report {
 namespace {
 
+// Text from configs (run name, description) shown in HTML.
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    switch (ch) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += ch;
+    }
+  }
+  return out;
+}
+
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
@@ -364,7 +388,7 @@ void write_report(const std::string& dir, const ReportInputs& in) {
   std::string notes_md, notes_html;
   for (const auto& n : in.notes) {
     notes_md += "> **" + n + "**\n\n";
-    notes_html += "<p class=\"note\">" + n + "</p>\n";
+    notes_html += "<p class=\"note\">" + html_escape(n) + "</p>\n";
   }
   const std::string ci_note =
       fmt::format("95% CIs: percentile bootstrap, {} resamples by {}.",
@@ -422,16 +446,17 @@ void write_report(const std::string& dir, const ReportInputs& in) {
                     "0.667 / 0.794 / 0.891), and a binary kappa its Table 5 counts do not give (0.739). "
                     "Both are shown; nothing is forced to agree.\n");
   md += section("Plots", md_plots);
-  write_file_atomic((fs::path(dir) / "report.md").string(), md);
+  if (in.write_md) write_file_atomic((fs::path(dir) / "report.md").string(), md);
+  if (!in.write_html) return;
 
   std::string html =
-      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + in.title +
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + html_escape(in.title) +
       "</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
       "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 8px;"
       "text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
       ".note{background:#fff4d6;border-left:4px solid #e0a000;padding:8px;font-weight:bold}"
       "figure{display:inline-block;margin:8px}</style></head><body>\n";
-  html += "<h1>" + in.title + "</h1>\n" + notes_html;
+  html += "<h1>" + html_escape(in.title) + "</h1>\n" + notes_html;
   html += "<h2>Table 1 — images per split and OESS grade</h2>" + t1.html();
   html += "<h2>Table 2 — training set after balancing (" + in.balance + ")</h2>" + t2.html();
   html += "<h2>Supplementary table — one classifier per tap (* = best on validation)</h2>" + sup.html();

@@ -1,5 +1,7 @@
 #include "oess/train/sweep.h"
 
+#include <mutex>
+
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -20,7 +22,7 @@ std::vector<int> take_grades(const std::vector<int>& grades, const std::vector<i
 }
 
 SweepResult sweep(const features::FeatureSet& f, const Rows& rows, const std::vector<int>& grades,
-                  const TrainOptions& o, int threads) {
+                  const TrainOptions& o, int threads, const std::function<void(int64_t, int64_t)>& progress) {
   validate(o);
   if (static_cast<int64_t>(grades.size()) != f.rows())
     throw Error(fmt::format("sweep: {} grades for {} feature rows", grades.size(), f.rows()));
@@ -28,6 +30,8 @@ SweepResult sweep(const features::FeatureSet& f, const Rows& rows, const std::ve
   r.taps.resize(f.taps.size());
   const int torch_threads = torch::get_num_threads();
   torch::set_num_threads(1);  // one LibTorch thread per classifier: parallel over taps, deterministic
+  std::mutex progress_mutex;
+  int64_t done = 0;
   try {
     parallel_for(f.taps.size(), threads, [&](size_t i) {
       const std::string& tap = f.taps[i];
@@ -53,6 +57,10 @@ SweepResult sweep(const features::FeatureSet& f, const Rows& rows, const std::ve
         t.test_kappa_quadratic = metrics::kappa(c, metrics::KappaWeights::kQuadratic);
       }
       r.taps[i] = std::move(t);
+      if (progress) {
+        std::lock_guard<std::mutex> lock(progress_mutex);
+        progress(++done, static_cast<int64_t>(f.taps.size()));
+      }
     });
   } catch (...) {
     torch::set_num_threads(torch_threads);

@@ -43,7 +43,8 @@ struct ExtractOptions {
   int batch = 16;
   int threads = 2;  // torch intra-op threads; decoding uses one more worker
   std::string device = "cpu";
-  std::string cache_dir;  // empty: no cache
+  std::string cache_dir;    // empty: no cache
+  bool cache_only = false;  // every row must come from the cache (oess::Error naming the first missing)
   int shard_k = 1, shard_n = 1;
   double max_full_bytes = 4.0 * (1ull << 30);
   models::Backbone::FastPaths fast{/*fold_batchnorm=*/true, /*channels_last=*/true};
@@ -69,5 +70,8 @@ std::string config_key(const ExtractOptions& o, const std::string& weights_id,
 // forward pass otherwise page-faults its activations afresh): M_MMAP_THRESHOLD 256 MiB, M_TRIM_THRESHOLD
 // 1 GiB. Process-wide, idempotent; a no-op off glibc.
 void tune_allocator();
+
+// $XDG_CACHE_HOME/oess/features, else ~/.cache/oess/features (./.cache/oess/features without HOME).
+std::string default_cache_dir();
 
 }  // namespace oess::features

@@ -41,6 +41,7 @@ struct ReportInputs {
   std::vector<std::string> test_paths;  // for thumbnails (readable image files)
   std::vector<int> test_truth, test_pred, test_binary_vote;
   std::vector<double> test_p_diseased;
+  bool write_md = true, write_html = true;  // plots/ are written either way
 };
 
 void write_report(const std::string& dir, const ReportInputs& in);

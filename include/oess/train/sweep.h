@@ -9,9 +9,10 @@
 //   tap with the highest validation accuracy (ties: lower validation loss, then earlier tap) — the test
 //   set never takes part in the choice.
 //   Taps train in parallel on `threads` threads, one LibTorch thread each, so results do not depend on
-//   `threads`.
+//   `threads`. progress(done, total), if given, is called (serialised) as each tap finishes.
 #include <torch/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,7 +39,8 @@ struct SweepResult {
 };
 
 SweepResult sweep(const features::FeatureSet& f, const Rows& rows, const std::vector<int>& grades,
-                  const TrainOptions& options, int threads = 2);
+                  const TrainOptions& options, int threads = 2,
+                  const std::function<void(int64_t, int64_t)>& progress = {});
 
 // Rows of `x` at `idx`, and their grades.
 torch::Tensor take_rows(const torch::Tensor& x, const std::vector<int64_t>& idx);

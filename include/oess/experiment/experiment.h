@@ -1,0 +1,52 @@
+#pragma once
+// oess/experiment/experiment.h — `oess run`: one experiment config, the whole chain, one run folder.
+//
+// Stages, in order: data (the manifest, or the synthetic dataset made on first use; split; balancing) ->
+// extract (backbone features at every tap, through the feature cache) -> sweep (one classifier per tap) ->
+// select (the final tap, on validation only) -> ensemble (members with varied settings) -> evaluate
+// (predictions.csv, metrics.json with bootstrap CIs) -> report (report.md, report.html, plots/) -> export
+// (model/).
+// parse_stages(spec): "" = all; "X" or "..X" = up to and including X; "X.." = from X on. A run from X
+//   reuses what the stages before it left and recomputes nothing: from extract, the dataset must exist;
+//   from sweep, every feature row must be in the cache (else oess::Error naming the first missing image).
+//   Only data, extract and sweep can start a run: the later stages take seconds and work on the sweep's
+//   results in memory. errors: oess::UsageError naming the stage.
+// run_experiment(config, options)
+//   ensures: the run folder (config output.dir, {name} replaced; or options.out_dir) holds, for the stages
+//   run: config.resolved.yaml, split.csv, layers.csv, curves/, predictions.csv (test set, final model),
+//   metrics.json (equal to `oess evaluate --predictions predictions.csv --bootstrap B --seed SEED`),
+//   report.md, report.html, plots/, model/, log.txt (the console output and warnings, also on failure).
+//   Every file is written whole or not at all. Console: each stage with its wall time, progress bars on
+//   stderr for long work, a prominent note when the backbone has no ImageNet weights.
+#include <string>
+#include <vector>
+
+#include "oess/config/config.h"
+
+namespace oess::experiment {
+
+const std::vector<std::string>& stage_names();  // data extract sweep select ensemble evaluate report export
+
+struct StageRange {
+  size_t first = 0, last = 7;  // indices into stage_names(), inclusive
+};
+StageRange parse_stages(const std::string& spec);
+
+struct RunOptions {
+  std::string out_dir;  // overrides output.dir when not empty
+  StageRange stages;
+};
+
+struct StageTime {
+  std::string stage;
+  double seconds = 0;
+};
+
+struct RunSummary {
+  std::string dir;
+  std::vector<StageTime> times;
+};
+
+RunSummary run_experiment(const config::Config& config, const RunOptions& options = {});
+
+}  // namespace oess::experiment

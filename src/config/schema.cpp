@@ -1,0 +1,156 @@
+// The experiment schema: every key, its type, default and meaning (docs/config.md is generated from this).
+#include <fmt/format.h>
+
+#include "oess/config/config.h"
+
+namespace oess::config {
+namespace {
+
+constexpr double kNone = -1e300;
+
+Key k(std::string path, Type type, std::string def, std::string help, std::vector<std::string> choices = {},
+      double min = kNone, bool min_exclusive = false, double max = 1e300) {
+  return Key{std::move(path), type, std::move(def), std::move(choices), min,
+             min_exclusive,   max,  std::move(help)};
+}
+
+std::vector<Key> make_schema() {
+  using T = Type;
+  return {
+      k("name", T::kString, "\"\"", "run name; empty: the config file's name without .yaml"),
+      k("description", T::kString, "\"\"", "free text, shown at the top of the report"),
+      k("seed", T::kInt, "0",
+        "master seed: split, oversampling, classifier batch order, random backbone weights", {}, 0),
+      // data
+      k("data.manifest", T::kString, "synthetic",
+        "manifest CSV (docs/data.md), or `synthetic`: the embedded synthetic dataset, made on first use"),
+      k("data.synthetic.dir", T::kString, "data/synthetic",
+        "where the synthetic dataset lives (made if absent)"),
+      k("data.synthetic.counts", T::kIntList, "[742, 425, 307, 220]",
+        "images per grade 0-3 (the study's Table 1: 1694 in all)", {}, 0),
+      k("data.synthetic.patients", T::kInt, "40", "synthetic patients", {}, 1),
+      k("data.synthetic.seed", T::kInt, "0", "seed of the synthetic images", {}, 0),
+      k("data.synthetic.label_noise", T::kNumber, "0", "fraction of labels moved one grade", {}, 0, false, 1),
+      k("data.split.method", T::kString, "per_class", "how images are divided into train / validation / test",
+        {"per_class", "stratified", "grouped", "column"}),
+      k("data.split.val_per_class", T::kInt, "44", "per_class: validation images of each grade", {}, 0),
+      k("data.split.test_per_class", T::kInt, "44", "per_class: test images of each grade", {}, 0),
+      k("data.split.val_fraction", T::kNumber, "0.1", "stratified / grouped: validation fraction", {}, 0,
+        false, 1),
+      k("data.split.test_fraction", T::kNumber, "0.1", "stratified / grouped: test fraction", {}, 0, false,
+        1),
+      k("data.balance", T::kString, "oversample",
+        "training-set balancing: repeat rarer grades (the study's Table 2), weight the loss, or neither",
+        {"oversample", "class_weights", "none"}),
+      k("data.augment", T::kBool, "false",
+        "oversampled copies get a seeded augmented image (flip, rotation, scale, gain) and features of "
+        "their own"),
+      k("data.crop", T::kString, "none",
+        "`none`, `colour_box` (the Doppler box's outline) or `rect:X,Y,W,H`"),
+      k("data.dicom_frame", T::kInt, "0", "frame of multi-frame DICOM files", {}, 0),
+      // backbone
+      k("backbone.arch", T::kString, "inception_v3", "feature network", {"inception_v3", "vgg16"}),
+      k("backbone.weights", T::kString, "none",
+        "weights file (docs/weights.md), or `none`: seeded random initialisation (said on the console and "
+        "in the report)"),
+      k("backbone.transform_input", T::kBool, "false",
+        "Inception: torchvision's transform_input (torchvision's own Inception weights need it)"),
+      k("backbone.preprocessing", T::kString, "torchvision", "pixel scaling the weights were trained with",
+        {"torchvision", "keras_tf", "keras_caffe"}),
+      k("backbone.device", T::kString, "cpu", "`cpu`, `cuda` or `cuda:N`"),
+      // features
+      k("features.layers", T::kStringList, "[all]",
+        "taps (mixed0..mixed10, block5_conv3, torchvision names) or `all`; one classifier each"),
+      k("features.pooling", T::kStringList, "[avg]",
+        "global pooling of each tap; two values sweep both (taps then read mixed4@avg, mixed4@max)",
+        {"avg", "max"}),
+      k("features.cache", T::kString, "\"\"",
+        "feature cache folder; empty: $XDG_CACHE_HOME/oess/features (or ~/.cache/oess/features); `none`: "
+        "no cache"),
+      k("features.batch", T::kInt, "16", "images per forward pass", {}, 1),
+      k("features.threads", T::kInt, "2", "compute threads (decoding runs on one more)", {}, 1),
+      // classifier
+      k("classifier.task", T::kString, "oess4", "oess4: grades 0-3; binary: healthy (0-1) vs diseased (2-3)",
+        {"oess4", "binary"}),
+      k("classifier.optimizer", T::kString, "adam", "adam and sgd in mini-batches; lbfgs on the full batch",
+        {"adam", "sgd", "lbfgs"}),
+      k("classifier.lr", T::kNumber, "0.001", "learning rate", {}, 0, true),
+      k("classifier.weight_decay", T::kNumber, "0.0001", "L2 coefficient (the bias is not penalised)", {}, 0),
+      k("classifier.momentum", T::kNumber, "0.9", "sgd momentum", {}, 0, false, 1),
+      k("classifier.batch", T::kInt, "64", "mini-batch size", {}, 1),
+      k("classifier.max_epochs", T::kInt, "200", "epoch limit", {}, 1),
+      k("classifier.early_stopping.patience", T::kInt, "10",
+        "stop after this many epochs without improvement; the best epoch's weights are kept", {}, 1),
+      k("classifier.early_stopping.monitor", T::kString, "val_accuracy",
+        "what improves: validation accuracy (ties by validation loss), or validation loss",
+        {"val_accuracy", "val_loss"}),
+      k("classifier.threads", T::kInt, "2", "taps trained in parallel (results do not depend on it)", {}, 1),
+      // selection, ensemble
+      k("selection.tap", T::kString, "best",
+        "the final model's tap: `best` (highest validation accuracy; the test set takes no part) or a tap "
+        "name"),
+      k("ensemble.members", T::kInt, "10",
+        "classifiers per ensemble tap, with varied settings (the study: 10); 0: the selected tap's "
+        "classifier "
+        "alone",
+        {}, 0),
+      k("ensemble.taps", T::kStringList, "[best]",
+        "taps the members are trained on: `best` (the selected tap) and/or tap names; all are combined"),
+      k("ensemble.variation", T::kString, "grid",
+        "grid: members vary lr, weight decay, batch and seed (docs/training.md); seed: only the seed",
+        {"grid", "seed"}),
+      // report, output
+      k("report.formats", T::kStringList, "[md, html]", "report files to write", {"md", "html"}),
+      k("report.bootstrap", T::kInt, "2000", "bootstrap resamples for the 95% intervals (0: none)", {}, 0),
+      k("output.dir", T::kString, "runs/{name}", "the run folder; {name} is replaced by the run name"),
+  };
+}
+
+}  // namespace
+
+const std::vector<Key>& schema() {
+  static const std::vector<Key> s = make_schema();
+  return s;
+}
+
+const Key* find_key(const std::string& path) {
+  for (const auto& key : schema())
+    if (key.path == path) return &key;
+  return nullptr;
+}
+
+std::string type_name(Type t) {
+  switch (t) {
+    case Type::kInt:
+      return "an integer";
+    case Type::kNumber:
+      return "a number";
+    case Type::kBool:
+      return "true or false";
+    case Type::kString:
+      return "a string";
+    case Type::kStringList:
+      return "a list of strings";
+    case Type::kIntList:
+      return "a list of integers";
+  }
+  return "?";
+}
+
+std::string schema_markdown() {
+  std::string out = "| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n";
+  for (const auto& key : schema()) {
+    std::string allowed;
+    for (const auto& c : key.choices) allowed += (allowed.empty() ? "" : ", ") + c;
+    if (key.min > kNone) allowed = fmt::format("{} {}", key.min_exclusive ? ">" : ">=", key.min);
+    if (key.max < 1e300) allowed += fmt::format(", <= {}", key.max);
+    static const char* const kShort[] = {"integer", "number",          "boolean",
+                                         "string",  "list of strings", "list of integers"};
+    const char* type = kShort[static_cast<int>(key.type)];
+    out +=
+        fmt::format("| `{}` | {} | `{}` | {} | {} |\n", key.path, type, key.default_yaml, allowed, key.help);
+  }
+  return out;
+}
+
+}  // namespace oess::config

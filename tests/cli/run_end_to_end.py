@@ -1,0 +1,128 @@
+"""End-to-end `oess run` on a small synthetic set (120 images, 3 taps, 3 members): every contract file of the
+run folder (../shared/docs/DESIGN.md), checked from outside the program.
+
+usage: run_end_to_end.py OESS WORKDIR
+- predictions.csv has one row per test image of split.csv, probabilities summing to 1;
+- metrics.json equals what `oess evaluate` computes from predictions.csv, and its accuracy and kappas equal
+  scikit-learn's on that file;
+- layers.csv has one row per tap; config.resolved.yaml reruns to the same metrics and predictions;
+- a run from the sweep stage reuses the cache (same metrics) and fails cleanly without it.
+"""
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from sklearn.metrics import accuracy_score, cohen_kappa_score
+
+oess, work = sys.argv[1], sys.argv[2]
+shutil.rmtree(work, ignore_errors=True)
+os.makedirs(work)
+failures = []
+
+
+def check(cond, what):
+    print(("ok: " if cond else "FAIL: ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def run(*args, rc=0):
+    p = subprocess.run([oess, *args], capture_output=True, text=True)
+    if p.returncode != rc:
+        print(p.stdout, p.stderr)
+        sys.exit(f"FAIL: oess {' '.join(args)} exited {p.returncode}, expected {rc}")
+    return p
+
+
+def rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+config = os.path.join(work, "small.yaml")
+with open(config, "w") as f:
+    f.write(f"""name: small
+data:
+  synthetic:
+    dir: {work}/synth
+    counts: [30, 30, 30, 30]
+    patients: 12
+  split: {{val_per_class: 6, test_per_class: 6}}
+features:
+  layers: [mixed0, mixed2, mixed4]
+  cache: {work}/cache
+classifier:
+  max_epochs: 40
+ensemble:
+  members: 3
+report:
+  bootstrap: 300
+output:
+  dir: {work}/runs/{{name}}
+""")
+
+p = run("run", config)
+out = os.path.join(work, "runs", "small")
+check("NO IMAGENET WEIGHTS" in p.stdout, "the console says the backbone has no ImageNet weights")
+for name in ["config.resolved.yaml", "split.csv", "predictions.csv", "metrics.json", "layers.csv", "report.md",
+             "report.html", "log.txt", "model/classifiers.pt", "model/model.json"]:
+    check(os.path.isfile(os.path.join(out, name)), f"run folder holds {name}")
+check(len(os.listdir(os.path.join(out, "plots"))) >= 3, "run folder holds plots/")
+check(not [n for n in os.listdir(out) if ".tmp" in n], "no temporary files left in the run folder")
+
+split = rows(os.path.join(out, "split.csv"))
+test_paths = sorted(r["path"] for r in split if r["split"] == "test")
+pred = rows(os.path.join(out, "predictions.csv"))
+check(len(test_paths) == 24, "split.csv has 6 test images per grade")
+check(sorted(r["path"] for r in pred) == test_paths, "predictions.csv has one row per test image")
+check(all(abs(sum(float(r[f"p{k}"]) for k in range(4)) - 1) < 1e-4 for r in pred), "probabilities sum to 1")
+truth = {r["path"]: int(r["score"]) for r in split}
+check(all(int(r["truth"]) == truth[r["path"]] for r in pred), "truth column equals the manifest's grades")
+
+metrics = json.load(open(os.path.join(out, "metrics.json")))
+run("evaluate", "--predictions", os.path.join(out, "predictions.csv"), "--bootstrap", "300", "--seed", "0",
+    "--out", os.path.join(work, "evaluated.json"))
+check(json.load(open(os.path.join(work, "evaluated.json"))) == metrics,
+      "metrics.json equals `oess evaluate` on predictions.csv")
+y = [int(r["truth"]) for r in pred]
+yhat = [int(r["pred"]) for r in pred]
+check(abs(metrics["accuracy"] - accuracy_score(y, yhat)) < 1e-9, "accuracy equals scikit-learn's")
+for w, key in [(None, "unweighted"), ("linear", "linear"), ("quadratic", "quadratic")]:
+    ref = cohen_kappa_score(y, yhat, weights=w, labels=[0, 1, 2, 3])
+    check(abs(metrics["kappa"][key] - ref) < 1e-9, f"{key} kappa equals scikit-learn's")
+check(metrics["n"] == 24, "metrics.json counts the test set")
+
+layers = rows(os.path.join(out, "layers.csv"))
+check([r["tap"] for r in layers] == ["mixed0", "mixed2", "mixed4"], "layers.csv has one row per tap, in order")
+check(sum(r["selected"] == "1" for r in layers) == 1, "layers.csv marks one selected tap")
+best = max(layers, key=lambda r: float(r["val_accuracy"]))
+check(float([r for r in layers if r["selected"] == "1"][0]["val_accuracy"]) == float(best["val_accuracy"]),
+      "the selected tap has the highest validation accuracy")
+model = json.load(open(os.path.join(out, "model", "model.json")))
+check(len(model["members"]) == 3, "model.json lists 3 members")
+log = open(os.path.join(out, "log.txt")).read()
+check("[8/8] export" in log and "NO IMAGENET WEIGHTS" in log, "log.txt holds the console output")
+
+# config.resolved.yaml reruns to the same metrics (the feature cache is warm: no extraction).
+p = run("run", os.path.join(out, "config.resolved.yaml"), "--out", os.path.join(work, "rerun"))
+check(json.load(open(os.path.join(work, "rerun", "metrics.json"))) == metrics,
+      "config.resolved.yaml reruns to the same metrics.json")
+check(open(os.path.join(work, "rerun", "predictions.csv")).read() ==
+      open(os.path.join(out, "predictions.csv")).read(), "and the same predictions.csv")
+
+# From the sweep stage: features must come from the cache.
+run("run", config, "--stage", "sweep..", "--out", os.path.join(work, "from-sweep"))
+check(json.load(open(os.path.join(work, "from-sweep", "metrics.json"))) == metrics,
+      "--stage sweep.. reuses the cache and gives the same metrics")
+p = run("run", config, "--stage", "sweep..", "--set", f"features.cache={work}/empty-cache", "--out",
+        os.path.join(work, "no-cache"), rc=1)
+check("not in the feature cache" in p.stderr, "--stage sweep.. without cached features fails, naming why")
+check(not os.path.exists(os.path.join(work, "no-cache", "metrics.json")), "and writes no results")
+check("not in the feature cache" in open(os.path.join(work, "no-cache", "log.txt")).read(),
+      "its log.txt records the error")
+
+print(f"{len(failures)} failure(s)")
+sys.exit(1 if failures else 0)
