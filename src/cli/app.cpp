@@ -18,32 +18,6 @@
 namespace oess::cli {
 namespace {
 
-// Subcommands named in the design whose capability has not landed yet. Each says which issue brings it, so
-// `oess --help` is a map of the whole tool from day one and a script calling one fails loudly (exit 2).
-struct Planned {
-  const char* name;
-  const char* summary;
-  int issue;
-  const char* capability;
-};
-
-constexpr Planned kPlanned[] = {
-    {"export", "Export a trained run as one self-contained model file", 9, "exported models and scoring"},
-    {"score", "Score new images with an exported model", 9, "exported models and scoring"},
-};
-
-void add_planned(CLI::App& app, const Planned& p) {
-  CLI::App* sub =
-      app.add_subcommand(p.name, fmt::format("{} [not built yet: issue #{}]", p.summary, p.issue));
-  sub->allow_extras();
-  sub->footer(
-      fmt::format("Not built yet: `oess {}` arrives with issue #{} ({}).", p.name, p.issue, p.capability));
-  sub->callback([p] {
-    throw UsageError(fmt::format("`oess {}` is not built yet: it arrives with issue #{} ({})", p.name,
-                                 p.issue, p.capability));
-  });
-}
-
 std::unique_ptr<CLI::App> make_app() {
   auto holder = std::make_unique<CLI::App>(
       "oess: OMERACT-EULAR Synovitis Scoring (OESS) of colour-Doppler ultrasound with CNN features.\n"
@@ -67,7 +41,8 @@ std::unique_ptr<CLI::App> make_app() {
   add_evaluate_command(app);
   add_config_command(app);
   add_run_command(app);
-  for (const Planned& p : kPlanned) add_planned(app, p);
+  add_export_command(app);
+  add_score_command(app);
 
   return holder;
 }

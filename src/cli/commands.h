@@ -19,6 +19,8 @@ void add_sweep_command(CLI::App& app);
 void add_evaluate_command(CLI::App& app);
 void add_config_command(CLI::App& app);
 void add_run_command(CLI::App& app);
+void add_export_command(CLI::App& app);
+void add_score_command(CLI::App& app);
 // --split-method, --val-per-class, --test-per-class, --val-fraction, --test-fraction, --seed.
 void add_split_options(CLI::App& sub, data::SplitOptions& split);
 }  // namespace oess::cli

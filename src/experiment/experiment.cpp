@@ -20,6 +20,7 @@
 #include "oess/core/progress.h"
 #include "oess/core/random.h"
 #include "oess/experiment/chain.h"
+#include "oess/export/model.h"
 #include "oess/io/weights.h"
 #include "oess/models/backbone.h"
 #include "oess/models/preprocessing.h"
@@ -457,7 +458,9 @@ RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
           break;
         case kExport:
           stage_export(c, dir);
-          con.say(fmt::format("  {}/model/ (classifiers.pt, model.json)\n", dir));
+          exporting::export_run(dir, (fs::path(dir) / "model" / "model.pt").string());
+          con.say(fmt::format("  {}/model/model.pt (score with: oess score --model {}/model IMAGES...)\n",
+                              dir, dir));
           break;
       }
       if (!run) continue;

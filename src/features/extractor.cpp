@@ -25,17 +25,17 @@ namespace {
 
 constexpr int kFeatureFormat = 1;
 
-torch::Tensor pool(const torch::Tensor& t, const std::string& how) {
-  if (t.dim() != 4 || how == "none") return t.contiguous();
-  if (how == "avg") return t.mean({2, 3});
-  return t.amax({2, 3});
-}
-
 std::string item_key(const std::string& content_hash, const ExtractItem& it) {
   return it.augment ? sha256_hex(content_hash + fmt::format("+augment:{}", it.augment_seed)) : content_hash;
 }
 
 }  // namespace
+
+torch::Tensor pool(const torch::Tensor& t, const std::string& how) {
+  if (t.dim() != 4 || how == "none") return t.contiguous();
+  if (how == "avg") return t.mean({2, 3});
+  return t.amax({2, 3});
+}
 
 void tune_allocator() {
 #if defined(__GLIBC__)

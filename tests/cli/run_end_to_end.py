@@ -124,5 +124,46 @@ check(not os.path.exists(os.path.join(work, "no-cache", "metrics.json")), "and w
 check("not in the feature cache" in open(os.path.join(work, "no-cache", "log.txt")).read(),
       "its log.txt records the error")
 
+# Exported model (issue #9): export -> load -> score reproduces the run's test predictions.
+model = os.path.join(work, "model.pt")
+run("export", "--run", out, "--out", model)
+synth_dir = os.path.join(work, "synth")
+images = [os.path.join(synth_dir, r["path"]) for r in pred]
+run("score", "--model", model, "--csv", os.path.join(work, "scores.csv"), *images)
+scores = {os.path.relpath(r["path"], synth_dir): r for r in rows(os.path.join(work, "scores.csv"))}
+worst = max(abs(float(r[f"p{k}"]) - float(scores[r["path"]][f"p{k}"])) for r in pred for k in range(4))
+check(worst <= 1e-6, f"scoring the exported model reproduces predictions.csv (worst difference {worst:.1e})")
+check(all(r["pred"] == scores[r["path"]]["pred"] for r in pred), "and the same predicted grades")
+run("score", "--model", os.path.join(out, "model"), "--csv", os.path.join(work, "scores2.csv"), *images[:3])
+check(rows(os.path.join(work, "scores2.csv"))[0]["p0"] == scores[pred[0]["path"]]["p0"],
+      "the run's model/ folder scores the same")
+
+import torch  # noqa: E402  (only the bad-model cases need it)
+with open(model, "rb") as f:
+    data = f.read()
+with open(os.path.join(work, "truncated.pt"), "wb") as f:
+    f.write(data[: len(data) // 2])
+p = run("score", "--model", os.path.join(work, "truncated.pt"), images[0], rc=1)
+check("truncated.pt: not a readable oess model" in p.stderr, "a truncated model file is named, exit 1")
+d = torch.load(model)
+d["__meta__"]["format_version"] = "99"
+torch.save(d, os.path.join(work, "newer.pt"))
+p = run("score", "--model", os.path.join(work, "newer.pt"), images[0], rc=1)
+check("model format version 99 is newer than this oess reads (1)" in p.stderr, "a newer format version is refused")
+bad = os.path.join(work, "bad.png")
+with open(bad, "w") as f:
+    f.write("not an image")
+p = run("score", "--model", model, bad, rc=1)
+check("bad.png: cannot decode image" in p.stderr, "an unreadable image is named, exit 1")
+folder = os.path.join(work, "folder")
+os.makedirs(os.path.join(folder, "sub"))
+shutil.copy(images[0], os.path.join(folder, "a.png"))
+shutil.copy(images[1], os.path.join(folder, "sub", "b.png"))
+with open(os.path.join(folder, "notes.txt"), "w") as f:
+    f.write("reading notes")
+p = run("score", "--model", model, folder)
+check("skipped 1 file(s) that are not images" in p.stderr and "2 image(s) scored" in p.stdout,
+      "a folder is searched recursively and its non-image file skipped with one note")
+
 print(f"{len(failures)} failure(s)")
 sys.exit(1 if failures else 0)

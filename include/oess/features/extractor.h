@@ -13,6 +13,8 @@
 //   ensures: a FeatureSet whose rows follow `items` (after sharding), meta filled (feature_file.h).
 //   errors: an undecodable image is named (oess::Error) and nothing is written for it; entries already
 //   written stay valid.
+#include <torch/types.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -70,6 +72,9 @@ std::string config_key(const ExtractOptions& o, const std::string& weights_id,
 // forward pass otherwise page-faults its activations afresh): M_MMAP_THRESHOLD 256 MiB, M_TRIM_THRESHOLD
 // 1 GiB. Process-wide, idempotent; a no-op off glibc.
 void tune_allocator();
+
+// A tap's output pooled as ExtractOptions::pooling says (avg | max | none); [N, C] outputs pass unchanged.
+torch::Tensor pool(const torch::Tensor& t, const std::string& how);
 
 // $XDG_CACHE_HOME/oess/features, else ~/.cache/oess/features (./.cache/oess/features without HOME).
 std::string default_cache_dir();

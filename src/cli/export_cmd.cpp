@@ -1,0 +1,179 @@
+// `oess export` and `oess score`: a run as one model file, and that file scoring new images.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "oess/core/atomic_file.h"
+#include "oess/core/error.h"
+#include "oess/core/progress.h"
+#include "oess/data/manifest.h"
+#include "oess/export/model.h"
+#include "oess/io/csv.h"
+
+namespace oess::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool looks_like_image(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  static const char* const kExt[] = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm", ".dicom"};
+  for (const char* e : kExt)
+    if (ext == e) return true;
+  const std::string head = read_file_head(p.string(), 132);  // DICOM without an extension: "DICM" at 128
+  return head.size() == 132 && head.compare(128, 4, "DICM") == 0;
+}
+
+// Files named, and image files found under folders named (recursively, sorted).
+std::vector<std::string> collect_inputs(const std::vector<std::string>& inputs) {
+  std::vector<std::string> files;
+  std::vector<std::string> skipped;
+  for (const auto& in : inputs) {
+    std::error_code ec;
+    if (fs::is_directory(in, ec)) {
+      std::vector<std::string> found;
+      for (auto it = fs::recursive_directory_iterator(in, fs::directory_options::skip_permission_denied, ec);
+           it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (ec) break;
+        if (!it->is_regular_file(ec)) continue;
+        (looks_like_image(it->path()) ? found : skipped).push_back(it->path().string());
+      }
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (fs::exists(in, ec)) {
+      files.push_back(in);
+    } else {
+      throw Error(fmt::format("{}: no such file or folder", in));
+    }
+  }
+  if (!skipped.empty())
+    fmt::print(stderr, "oess: note: skipped {} file(s) that are not images (e.g. {})\n", skipped.size(),
+               skipped.front());
+  if (files.empty()) throw Error("no images to score among the inputs");
+  return files;
+}
+
+struct ScoreArgs {
+  std::string model, csv, json, manifest, device = "cpu";
+  std::vector<std::string> inputs;
+  double unsure_below = 0.5, unsure_disagreement = 0.5;
+  int threads = 2, batch = 16;
+};
+
+void run_score(const ScoreArgs& a) {
+  const auto model = exporting::read_model(a.model);
+  const auto files = collect_inputs(a.inputs);
+  exporting::Scorer scorer(model, a.device, a.threads, a.batch);
+  Progress bar("score", static_cast<int64_t>(files.size()));
+  const auto scores = scorer.score(files, [&bar](int64_t d, int64_t) { bar.update(d); });
+  bar.finish();
+  const bool four = scorer.task() == train::Task::kOess4;
+  auto unsure = [&](const exporting::ImageScore& s) {
+    return *std::max_element(s.p.begin(), s.p.end()) < a.unsure_below ||
+           s.disagreement >= a.unsure_disagreement;
+  };
+  std::vector<std::string> header = {"path", "pred"};
+  if (four)
+    for (const char* c : {"p0", "p1", "p2", "p3"}) header.push_back(c);
+  else
+    header.push_back("p1");
+  for (const char* c : {"p_diseased", "disagreement", "unsure"}) header.push_back(c);
+  io::CsvWriter csv(header);
+  nlohmann::json js = nlohmann::json::array();
+  fmt::print("{:<40} {:>5} {:>27} {:>11} {:>8} {}\n", "image", four ? "OESS" : "call",
+             four ? "P(0) P(1) P(2) P(3)" : "P(diseased)", "healthy/dis", "disagree", "unsure");
+  int n_unsure = 0;
+  for (const auto& s : scores) {
+    const bool u = unsure(s);
+    n_unsure += u;
+    std::string probs;
+    for (double p : s.p) probs += fmt::format(" {:.3f}", p);
+    std::string name = s.path.size() > 40 ? "..." + s.path.substr(s.path.size() - 37) : s.path;
+    fmt::print("{:<40} {:>5} {:>27} {:>11} {:>8.2f} {}\n", name,
+               four ? std::to_string(s.pred) : (s.pred ? "dis." : "healthy"),
+               four ? probs : fmt::format("{:.3f}", s.p[1]),
+               fmt::format("{} {:.2f}", s.binary_vote ? "dis." : "healthy", s.p_diseased), s.disagreement,
+               u ? "UNSURE" : "");
+    std::vector<std::string> row = {s.path, std::to_string(s.pred)};
+    if (four)
+      for (double p : s.p) row.push_back(fmt::format("{:.6f}", p));
+    else
+      row.push_back(fmt::format("{:.6f}", s.p[1]));
+    row.push_back(fmt::format("{:.6f}", s.p_diseased));
+    row.push_back(fmt::format("{:.4f}", s.disagreement));
+    row.push_back(u ? "1" : "0");
+    csv.row(row);
+    js.push_back({{"path", s.path},
+                  {"pred", s.pred},
+                  {"p", s.p},
+                  {"p_diseased", s.p_diseased},
+                  {"healthy_diseased", s.binary_vote ? "diseased" : "healthy"},
+                  {"disagreement", s.disagreement},
+                  {"unsure", u}});
+  }
+  fmt::print("{} image(s) scored, {} unsure (max probability < {} or members split >= {})\n", scores.size(),
+             n_unsure, a.unsure_below, a.unsure_disagreement);
+  if (!a.manifest.empty()) {
+    const auto m = data::read_manifest(a.manifest, /*check_files=*/false);
+    if (!m.has_patient) throw Error(fmt::format("{}: no patient column for per-patient sums", a.manifest));
+    std::map<std::string, std::string> patient_of;
+    for (const auto& smp : m.samples) patient_of[fs::weakly_canonical(smp.path).string()] = smp.patient;
+    std::map<std::string, std::pair<int, int>> sums;  // patient -> (images, sum of grades)
+    for (const auto& s : scores) {
+      auto it = patient_of.find(fs::weakly_canonical(s.path).string());
+      if (it == patient_of.end()) continue;
+      sums[it->second].first += 1;
+      sums[it->second].second += s.pred;
+    }
+    fmt::print("\nper patient ({}): patient, images, sum of predicted {}\n", a.manifest,
+               four ? "grades" : "calls");
+    for (const auto& [p, v] : sums) fmt::print("{:<12} {:>6} {:>6}\n", p, v.first, v.second);
+  }
+  if (!a.csv.empty()) csv.write(a.csv);
+  if (!a.json.empty()) write_file_atomic(a.json, js.dump(2) + "\n");
+}
+
+}  // namespace
+
+void add_export_command(CLI::App& app) {
+  auto run = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>();
+  auto* sub = app.add_subcommand("export", "Export a run folder as one self-contained model file");
+  sub->add_option("--run", *run, "run folder of `oess run` (its export stage wrote model/)")->required();
+  sub->add_option("--out", *out, "model file to write (torch.load-able dict; docs/formats.md)")->required();
+  sub->footer(
+      "`oess run` also writes one into RUN/model/model.pt. Score with: oess score --model FILE IMAGES...");
+  sub->callback([run, out] {
+    exporting::export_run(*run, *out);
+    fmt::print("wrote {}\n", *out);
+  });
+}
+
+void add_score_command(CLI::App& app) {
+  auto a = std::make_shared<ScoreArgs>();
+  auto* sub = app.add_subcommand(
+      "score", "Score new images (PNG/JPEG/DICOM, files or folders) with an exported model");
+  sub->add_option("--model", a->model, "exported model file, or a run's model/ folder")->required();
+  sub->add_option("INPUT", a->inputs, "image files and folders (searched recursively)")->required();
+  sub->add_option("--csv", a->csv, "write path,pred,p0..p3 (or p1),p_diseased,disagreement,unsure");
+  sub->add_option("--json", a->json, "write the scores as JSON");
+  sub->add_option("--manifest", a->manifest, "manifest with a patient column: per-patient sums");
+  sub->add_option("--unsure-below", a->unsure_below, "flag images whose highest probability is below this")
+      ->capture_default_str();
+  sub->add_option("--unsure-disagreement", a->unsure_disagreement,
+                  "flag images whose members disagree at least this much (0 = unanimous)")
+      ->capture_default_str();
+  sub->add_option("--device", a->device, "cpu | cuda | cuda:N")->capture_default_str();
+  sub->add_option("--threads", a->threads, "compute threads")->capture_default_str();
+  sub->add_option("--batch", a->batch, "images per forward pass")->capture_default_str();
+  sub->callback([a] { run_score(*a); });
+}
+
+}  // namespace oess::cli

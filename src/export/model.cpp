@@ -1,0 +1,319 @@
+// Exported models: writing, reading and scoring with them (docs/formats.md, "Exported models").
+#include "oess/export/model.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <torch/serialize.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "oess/config/config.h"
+#include "oess/core/atomic_file.h"
+#include "oess/core/error.h"
+#include "oess/data/loader.h"
+#include "oess/experiment/chain.h"
+#include "oess/features/extractor.h"
+#include "oess/models/preprocessing.h"
+#include "oess/models/taps.h"
+#include "oess/version.h"
+
+namespace oess::exporting {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string base_tap(const std::string& member_tap) { return member_tap.substr(0, member_tap.find('@')); }
+
+// The forward-order index of the layer a state-dict key belongs to; -1 for parts outside the feature path
+// (classification heads, AuxLogits).
+int layer_index(models::Arch arch, const std::string& key) {
+  const auto& table = models::tap_table(arch);
+  if (arch == models::Arch::kVgg16) {
+    int n = -1;
+    if (std::sscanf(key.c_str(), "features.%d.", &n) != 1) return -1;
+    int index = -1;  // the deepest tap computed from layers up to n
+    for (const auto& t : table) {
+      int m = -1;
+      if (std::sscanf(t.module.c_str(), "features.%d", &m) == 1 && m <= n) index = std::max(index, t.index);
+    }
+    return index;
+  }
+  const std::string top = key.substr(0, key.find('.'));
+  for (const auto& t : table)
+    if (t.module == top) return t.index;
+  return -1;
+}
+
+std::string meta_at(const ModelFile& m, const std::string& key, const std::string& file) {
+  auto it = m.meta.find(key);
+  if (it == m.meta.end())
+    throw Error(fmt::format("{}: not an oess model (no \"{}\" in __meta__)", file, key));
+  return it->second;
+}
+
+}  // namespace
+
+void export_run(const std::string& run_dir, const std::string& out_file) {
+  const fs::path dir(run_dir);
+  for (const char* need : {"config.resolved.yaml", "model/classifiers.pt", "model/model.json"})
+    if (!fs::is_regular_file(dir / need))
+      throw Error(
+          fmt::format("{}: no {} (is this an `oess run` folder whose export stage ran?)", run_dir, need));
+  const auto cfg = config::load_config((dir / "config.resolved.yaml").string());
+  const auto s = experiment::settings_from(cfg);
+  const auto model_json = nlohmann::json::parse(read_file((dir / "model" / "model.json").string()));
+  const auto classifiers = io::read_weights((dir / "model" / "classifiers.pt").string());
+  std::map<std::string, torch::Tensor> by_name(classifiers.tensors.begin(), classifiers.tensors.end());
+
+  ModelFile m;
+  std::vector<std::string> taps;
+  for (size_t i = 0; i < model_json.at("members").size(); ++i) {
+    const std::string tap = model_json["members"][i].at("tap").get<std::string>();
+    train::LinearModel lm;
+    lm.task = s.train.task;
+    const std::string p = fmt::format("member{}.", i);
+    for (const char* part : {"mean", "std", "weight", "bias"})
+      if (!by_name.count(p + part))
+        throw Error(fmt::format("{}: no tensor {}{}", (dir / "model" / "classifiers.pt").string(), p, part));
+    lm.mean = by_name.at(p + "mean");
+    lm.std = by_name.at(p + "std");
+    lm.weight = by_name.at(p + "weight");
+    lm.bias = by_name.at(p + "bias");
+    m.members.push_back(lm);
+    m.member_taps.push_back(tap);
+    if (std::find(taps.begin(), taps.end(), base_tap(tap)) == taps.end()) taps.push_back(base_tap(tap));
+  }
+  if (m.members.empty()) throw Error(fmt::format("{}: model/model.json lists no members", run_dir));
+
+  const auto& e = s.extract;
+  auto backbone = models::load_backbone(e.backbone, e.weights, /*strict=*/true, e.seed);
+  int deepest = -1;
+  for (const auto& t : taps) deepest = std::max(deepest, models::resolve_tap(e.backbone.arch, t).index);
+  torch::NoGradGuard no_grad;
+  auto& mod = backbone->module();
+  for (const auto& item : mod.named_parameters(true)) {
+    const int idx = layer_index(e.backbone.arch, item.key());
+    if (idx >= 0 && idx <= deepest) m.backbone.emplace_back(item.key(), item.value().detach().clone());
+  }
+  for (const auto& item : mod.named_buffers(true)) {
+    const int idx = layer_index(e.backbone.arch, item.key());
+    if (idx >= 0 && idx <= deepest) m.backbone.emplace_back(item.key(), item.value().detach().clone());
+  }
+  const std::string metrics =
+      fs::is_regular_file(dir / "metrics.json") ? read_file((dir / "metrics.json").string()) : "{}";
+  m.meta = {{"format", "oess-model"},
+            {"format_version", std::to_string(kModelFormatVersion)},
+            {"oess", OESS_VERSION_STRING},
+            {"task", train::task_name(s.train.task)},
+            {"classes", model_json.at("classes").dump()},
+            {"arch", models::arch_name(e.backbone.arch)},
+            {"weights", e.weights == "none" ? fmt::format("none:{}", e.seed) : e.weights},
+            {"transform_input", e.backbone.transform_input ? "true" : "false"},
+            {"preprocessing", e.preprocessing},
+            {"crop", cfg.get_string("data.crop")},
+            {"dicom_frame", std::to_string(e.dicom_frame)},
+            {"pooling", s.poolings.front()},
+            {"taps", nlohmann::json(m.member_taps).dump()},
+            {"members", model_json.at("members").dump()},
+            {"config", read_file((dir / "config.resolved.yaml").string())},
+            {"metrics", metrics}};
+  write_model(out_file, m);
+}
+
+void write_model(const std::string& path, const ModelFile& m) {
+  c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
+  c10::Dict<std::string, std::string> meta;
+  for (const auto& [k, v] : m.meta) meta.insert(k, v);
+  dict.insert("__meta__", meta);
+  for (const auto& [k, t] : m.backbone) dict.insert("backbone." + k, t.cpu().contiguous());
+  for (size_t i = 0; i < m.members.size(); ++i) {
+    const auto& lm = m.members[i];
+    const std::string p = fmt::format("member{}.", i);
+    dict.insert(p + "mean", lm.mean.cpu().contiguous());
+    dict.insert(p + "std", lm.std.cpu().contiguous());
+    dict.insert(p + "weight", lm.weight.cpu().contiguous());
+    dict.insert(p + "bias", lm.bias.cpu().contiguous());
+  }
+  const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
+  write_file_atomic(path, std::string_view(bytes.data(), bytes.size()));
+}
+
+ModelFile read_model(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return read_model((fs::path(path) / "model.pt").string());
+  if (!fs::is_regular_file(path, ec)) throw Error(fmt::format("{}: no such model file", path));
+  const std::string bytes = read_file(path);
+  c10::IValue v;
+  try {
+    v = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
+  } catch (const std::exception& e) {
+    const std::string msg = e.what();
+    throw Error(fmt::format("{}: not a readable oess model (truncated or not a torch zip file: {})", path,
+                            msg.substr(0, msg.find('\n'))));
+  }
+  if (!v.isGenericDict())
+    throw Error(fmt::format("{}: not an oess model (top level is a {})", path, v.tagKind()));
+  ModelFile m;
+  std::map<std::string, torch::Tensor> members;
+  for (const auto& item : v.toGenericDict()) {
+    if (!item.key().isString())
+      throw Error(fmt::format("{}: not an oess model (a key is not a string)", path));
+    const std::string key = item.key().toStringRef();
+    const c10::IValue& val = item.value();
+    if (key == "__meta__") {
+      if (!val.isGenericDict()) throw Error(fmt::format("{}: __meta__ is not a dict", path));
+      for (const auto& kv : val.toGenericDict()) {
+        if (!kv.key().isString() || !kv.value().isString())
+          throw Error(fmt::format("{}: __meta__ holds a value that is not a string", path));
+        m.meta[kv.key().toStringRef()] = kv.value().toStringRef();
+      }
+    } else if (!val.isTensor()) {
+      throw Error(fmt::format("{}: entry \"{}\" is a {}, expected a tensor", path, key, val.tagKind()));
+    } else if (key.rfind("backbone.", 0) == 0) {
+      m.backbone.emplace_back(key.substr(9), val.toTensor());
+    } else {
+      members[key] = val.toTensor();
+    }
+  }
+  if (meta_at(m, "format", path) != "oess-model")
+    throw Error(fmt::format("{}: not an oess model (format \"{}\")", path, m.meta["format"]));
+  int version = 0;
+  try {
+    version = std::stoi(meta_at(m, "format_version", path));
+  } catch (const std::logic_error&) {
+    throw Error(fmt::format("{}: format_version \"{}\" is not a number", path, m.meta["format_version"]));
+  }
+  if (version > kModelFormatVersion)
+    throw Error(
+        fmt::format("{}: model format version {} is newer than this oess reads ({}): it was written by oess "
+                    "{}; upgrade oess to score with it",
+                    path, version, kModelFormatVersion, m.meta.count("oess") ? m.meta["oess"] : "?"));
+  const auto task = train::parse_task(meta_at(m, "task", path));
+  nlohmann::json taps;
+  try {
+    taps = nlohmann::json::parse(meta_at(m, "taps", path));
+  } catch (const nlohmann::json::exception&) {
+    throw Error(fmt::format("{}: __meta__ taps is not a JSON list", path));
+  }
+  if (!taps.is_array() || taps.empty()) throw Error(fmt::format("{}: __meta__ taps lists no members", path));
+  const auto arch = models::parse_arch(meta_at(m, "arch", path));
+  for (size_t i = 0; i < taps.size(); ++i) {
+    if (!taps[i].is_string()) throw Error(fmt::format("{}: __meta__ taps[{}] is not a string", path, i));
+    const std::string tap = taps[i].get<std::string>();
+    models::resolve_tap(arch, base_tap(tap));
+    train::LinearModel lm;
+    lm.task = task;
+    const std::string p = fmt::format("member{}.", i);
+    for (const char* part : {"mean", "std", "weight", "bias"})
+      if (!members.count(p + part)) throw Error(fmt::format("{}: no tensor {}{}", path, p, part));
+    lm.mean = members[p + "mean"].to(torch::kFloat32);
+    lm.std = members[p + "std"].to(torch::kFloat32);
+    lm.weight = members[p + "weight"].to(torch::kFloat32);
+    lm.bias = members[p + "bias"].to(torch::kFloat32);
+    const int64_t k = task == train::Task::kBinary ? 1 : 4;
+    if (lm.mean.dim() != 1 || lm.std.sizes() != lm.mean.sizes() || lm.weight.dim() != 2 ||
+        lm.weight.size(0) != k || lm.weight.size(1) != lm.mean.size(0) || lm.bias.dim() != 1 ||
+        lm.bias.size(0) != k)
+      throw Error(
+          fmt::format("{}: member {} tensors do not fit together (mean {}, std {}, weight {}, bias {})", path,
+                      i, lm.mean.sizes(), lm.std.sizes(), lm.weight.sizes(), lm.bias.sizes()));
+    m.members.push_back(lm);
+    m.member_taps.push_back(tap);
+  }
+  return m;
+}
+
+struct Scorer::Impl {
+  std::unique_ptr<models::Backbone> backbone;
+  models::Preprocessing pre;
+  data::CropSpec crop;
+  int frame = 0, batch = 16;
+  torch::Device device{torch::kCPU};
+  std::vector<std::string> taps;  // base taps to run
+  std::string pooling;
+  const ModelFile* model;
+};
+
+Scorer::Scorer(const ModelFile& m, const std::string& device, int threads, int batch) : impl_(new Impl) {
+  task_ = train::parse_task(m.meta.at("task"));
+  auto& im = *impl_;
+  im.model = &m;
+  models::BackboneOptions o;
+  o.arch = models::parse_arch(m.meta.at("arch"));
+  o.classifier = false;
+  o.aux_logits = false;
+  o.transform_input = m.meta.at("transform_input") == "true";
+  im.backbone = models::make_backbone(o);
+  const auto report = im.backbone->load(m.backbone, /*strict=*/false, "model");
+  if (!report.unexpected.empty() || !report.mismatched.empty() ||
+      report.loaded != static_cast<int64_t>(m.backbone.size()))
+    throw Error(fmt::format("model backbone does not fit {}: {}", m.meta.at("arch"), report.details()));
+  im.backbone->set_fast_paths({/*fold_batchnorm=*/true, /*channels_last=*/true});  // as extraction
+  im.device = models::parse_device(device);
+  im.backbone->to(im.device);
+  im.pre = models::preprocessing_preset(m.meta.at("preprocessing"), o.arch);
+  im.crop = data::parse_crop(m.meta.at("crop"));
+  im.frame = std::stoi(m.meta.at("dicom_frame"));
+  im.pooling = m.meta.at("pooling");
+  im.batch = batch;
+  for (const auto& t : m.member_taps)
+    if (std::find(im.taps.begin(), im.taps.end(), base_tap(t)) == im.taps.end())
+      im.taps.push_back(base_tap(t));
+  torch::set_num_threads(threads);
+}
+
+Scorer::~Scorer() = default;
+
+std::vector<ImageScore> Scorer::score(const std::vector<std::string>& paths,
+                                      const std::function<void(int64_t, int64_t)>& progress) {
+  auto& im = *impl_;
+  std::vector<data::LoadItem> load;
+  for (const auto& p : paths) load.push_back({p, false, 0});
+  data::BatchLoader loader(std::move(load), im.pre, im.crop, im.batch, /*threads=*/1, /*prefetch=*/2, nullptr,
+                           im.frame);
+  std::map<std::string, std::vector<torch::Tensor>> pooled;  // "tap@pooling" -> batches
+  torch::InferenceMode guard;
+  torch::Tensor batch;
+  size_t first = 0;
+  int64_t done = 0;
+  while (loader.next(batch, first)) {
+    const auto out = im.backbone->forward(batch.to(im.device), im.taps);
+    std::set<std::string> this_batch;  // each (tap, pooling) once per batch, however many members use it
+    for (const auto& t : im.model->member_taps) {
+      const std::string tap = base_tap(t);
+      const std::string how = t.find('@') == std::string::npos ? im.pooling : t.substr(t.find('@') + 1);
+      if (!this_batch.insert(tap + "@" + how).second) continue;
+      pooled[tap + "@" + how].push_back(
+          features::pool(out.at(models::resolve_tap(im.backbone->arch(), tap).name), how)
+              .to(torch::kCPU, torch::kFloat32));
+    }
+    done += batch.size(0);
+    if (progress) progress(done, static_cast<int64_t>(paths.size()));
+  }
+  std::vector<torch::Tensor> probs;
+  for (size_t i = 0; i < im.model->members.size(); ++i) {
+    const auto& t = im.model->member_taps[i];
+    const std::string how = t.find('@') == std::string::npos ? im.pooling : t.substr(t.find('@') + 1);
+    const auto x = torch::cat(pooled.at(base_tap(t) + "@" + how));
+    probs.push_back(im.model->members[i].probabilities(x));
+  }
+  const auto c = ensemble::combine(probs, task_);
+  std::vector<ImageScore> out;
+  const auto mean = c.mean.to(torch::kFloat64).contiguous();
+  for (size_t k = 0; k < paths.size(); ++k) {
+    ImageScore s;
+    s.path = paths[k];
+    for (int64_t j = 0; j < mean.size(1); ++j) s.p.push_back(mean[static_cast<int64_t>(k)][j].item<double>());
+    s.pred = c.pred[k];
+    s.p_diseased = c.p_diseased[k];
+    s.disagreement = c.disagreement[k];
+    s.binary_vote = c.binary_vote[k];
+    out.push_back(s);
+  }
+  return out;
+}
+
+}  // namespace oess::exporting
