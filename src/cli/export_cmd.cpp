@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include "commands.h"
 #include "oess/core/atomic_file.h"
@@ -61,7 +62,7 @@ std::vector<std::string> collect_inputs(const std::vector<std::string>& inputs) 
 }
 
 struct ScoreArgs {
-  std::string model, csv, json, manifest, device = "cpu";
+  std::string model, csv, json, manifest, heatmap, device = "cpu";
   std::vector<std::string> inputs;
   double unsure_below = 0.5, unsure_disagreement = 0.5;
   int threads = 2, batch = 16;
@@ -136,6 +137,24 @@ void run_score(const ScoreArgs& a) {
                four ? "grades" : "calls");
     for (const auto& [p, v] : sums) fmt::print("{:<12} {:>6} {:>6}\n", p, v.first, v.second);
   }
+  if (!a.heatmap.empty()) {
+    fs::create_directories(a.heatmap);
+    Progress cam_bar("grad-cam", static_cast<int64_t>(files.size()));
+    std::map<std::string, int> used;
+    for (size_t i = 0; i < files.size(); ++i) {
+      const auto g = scorer.gradcam(files[i]);
+      const std::string stem = fs::path(files[i]).stem().string();
+      const int n = used[stem]++;
+      const std::string name = n == 0 ? stem + "_gradcam.png" : fmt::format("{}_{}_gradcam.png", stem, n);
+      std::vector<uchar> png;
+      cv::imencode(".png", exporting::gradcam_overlay(g), png);
+      write_file_atomic((fs::path(a.heatmap) / name).string(),
+                        std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+      cam_bar.update(static_cast<int64_t>(i + 1));
+    }
+    cam_bar.finish();
+    fmt::print("wrote {} Grad-CAM overlay(s) to {}\n", files.size(), a.heatmap);
+  }
   if (!a.csv.empty()) csv.write(a.csv);
   if (!a.json.empty()) write_file_atomic(a.json, js.dump(2) + "\n");
 }
@@ -165,6 +184,9 @@ void add_score_command(CLI::App& app) {
   sub->add_option("--csv", a->csv, "write path,pred,p0..p3 (or p1),p_diseased,disagreement,unsure");
   sub->add_option("--json", a->json, "write the scores as JSON");
   sub->add_option("--manifest", a->manifest, "manifest with a patient column: per-patient sums");
+  sub->add_option(
+      "--heatmap", a->heatmap,
+      "folder for a Grad-CAM overlay PNG per image (IMAGE_gradcam.png): which pixels drove the score");
   sub->add_option("--unsure-below", a->unsure_below, "flag images whose highest probability is below this")
       ->capture_default_str();
   sub->add_option("--unsure-disagreement", a->unsure_disagreement,

@@ -8,14 +8,18 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
 #include <set>
 
 #include "oess/config/config.h"
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
+#include "oess/data/image.h"
 #include "oess/data/loader.h"
+#include "oess/data/manifest.h"
 #include "oess/experiment/chain.h"
 #include "oess/features/extractor.h"
+#include "oess/io/csv.h"
 #include "oess/models/preprocessing.h"
 #include "oess/models/taps.h"
 #include "oess/version.h"
@@ -120,6 +124,23 @@ void export_run(const std::string& run_dir, const std::string& out_file) {
             {"members", model_json.at("members").dump()},
             {"config", read_file((dir / "config.resolved.yaml").string())},
             {"metrics", metrics}};
+  // Grad-CAM's reference: the mean activation maps over the first 64 training images (split.csv order).
+  if (fs::is_regular_file(dir / "split.csv")) {
+    const std::string manifest =
+        s.manifest == "synthetic" ? (fs::path(s.synth.out_dir) / "labels.csv").string() : s.manifest;
+    const auto man = data::read_manifest(manifest, /*check_files=*/false);
+    std::map<std::string, std::string> file_of;
+    for (const auto& smp : man.samples) file_of[smp.rel_path] = smp.path;
+    const auto split = io::read_csv((dir / "split.csv").string());
+    std::vector<std::string> train;
+    for (size_t r = 0; r < split.rows.size() && train.size() < 64; ++r)
+      if (split.rows[r].size() >= 4 && split.rows[r][3] == "train" && file_of.count(split.rows[r][0]))
+        train.push_back(file_of.at(split.rows[r][0]));
+    if (!train.empty()) {
+      Scorer scorer(m, e.device, e.threads, e.batch);
+      m.reference = scorer.mean_maps(train);
+    }
+  }
   write_model(out_file, m);
 }
 
@@ -137,6 +158,7 @@ void write_model(const std::string& path, const ModelFile& m) {
     dict.insert(p + "weight", lm.weight.cpu().contiguous());
     dict.insert(p + "bias", lm.bias.cpu().contiguous());
   }
+  for (const auto& [tap, t] : m.reference) dict.insert("reference." + tap, t.cpu().contiguous());
   const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
   write_file_atomic(path, std::string_view(bytes.data(), bytes.size()));
 }
@@ -174,6 +196,8 @@ ModelFile read_model(const std::string& path) {
       throw Error(fmt::format("{}: entry \"{}\" is a {}, expected a tensor", path, key, val.tagKind()));
     } else if (key.rfind("backbone.", 0) == 0) {
       m.backbone.emplace_back(key.substr(9), val.toTensor());
+    } else if (key.rfind("reference.", 0) == 0) {
+      m.reference[key.substr(10)] = val.toTensor().to(torch::kFloat32);
     } else {
       members[key] = val.toTensor();
     }
@@ -313,6 +337,97 @@ std::vector<ImageScore> Scorer::score(const std::vector<std::string>& paths,
     s.binary_vote = c.binary_vote[k];
     out.push_back(s);
   }
+  return out;
+}
+
+GradCam Scorer::gradcam(const std::string& path) {
+  auto& im = *impl_;
+  GradCam g;
+  g.image = data::apply_crop(data::decode_image(path, nullptr, im.frame), im.crop);
+  const auto x = models::preprocess(g.image, im.pre).unsqueeze(0).to(im.device);
+  std::map<std::string, torch::Tensor> acts;
+  {
+    torch::NoGradGuard no_grad;  // the backbone's own parameters need no gradient
+    acts = im.backbone->forward(x, im.taps);
+  }
+  std::map<std::string, torch::Tensor> leaf;  // canonical tap -> activation as a leaf with gradient
+  for (auto& [tap, a] : acts) leaf[tap] = a.detach().to(torch::kFloat32).contiguous().requires_grad_(true);
+  std::vector<torch::Tensor> probs;
+  for (size_t i = 0; i < im.model->members.size(); ++i) {
+    const auto& t = im.model->member_taps[i];
+    const std::string how = t.find('@') == std::string::npos ? im.pooling : t.substr(t.find('@') + 1);
+    const auto& a = leaf.at(models::resolve_tap(im.backbone->arch(), base_tap(t)).name);
+    probs.push_back(im.model->members[i].probabilities(features::pool(a, how).cpu()));
+  }
+  const auto mean = torch::stack(probs).mean(0);  // [1, K]
+  std::vector<torch::Tensor> detached;
+  for (const auto& p : probs) detached.push_back(p.detach());
+  const auto c = ensemble::combine(detached, task_);
+  g.score.path = path;
+  for (int64_t j = 0; j < mean.size(1); ++j) g.score.p.push_back(mean[0][j].item<double>());
+  g.score.pred = c.pred[0];
+  g.score.p_diseased = c.p_diseased[0];
+  g.score.disagreement = c.disagreement[0];
+  g.score.binary_vote = c.binary_vote[0];
+  mean[0][g.score.pred].backward();
+
+  // The preprocessed input covers the centre crop_fraction of the image: the map goes there.
+  const int cw = static_cast<int>(std::lround(g.image.cols * im.pre.crop_fraction));
+  const int ch = static_cast<int>(std::lround(g.image.rows * im.pre.crop_fraction));
+  const cv::Rect roi((g.image.cols - cw) / 2, (g.image.rows - ch) / 2, cw, ch);
+  g.cam = cv::Mat::zeros(g.image.rows, g.image.cols, CV_32F);
+  for (auto& [tap, a] : leaf) {
+    if (!a.grad().defined() || a.dim() != 4) continue;  // not used by any member, or an fc tap
+    const auto weights = a.grad().mean({2, 3}, /*keepdim=*/true);
+    const auto& ref = im.model->reference;
+    const auto centred = ref.count(tap) ? a.detach() - ref.at(tap).to(a.device()) : a.detach();
+    const auto map = torch::relu((weights * centred).sum(1))[0].to(torch::kCPU, torch::kFloat32).contiguous();
+    cv::Mat small(static_cast<int>(map.size(0)), static_cast<int>(map.size(1)), CV_32F,
+                  map.data_ptr<float>());
+    cv::Mat up;
+    cv::resize(small, up, roi.size(), 0, 0, cv::INTER_LINEAR);
+    cv::Mat target = g.cam(roi);
+    target += up;
+  }
+  double lo = 0, hi = 0;
+  cv::minMaxLoc(g.cam, &lo, &hi);
+  if (hi > 0) g.cam /= hi;
+  return g;
+}
+
+std::map<std::string, torch::Tensor> Scorer::mean_maps(const std::vector<std::string>& paths) {
+  auto& im = *impl_;
+  std::vector<data::LoadItem> load;
+  for (const auto& p : paths) load.push_back({p, false, 0});
+  data::BatchLoader loader(std::move(load), im.pre, im.crop, im.batch, 1, 2, nullptr, im.frame);
+  torch::InferenceMode guard;
+  torch::Tensor batch;
+  size_t first = 0;
+  std::map<std::string, torch::Tensor> sum;
+  while (loader.next(batch, first))
+    for (const auto& [tap, a] : im.backbone->forward(batch.to(im.device), im.taps)) {
+      const auto s = a.to(torch::kFloat32).sum(0, /*keepdim=*/true);
+      sum[tap] = sum.count(tap) ? sum[tap] + s : s;
+    }
+  std::map<std::string, torch::Tensor> out;
+  for (auto& [tap, s] : sum) out[tap] = (s / static_cast<double>(paths.size())).to(torch::kCPU).contiguous();
+  return out;
+}
+
+double heat_fraction_inside(const cv::Mat& cam, const cv::Rect& region, double threshold) {
+  cv::Mat hot;
+  cv::threshold(cam, hot, threshold, 0, cv::THRESH_TOZERO);  // keeps values > threshold
+  if (threshold <= 0) hot = cam;
+  const double total = cv::sum(hot)[0];
+  if (total <= 0) return NAN;
+  return cv::sum(hot(region & cv::Rect(0, 0, cam.cols, cam.rows)))[0] / total;
+}
+
+cv::Mat gradcam_overlay(const GradCam& g, double alpha) {
+  cv::Mat heat8, colour, out;
+  g.cam.convertTo(heat8, CV_8U, 255.0);
+  cv::applyColorMap(heat8, colour, cv::COLORMAP_JET);
+  cv::addWeighted(g.image, 1.0 - alpha, colour, alpha, 0.0, out);
   return out;
 }
 

@@ -138,6 +138,11 @@ run("score", "--model", os.path.join(out, "model"), "--csv", os.path.join(work, 
 check(rows(os.path.join(work, "scores2.csv"))[0]["p0"] == scores[pred[0]["path"]]["p0"],
       "the run's model/ folder scores the same")
 
+p = run("score", "--model", model, "--heatmap", os.path.join(work, "heat"), *images[:3])
+heat = sorted(os.listdir(os.path.join(work, "heat")))
+check(len(heat) == 3 and all(open(os.path.join(work, "heat", h), "rb").read(8) == b"\x89PNG\r\n\x1a\n" for h in heat),
+      "--heatmap writes one PNG overlay per image")
+
 import torch  # noqa: E402  (only the bad-model cases need it)
 with open(model, "rb") as f:
     data = f.read()
