@@ -148,6 +148,9 @@ void add_split_options(CLI::App& sub, data::SplitOptions& s) {
   sub.add_option("--test-fraction", s.test_fraction, "stratified/grouped: test fraction")
       ->capture_default_str();
   sub.add_option("--seed", s.seed, "split seed")->capture_default_str();
+  sub.add_flag("--allow-patient-overlap", s.allow_patient_overlap,
+               "allow a patient in both training and test (the study split images; test figures are then "
+               "optimistic)");
 }
 
 void add_baseline_command(CLI::App& app) {

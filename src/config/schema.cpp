@@ -39,6 +39,9 @@ std::vector<Key> make_schema() {
         false, 1),
       k("data.split.test_fraction", T::kNumber, "0.1", "stratified / grouped: test fraction", {}, 0, false,
         1),
+      k("data.allow_patient_overlap", T::kBool, "false",
+        "with a patient column, allow a split that puts a patient in both training and test (else refused, "
+        "naming them)"),
       k("data.balance", T::kString, "oversample",
         "training-set balancing: repeat rarer grades (the study's Table 2), weight the loss, or neither",
         {"oversample", "class_weights", "none"}),

@@ -103,17 +103,25 @@ std::vector<std::vector<int>> Split::counts(const Manifest& m) const {
 }
 
 namespace {
-// Image-level splits of a manifest with patients put the same patient in training and test: legitimate
-// for reproducing the study (which split images), but optimistic, so say so.
-Split warn_overlap(const Manifest& m, Split s, const std::string& method) {
+// Image-level splits of a manifest with patients can put one patient in training and test: test figures
+// are then optimistic (leakage). Refused unless allowed; allowed (reproducing the study, which split images)
+// it is still said.
+Split check_overlap(const Manifest& m, Split s, const SplitOptions& o) {
   const auto both = patients_in_both(m, s, Part::kTrain, Part::kTest);
-  if (!both.empty())
-    spdlog::warn(
-        "{}: the {} split puts {} patient(s) in both training and test ({}{}): test figures will be "
-        "optimistic; split method \"grouped\" keeps patients apart",
-        m.file, method, both.size(),
-        fmt::join(both.begin(), both.begin() + std::min<size_t>(both.size(), 5), ", "),
-        both.size() > 5 ? ", ..." : "");
+  if (both.empty()) return s;
+  const std::string names =
+      fmt::format("{}{}", fmt::join(both.begin(), both.begin() + std::min<size_t>(both.size(), 8), ", "),
+                  both.size() > 8 ? fmt::format(", ... ({} in all)", both.size()) : "");
+  if (!o.allow_patient_overlap)
+    throw Error(fmt::format(
+        "{}: the {} split puts {} patient(s) in both training and test: {}. Test figures would be optimistic "
+        "(leakage). Use split method \"grouped\" to keep each patient in one part, or allow it knowingly "
+        "(data.allow_patient_overlap: true, --allow-patient-overlap)",
+        m.file, o.method, both.size(), names));
+  spdlog::warn(
+      "{}: the {} split puts {} patient(s) in both training and test ({}): allowed by "
+      "allow_patient_overlap; test figures will be optimistic",
+      m.file, o.method, both.size(), names);
   return s;
 }
 }  // namespace
@@ -144,10 +152,10 @@ Split make_split(const Manifest& m, const SplitOptions& o) {
           fmt::format("{}: {} image(s), fewer than the {} + {} the per_class split takes for validation "
                       "and test",
                       m.file, fmt::join(short_grades, ", "), o.val_per_class, o.test_per_class));
-    return warn_overlap(m,
-                        take_per_grade(m, rng, std::vector<int>(kNumGrades, o.val_per_class),
-                                       std::vector<int>(kNumGrades, o.test_per_class)),
-                        o.method);
+    return check_overlap(m,
+                         take_per_grade(m, rng, std::vector<int>(kNumGrades, o.val_per_class),
+                                        std::vector<int>(kNumGrades, o.test_per_class)),
+                         o);
   }
   if (o.method == "stratified" || o.method == "grouped") {
     if (!(o.val_fraction >= 0 && o.test_fraction >= 0 && o.val_fraction + o.test_fraction < 1))
@@ -159,7 +167,7 @@ Split make_split(const Manifest& m, const SplitOptions& o) {
       nt[g] = static_cast<int>(std::lround(o.test_fraction * counts[g]));
       nv[g] = static_cast<int>(std::lround(o.val_fraction * counts[g]));
     }
-    return warn_overlap(m, take_per_grade(m, rng, nv, nt), o.method);
+    return check_overlap(m, take_per_grade(m, rng, nv, nt), o);
   }
   if (o.method == "column") {
     if (!m.has_split)
@@ -171,7 +179,7 @@ Split make_split(const Manifest& m, const SplitOptions& o) {
             "{}:{}: empty split (method \"column\" needs train, val or test on every row)", m.file, x.line));
       s.part.push_back(x.split == "train" ? Part::kTrain : x.split == "val" ? Part::kVal : Part::kTest);
     }
-    return s;
+    return check_overlap(m, s, o);
   }
   return {};  // unreachable: validate_split_options knows the methods
 }

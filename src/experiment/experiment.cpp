@@ -302,6 +302,7 @@ Settings settings_from(const config::Config& cf) {
   s.split.val_fraction = cf.get_number("data.split.val_fraction");
   s.split.test_fraction = cf.get_number("data.split.test_fraction");
   s.split.seed = s.seed;
+  s.split.allow_patient_overlap = cf.get_bool("data.allow_patient_overlap");
   checked("data.split", [&] { data::validate_split_options(s.split); });
   s.balance = cf.get_string("data.balance");
   s.augment = cf.get_bool("data.augment");

@@ -51,6 +51,7 @@ data:
     counts: [30, 30, 30, 30]
     patients: 12
   split: {{val_per_class: 6, test_per_class: 6}}
+  allow_patient_overlap: true
 features:
   layers: [mixed0, mixed2, mixed4]
   cache: {work}/cache
@@ -105,6 +106,18 @@ model = json.load(open(os.path.join(out, "model", "model.json")))
 check(len(model["members"]) == 3, "model.json lists 3 members")
 log = open(os.path.join(out, "log.txt")).read()
 check("[8/8] export" in log and "NO IMAGENET WEIGHTS" in log, "log.txt holds the console output")
+
+# The leakage guard: the same per_class split without allow_patient_overlap is refused, naming patients.
+p = run("run", config, "--set", "data.allow_patient_overlap=false", "--out", os.path.join(work, "leak"), rc=1)
+check("in both training and test: P" in p.stderr and "data.allow_patient_overlap: true" in p.stderr,
+      "a split putting patients in training and test is refused, naming them")
+check(not os.path.exists(os.path.join(work, "leak", "predictions.csv")), "and nothing is trained")
+
+# Determinism: the same config and seed, run again into another folder, give identical results.
+run("run", config, "--out", os.path.join(work, "again"))
+for name in ["predictions.csv", "metrics.json", "layers.csv", "split.csv"]:
+    check(open(os.path.join(work, "again", name), "rb").read() == open(os.path.join(out, name), "rb").read(),
+          f"a second run of the same config gives an identical {name}")
 
 # config.resolved.yaml reruns to the same metrics (the feature cache is warm: no extraction).
 p = run("run", os.path.join(out, "config.resolved.yaml"), "--out", os.path.join(work, "rerun"))

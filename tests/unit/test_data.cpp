@@ -242,6 +242,12 @@ TEST_CASE("column split and patient overlap detection", "[split]") {
   const Manifest m = read_manifest((d / "m.csv").string());
   SplitOptions o;
   o.method = "column";
+  // The leakage guard: P1 is in training and test.
+  REQUIRE_THROWS_WITH(make_split(m, o),
+                      Contains("m.csv: the column split puts 1 patient(s) in both training and "
+                               "test: P1.") &&
+                          Contains("data.allow_patient_overlap: true"));
+  o.allow_patient_overlap = true;
   const Split s = make_split(m, o);
   CHECK(s.part == std::vector<Part>{Part::kTrain, Part::kTest, Part::kVal});
   CHECK(patients_in_both(m, s, Part::kTrain, Part::kTest) == std::vector<std::string>{"P1"});
@@ -249,6 +255,7 @@ TEST_CASE("column split and patient overlap detection", "[split]") {
   const auto t = oess::io::read_csv((d / "split.csv").string());
   CHECK(t.header == std::vector<std::string>{"path", "score", "patient", "split"});
   CHECK(t.rows[1] == std::vector<std::string>{"b.png", "1", "P1", "test"});
+  o.allow_patient_overlap = false;  // no patient column: nothing to guard
   write(d / "m2.csv", "path,score,split\na.png,0,train\nb.png,1,\n");
   REQUIRE_THROWS_WITH(make_split(read_manifest((d / "m2.csv").string()), o),
                       Contains("m2.csv:3: empty split"));

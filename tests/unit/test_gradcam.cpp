@@ -24,6 +24,7 @@ TEST_CASE("Grad-CAM puts more heat on the Doppler colour box than a uniform map 
 data:
   synthetic: {{dir: {0}/synth, counts: [60, 60, 60, 60], patients: 12}}
   split: {{val_per_class: 10, test_per_class: 15}}
+  allow_patient_overlap: true
 features: {{layers: [mixed2], cache: none}}
 ensemble: {{members: 0}}
 report: {{bootstrap: 0, formats: [md]}}

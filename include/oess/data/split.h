@@ -10,6 +10,8 @@
 //               ties in seeded random order) to the part whose per-grade targets they fill best, so grades
 //               stay as balanced as grouping allows. requires: a patient column.
 //   column      the manifest's split column. requires: the column, and a value on every row.
+// Leakage guard: with a patient column, a split that puts a patient in both training and test is refused
+// (oess::Error naming the patients) unless allow_patient_overlap, when it is logged as a warning.
 // ensures: every sample in exactly one part; the same manifest, options and seed give the same split on
 // every platform.
 #include <cstdint>
@@ -28,6 +30,7 @@ struct SplitOptions {
   int val_per_class = 44, test_per_class = 44;
   double val_fraction = 0.1, test_fraction = 0.1;
   uint64_t seed = 0;
+  bool allow_patient_overlap = false;  // else a patient in both training and test is an error
 };
 
 struct Split {
