@@ -4,7 +4,8 @@
 # Idempotent and quick when all is there: installs only the Debian packages still missing, configures only an
 # unconfigured build folder, and lets the build tool rebuild only what changed. Run it as root, or as a user
 # who can sudo. Environment: OESS_BUILD_DIR (default build/), OESS_JOBS (default 2: each translation unit
-# that includes LibTorch takes ~1 GB of memory to compile).
+# that includes LibTorch takes ~1 GB of memory to compile), OESS_CMAKE_ARGS (extra configure arguments, for
+# a new build folder), OESS_EXTRA_PACKAGES (more Debian packages, e.g. clang for tools/fuzz.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${OESS_BUILD_DIR:-$root/build}
@@ -21,6 +22,8 @@ packages=(
   # headless browser that checks report.html opens cleanly
   chromium
 )
+# shellcheck disable=SC2206 # a space-separated list by design
+packages+=(${OESS_EXTRA_PACKAGES:-})
 
 missing=()
 for p in "${packages[@]}"; do
@@ -43,7 +46,8 @@ fi
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
   echo "oess setup: configuring $build (Release)"
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
+  # shellcheck disable=SC2086 # OESS_CMAKE_ARGS is a list of arguments
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release ${OESS_CMAKE_ARGS:-}
 fi
 echo "oess setup: building with $jobs jobs"
 cmake --build "$build" -j "$jobs"

@@ -240,7 +240,8 @@ struct Loader {
       }
       for (const auto& b : bases) {
         const fs::path p = fs::path(b).is_absolute() ? fs::path(b) : folder / b;
-        if (!fs::is_regular_file(p))
+        std::error_code ec;  // a path too long or unreadable is "no such file", not an exception
+        if (!fs::is_regular_file(p, ec))
           throw UsageError(fmt::format("{}: base: {}: no such config file", where(origin, base), p.string()));
         load_file(p.string());
       }
@@ -252,7 +253,7 @@ struct Loader {
     std::error_code ec;
     if (fs::is_directory(file, ec)) throw UsageError(fmt::format("{}: is a folder, not a config file", file));
     if (!fs::is_regular_file(file, ec)) throw UsageError(fmt::format("{}: no such config file", file));
-    const std::string canon = fs::weakly_canonical(file).string();
+    const std::string canon = fs::weakly_canonical(file, ec).string();
     if (std::find(stack.begin(), stack.end(), canon) != stack.end()) {
       std::string cycle;
       auto it = std::find(stack.begin(), stack.end(), canon);

@@ -6,8 +6,11 @@
 #include <gdcmPhotometricInterpretation.h>
 #include <gdcmPixelFormat.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <opencv2/imgproc.hpp>
 #include <vector>
 
@@ -21,7 +24,116 @@ bool is_dicom_file(const std::string& path) {
   return head.size() == 132 && head.compare(128, 4, "DICM") == 0;
 }
 
+namespace {
+
+// GDCM asserts (aborts the process) on some malformed file meta groups, and allocates whatever length an
+// element declares before reading it (both found by fuzz/fuzz_image). So the file is walked here first: the
+// file meta group (explicit VR little endian elements (0002,xxxx) after the "DICM" marker, each with a known
+// VR and a defined length inside the file, their group length matching), then the data set's top-level
+// elements for the usual little-endian transfer syntaxes, each defined length inside the file (the walk
+// stops at the first sequence or undefined length: GDCM parses those itself).
+void check_file_meta(const std::string& path) {
+  const std::string head = read_file_head(path, 256u << 20);
+  size_t at = 132;
+  auto u16 = [&](size_t o) {
+    return static_cast<unsigned>(static_cast<unsigned char>(head[o])) |
+           static_cast<unsigned>(static_cast<unsigned char>(head[o + 1])) << 8;
+  };
+  auto bad = [&](const std::string& what) {
+    throw Error(
+        fmt::format("{}: not a readable DICOM file: file meta element at byte {} {}", path, at, what));
+  };
+  int elements = 0;
+  int64_t group_length = -1;  // (0002,0000), when present: the bytes of the group after it
+  size_t group_start = 0;
+  while (at + 8 <= head.size() && u16(at) == 0x0002) {
+    const char v0 = head[at + 4], v1 = head[at + 5];
+    const std::string vr{v0, v1};
+    static const std::string kVrs =
+        "AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT "
+        "UV";
+    if (v0 < 'A' || v0 > 'Z' || v1 < 'A' || v1 > 'Z' || kVrs.find(vr) == std::string::npos ||
+        kVrs.find(vr) % 3)
+      bad(fmt::format("has no valid VR (\"{}\")", vr));
+    static const char* const kLong[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ",
+                                        "SV", "UC", "UN", "UR", "UT", "UV"};
+    const bool long_form = std::find_if(std::begin(kLong), std::end(kLong),
+                                        [&](const char* l) { return vr == l; }) != std::end(kLong);
+    uint64_t length = 0;
+    size_t value_at = 0;
+    if (long_form) {
+      if (at + 12 > head.size()) bad("is cut short");
+      length = u16(at + 8) | static_cast<uint64_t>(u16(at + 10)) << 16;
+      value_at = at + 12;
+    } else {
+      length = u16(at + 6);
+      value_at = at + 8;
+    }
+    if (length == 0xFFFFFFFFull) bad("has an undefined length");
+    if (value_at + length > head.size())
+      bad(fmt::format("declares {} bytes past the end of the header", length));
+    if (u16(at + 2) == 0x0000 && elements == 0 && vr == "UL" && length == 4) {
+      group_length = static_cast<int64_t>(u16(value_at) | static_cast<uint64_t>(u16(value_at + 2)) << 16);
+      group_start = value_at + 4;
+    }
+    at = value_at + static_cast<size_t>(length);
+    ++elements;
+  }
+  if (elements == 0) bad("is missing (no group 0002 after the DICM marker)");
+  // GDCM trusts the group length to find the data set: it must end where the group's elements end.
+  if (group_length >= 0 && static_cast<size_t>(group_length) != at - group_start)
+    throw Error(
+        fmt::format("{}: not a readable DICOM file: file meta group length {} does not match its {} bytes",
+                    path, group_length, at - group_start));
+  if (at >= head.size())
+    throw Error(fmt::format("{}: not a readable DICOM file: nothing after the file meta group", path));
+
+  // The data set, for explicit and implicit VR little endian (and the compressed syntaxes, explicit VR).
+  std::string syntax;
+  for (size_t p = 132; p + 8 <= at;) {  // find (0002,0010) again
+    const bool long_form =
+        std::string("OBODOFOLOVOWSQSVUCUNURUTUV").find(head.substr(p + 4, 2)) % 2 == 0 &&
+        std::string("OBODOFOLOVOWSQSVUCUNURUTUV").find(head.substr(p + 4, 2)) != std::string::npos;
+    const size_t value_at = p + (long_form ? 12 : 8);
+    const size_t len = long_form ? (u16(p + 8) | static_cast<size_t>(u16(p + 10)) << 16) : u16(p + 6);
+    if (u16(p + 2) == 0x0010) syntax = head.substr(value_at, len);
+    p = value_at + len;
+  }
+  while (!syntax.empty() && (syntax.back() == '\0' || syntax.back() == ' ')) syntax.pop_back();
+  const bool implicit = syntax == "1.2.840.10008.1.2";
+  if (syntax == "1.2.840.10008.1.2.2" || syntax == "1.2.840.10008.1.2.1.99") return;  // big endian, deflated
+  std::error_code ec;
+  const uint64_t file_bytes = std::filesystem::file_size(path, ec);
+  while (!ec && at + 8 <= head.size()) {
+    uint64_t length = 0;
+    size_t value_at = at + 8;
+    if (implicit) {
+      length = u16(at + 4) | static_cast<uint64_t>(u16(at + 6)) << 16;
+    } else {
+      const std::string vr = head.substr(at + 4, 2);
+      const size_t k = std::string("OBODOFOLOVOWSQSVUCUNURUTUV").find(vr);
+      if (k != std::string::npos && k % 2 == 0) {
+        if (at + 12 > head.size()) break;
+        length = u16(at + 8) | static_cast<uint64_t>(u16(at + 10)) << 16;
+        value_at = at + 12;
+      } else {
+        length = u16(at + 6);
+      }
+    }
+    if (length == 0xFFFFFFFFull) break;  // a sequence or encapsulated pixel data: GDCM's to parse
+    if (value_at + length > file_bytes)
+      throw Error(
+          fmt::format("{}: not a readable DICOM file: element ({:04x},{:04x}) at byte {} declares {} bytes, "
+                      "past the end of the {}-byte file",
+                      path, u16(at), u16(at + 2), at, length, file_bytes));
+    at = value_at + static_cast<size_t>(length);
+  }
+}
+
+}  // namespace
+
 cv::Mat read_dicom_frame(const std::string& path, int frame, int* frames) {
+  check_file_meta(path);
   gdcm::ImageReader reader;
   reader.SetFileName(path.c_str());
   if (!reader.Read())
@@ -50,7 +162,18 @@ cv::Mat read_dicom_frame(const std::string& path, int frame, int* frames) {
     throw Error(fmt::format("{}: photometric interpretation {} with {} sample(s) is not supported", path,
                             gdcm::PhotometricInterpretation::GetPIString(pi), samples));
 
-  std::vector<char> buffer(image.GetBufferLength());
+  // The pixel buffer is sized from the header: a corrupt header can ask for gigabytes (found by
+  // fuzz/fuzz_image). Uncompressed pixels cannot outgrow the file; compressed ones are allowed 64 times it.
+  std::error_code ec;
+  const uint64_t file_bytes = std::filesystem::file_size(path, ec);
+  const uint64_t want = image.GetBufferLength();
+  const uint64_t allowed = std::min<uint64_t>(std::max<uint64_t>(64 * file_bytes, 64ull << 20), 4ull << 30);
+  if (ec || want > allowed)
+    throw Error(
+        fmt::format("{}: the header declares {} frame(s) of {}x{} ({} bytes of pixels), more than a {}-byte "
+                    "file can hold",
+                    path, n_frames, cols, rows, want, file_bytes));
+  std::vector<char> buffer(want);
   if (buffer.empty() || !image.GetBuffer(buffer.data()))
     throw Error(fmt::format("{}: no decodable pixel data", path));
   const size_t bytes = static_cast<size_t>(bits / 8), plane = static_cast<size_t>(rows) * cols * bytes;

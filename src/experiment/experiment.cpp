@@ -107,7 +107,8 @@ std::string seconds(double s) {
 std::string dataset_manifest(const Settings& s, bool may_make, Console& con) {
   if (s.manifest != "synthetic") return s.manifest;
   const std::string labels = (fs::path(s.synth.out_dir) / "labels.csv").string();
-  if (fs::exists(labels)) {
+  std::error_code ec;
+  if (fs::exists(labels, ec)) {
     const auto m = data::read_manifest(labels, /*check_files=*/false);
     std::array<int, 4> have{};
     for (const auto& smp : m.samples) ++have[static_cast<size_t>(smp.score)];
@@ -315,7 +316,8 @@ Settings settings_from(const config::Config& cf) {
   e.backbone.aux_logits = false;
   e.backbone.transform_input = cf.get_bool("backbone.transform_input");
   e.weights = cf.get_string("backbone.weights");
-  if (e.weights != "none" && !fs::is_regular_file(e.weights))
+  std::error_code ec;
+  if (e.weights != "none" && !fs::is_regular_file(e.weights, ec))
     throw UsageError(
         fmt::format("backbone.weights: {}: no such weights file (or `none` for random weights)", e.weights));
   e.seed = s.seed;

@@ -168,6 +168,7 @@ ModelFile read_model(const std::string& path) {
   if (fs::is_directory(path, ec)) return read_model((fs::path(path) / "model.pt").string());
   if (!fs::is_regular_file(path, ec)) throw Error(fmt::format("{}: no such model file", path));
   const std::string bytes = read_file(path);
+  io::check_torch_pickle(bytes, path);
   c10::IValue v;
   try {
     v = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));

@@ -9,6 +9,7 @@
 
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
+#include "oess/io/weights.h"
 
 namespace oess::features {
 
@@ -32,6 +33,7 @@ void write_feature_file(const std::string& path, const FeatureSet& f) {
 
 FeatureSet read_feature_file(const std::string& path) {
   const std::string bytes = read_file(path);
+  io::check_torch_pickle(bytes, path);
   c10::IValue v;
   try {
     v = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));

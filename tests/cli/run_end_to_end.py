@@ -162,7 +162,7 @@ with open(model, "rb") as f:
 with open(os.path.join(work, "truncated.pt"), "wb") as f:
     f.write(data[: len(data) // 2])
 p = run("score", "--model", os.path.join(work, "truncated.pt"), images[0], rc=1)
-check("truncated.pt: not a readable oess model" in p.stderr, "a truncated model file is named, exit 1")
+check("truncated.pt: truncated or corrupt torch zip file" in p.stderr, "a truncated model file is named, exit 1")
 d = torch.load(model)
 d["__meta__"]["format_version"] = "99"
 torch.save(d, os.path.join(work, "newer.pt"))

@@ -38,6 +38,12 @@ struct WeightsFile {
 
 WeightsFile read_weights(const std::string& path);
 
+// Checks a torch zip file's pickle (data.pkl) before LibTorch unpickles it: every length-prefixed string or
+// bytes argument must fit in the pickle. LibTorch 1.13 reserves such lengths before reading them, so a
+// corrupt length asks for gigabytes (found by fuzz/fuzz_weights). Files that are not torch zips are left to
+// the caller's own error. errors: oess::Error "PATH: corrupt torch file: ...".
+void check_torch_pickle(const std::string& bytes, const std::string& path);
+
 // Writes `tensors` as a torch zip holding a plain dict (Python: torch.load(path) -> dict), atomically.
 // requires: unique names, defined tensors.
 void write_torch_dict(const std::string& path, const StateDict& tensors);
