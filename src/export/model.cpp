@@ -167,18 +167,7 @@ ModelFile read_model(const std::string& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) return read_model((fs::path(path) / "model.pt").string());
   if (!fs::is_regular_file(path, ec)) throw Error(fmt::format("{}: no such model file", path));
-  const std::string bytes = read_file(path);
-  io::check_torch_pickle(bytes, path);
-  c10::IValue v;
-  try {
-    v = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
-  } catch (const std::exception& e) {
-    const std::string msg = e.what();
-    throw Error(fmt::format("{}: not a readable oess model (truncated or not a torch zip file: {})", path,
-                            msg.substr(0, msg.find('\n'))));
-  }
-  if (!v.isGenericDict())
-    throw Error(fmt::format("{}: not an oess model (top level is a {})", path, v.tagKind()));
+  const c10::IValue v = io::read_torch_dict(path, "oess model");
   ModelFile m;
   std::map<std::string, torch::Tensor> members;
   for (const auto& item : v.toGenericDict()) {

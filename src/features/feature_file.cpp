@@ -32,17 +32,7 @@ void write_feature_file(const std::string& path, const FeatureSet& f) {
 }
 
 FeatureSet read_feature_file(const std::string& path) {
-  const std::string bytes = read_file(path);
-  io::check_torch_pickle(bytes, path);
-  c10::IValue v;
-  try {
-    v = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
-  } catch (const std::exception& e) {
-    const std::string msg = e.what();
-    throw Error(fmt::format("{}: not a readable feature file ({})", path, msg.substr(0, msg.find('\n'))));
-  }
-  if (!v.isGenericDict())
-    throw Error(fmt::format("{}: not a feature file (top level is a {})", path, v.tagKind()));
+  const c10::IValue v = io::read_torch_dict(path, "feature file");
   FeatureSet f;
   bool have_paths = false;
   for (const auto& item : v.toGenericDict()) {

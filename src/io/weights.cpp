@@ -286,6 +286,21 @@ void check_zip_structure(const std::string& b, const std::string& path) {
 
 }  // namespace
 
+c10::IValue read_torch_dict(const std::string& path, const std::string& what) {
+  const std::string bytes = read_file(path);
+  check_torch_pickle(bytes, path);
+  c10::IValue v;
+  try {
+    v = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
+  } catch (const std::exception& e) {
+    const std::string msg = e.what();
+    throw Error(fmt::format("{}: not a readable {} ({})", path, what, msg.substr(0, msg.find('\n'))));
+  }
+  if (!v.isGenericDict())
+    throw Error(fmt::format("{}: not a {} (top level is a {})", path, what, v.tagKind()));
+  return v;
+}
+
 void check_torch_pickle(const std::string& bytes, const std::string& path) {
   if (bytes.compare(0, 4, std::string("PK\x03\x04", 4)) == 0) check_zip_structure(bytes, path);
   std::string pkl;

@@ -14,6 +14,7 @@
 // Contract: every failure is an oess::Error whose message starts with the file path and says what is wrong
 // (missing, a folder, empty, truncated, not a checkpoint, wrong top-level object, a non-tensor entry, a
 // safetensors entry whose offsets or size do not fit).
+#include <ATen/core/ivalue.h>
 #include <torch/types.h>
 
 #include <cstdint>
@@ -43,6 +44,11 @@ WeightsFile read_weights(const std::string& path);
 // corrupt length asks for gigabytes (found by fuzz/fuzz_weights). Files that are not torch zips are left to
 // the caller's own error. errors: oess::Error "PATH: corrupt torch file: ...".
 void check_torch_pickle(const std::string& bytes, const std::string& path);
+
+// Reads a torch zip file whose top level is a dict (feature files, exported models): the bytes are checked
+// (check_torch_pickle), unpickled, and the top level must be a dict. errors: "PATH: not a readable WHAT
+// (...)", "PATH: not a WHAT (top level is a ...)", and check_torch_pickle's.
+c10::IValue read_torch_dict(const std::string& path, const std::string& what);
 
 // Writes `tensors` as a torch zip holding a plain dict (Python: torch.load(path) -> dict), atomically.
 // requires: unique names, defined tensors.
