@@ -33,9 +33,7 @@ int main(int argc, char** argv) {
   try {
     const auto settings = oess::experiment::settings_from(
         oess::config::load_config((fs::path(run) / "config.resolved.yaml").string()));
-    const std::string manifest = settings.manifest == "synthetic"
-                                     ? (fs::path(settings.synth.out_dir) / "labels.csv").string()
-                                     : settings.manifest;
+    const std::string manifest = oess::experiment::manifest_file(settings);
     std::map<std::string, std::string> file_of;
     for (const auto& s : oess::data::read_manifest(manifest, false).samples) file_of[s.rel_path] = s.path;
     const auto model = oess::exporting::read_model((fs::path(run) / "model" / "model.pt").string());

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <opencv2/imgproc.hpp>
+#include <set>
 #include <vector>
 
 #include "oess/core/atomic_file.h"
@@ -32,6 +33,21 @@ namespace {
 // VR and a defined length inside the file, their group length matching), then the data set's top-level
 // elements for the usual little-endian transfer syntaxes, each defined length inside the file (the walk
 // stops at the first sequence or undefined length: GDCM parses those itself).
+// Value representations with a 2-byte reserved field and a 4-byte length (explicit VR); the others have a
+// 2-byte length.
+bool long_vr(const std::string& vr) {
+  static const std::set<std::string> kLong = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ",
+                                              "SV", "UC", "UN", "UR", "UT", "UV"};
+  return kLong.count(vr) > 0;
+}
+
+bool known_vr(const std::string& vr) {
+  static const std::set<std::string> kVrs = {
+      "AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT", "OB", "OD", "OF", "OL", "OV",
+      "OW", "PN", "SH", "SL", "SQ", "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV"};
+  return kVrs.count(vr) > 0;
+}
+
 void check_file_meta(const std::string& path) {
   const std::string head = read_file_head(path, 256u << 20);
   size_t at = 132;
@@ -46,22 +62,13 @@ void check_file_meta(const std::string& path) {
   int elements = 0;
   int64_t group_length = -1;  // (0002,0000), when present: the bytes of the group after it
   size_t group_start = 0;
+  std::string syntax;  // (0002,0010), the transfer syntax of the data set
   while (at + 8 <= head.size() && u16(at) == 0x0002) {
-    const char v0 = head[at + 4], v1 = head[at + 5];
-    const std::string vr{v0, v1};
-    static const std::string kVrs =
-        "AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT "
-        "UV";
-    if (v0 < 'A' || v0 > 'Z' || v1 < 'A' || v1 > 'Z' || kVrs.find(vr) == std::string::npos ||
-        kVrs.find(vr) % 3)
-      bad(fmt::format("has no valid VR (\"{}\")", vr));
-    static const char* const kLong[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ",
-                                        "SV", "UC", "UN", "UR", "UT", "UV"};
-    const bool long_form = std::find_if(std::begin(kLong), std::end(kLong),
-                                        [&](const char* l) { return vr == l; }) != std::end(kLong);
+    const std::string vr = head.substr(at + 4, 2);
+    if (!known_vr(vr)) bad(fmt::format("has no valid VR (\"{}\")", vr));
     uint64_t length = 0;
     size_t value_at = 0;
-    if (long_form) {
+    if (long_vr(vr)) {
       if (at + 12 > head.size()) bad("is cut short");
       length = u16(at + 8) | static_cast<uint64_t>(u16(at + 10)) << 16;
       value_at = at + 12;
@@ -76,6 +83,7 @@ void check_file_meta(const std::string& path) {
       group_length = static_cast<int64_t>(u16(value_at) | static_cast<uint64_t>(u16(value_at + 2)) << 16);
       group_start = value_at + 4;
     }
+    if (u16(at + 2) == 0x0010) syntax = head.substr(value_at, static_cast<size_t>(length));
     at = value_at + static_cast<size_t>(length);
     ++elements;
   }
@@ -89,16 +97,6 @@ void check_file_meta(const std::string& path) {
     throw Error(fmt::format("{}: not a readable DICOM file: nothing after the file meta group", path));
 
   // The data set, for explicit and implicit VR little endian (and the compressed syntaxes, explicit VR).
-  std::string syntax;
-  for (size_t p = 132; p + 8 <= at;) {  // find (0002,0010) again
-    const bool long_form =
-        std::string("OBODOFOLOVOWSQSVUCUNURUTUV").find(head.substr(p + 4, 2)) % 2 == 0 &&
-        std::string("OBODOFOLOVOWSQSVUCUNURUTUV").find(head.substr(p + 4, 2)) != std::string::npos;
-    const size_t value_at = p + (long_form ? 12 : 8);
-    const size_t len = long_form ? (u16(p + 8) | static_cast<size_t>(u16(p + 10)) << 16) : u16(p + 6);
-    if (u16(p + 2) == 0x0010) syntax = head.substr(value_at, len);
-    p = value_at + len;
-  }
   while (!syntax.empty() && (syntax.back() == '\0' || syntax.back() == ' ')) syntax.pop_back();
   const bool implicit = syntax == "1.2.840.10008.1.2";
   if (syntax == "1.2.840.10008.1.2.2" || syntax == "1.2.840.10008.1.2.1.99") return;  // big endian, deflated
@@ -109,16 +107,12 @@ void check_file_meta(const std::string& path) {
     size_t value_at = at + 8;
     if (implicit) {
       length = u16(at + 4) | static_cast<uint64_t>(u16(at + 6)) << 16;
+    } else if (long_vr(head.substr(at + 4, 2))) {
+      if (at + 12 > head.size()) break;
+      length = u16(at + 8) | static_cast<uint64_t>(u16(at + 10)) << 16;
+      value_at = at + 12;
     } else {
-      const std::string vr = head.substr(at + 4, 2);
-      const size_t k = std::string("OBODOFOLOVOWSQSVUCUNURUTUV").find(vr);
-      if (k != std::string::npos && k % 2 == 0) {
-        if (at + 12 > head.size()) break;
-        length = u16(at + 8) | static_cast<uint64_t>(u16(at + 10)) << 16;
-        value_at = at + 12;
-      } else {
-        length = u16(at + 6);
-      }
+      length = u16(at + 6);
     }
     if (length == 0xFFFFFFFFull) break;  // a sequence or encapsulated pixel data: GDCM's to parse
     if (value_at + length > file_bytes)

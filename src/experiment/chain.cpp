@@ -26,12 +26,6 @@ std::string pct(double v) { return std::isnan(v) ? "   -  " : fmt::format("{:5.1
 
 bool four_class(const Chain& c) { return c.s.train.task == train::Task::kOess4; }
 
-const data::Sample& sample_of(const Chain& c, const std::string& rel_path) {
-  for (const auto& s : c.manifest.samples)
-    if (s.rel_path == rel_path) return s;
-  throw Error(fmt::format("{}: not in {}", rel_path, c.manifest.file));
-}
-
 // Test predictions of one [test rows, K] probability tensor, in the predictions contract's terms.
 metrics::Predictions predictions_of(const Chain& c, const torch::Tensor& probs) {
   const int k_classes = train::num_classes(c.s.train.task);
@@ -146,7 +140,7 @@ void train_members(Chain& c, const ProgressFn& progress) {
         grid.back().seed = c.s.train.seed + static_cast<uint64_t>(m);
       }
     }
-    // Every (tap, member) pair is one single-tap sweep; they run in parallel, one LibTorch thread each.
+    // Every (tap, member) pair is one single-tap sweep, one after another.
     std::vector<std::pair<std::string, size_t>> jobs;
     for (const auto& tap : taps)
       for (size_t m = 0; m < grid.size(); ++m) jobs.emplace_back(tap, m);
@@ -274,7 +268,9 @@ void write_report(const Chain& c, const std::string& dir) {
   }
   in.final_label = c.final_label;
   in.metrics_json = c.metrics_json;
-  for (const auto& pth : c.predictions.path) in.test_paths.push_back(sample_of(c, pth).path);
+  std::unordered_map<std::string, const std::string*> file_of;  // manifest path -> readable file
+  for (const auto& smp : c.manifest.samples) file_of[smp.rel_path] = &smp.path;
+  for (const auto& pth : c.predictions.path) in.test_paths.push_back(*file_of.at(pth));
   in.test_truth = c.test_grades;  // grades: the thumbnails' rows and the ROC's healthy/diseased truth
   if (c.members.size() > 1) in.test_binary_vote = c.final.binary_vote;
   in.test_pred = c.predictions.pred;

@@ -105,8 +105,8 @@ std::string seconds(double s) {
 
 // The dataset: the manifest, or the synthetic one (made on first use unless `may_make` is false).
 std::string dataset_manifest(const Settings& s, bool may_make, Console& con) {
-  if (s.manifest != "synthetic") return s.manifest;
-  const std::string labels = (fs::path(s.synth.out_dir) / "labels.csv").string();
+  const std::string labels = manifest_file(s);
+  if (s.manifest != "synthetic") return labels;
   std::error_code ec;
   if (fs::exists(labels, ec)) {
     const auto m = data::read_manifest(labels, /*check_files=*/false);
@@ -275,6 +275,10 @@ StageRange parse_stages(const std::string& spec) {
   if (r.first > r.last)
     throw UsageError(fmt::format("--stage \"{}\": the first stage comes after the last", spec));
   return r;
+}
+
+std::string manifest_file(const Settings& s) {
+  return s.manifest == "synthetic" ? (fs::path(s.synth.out_dir) / "labels.csv").string() : s.manifest;
 }
 
 Settings settings_from(const config::Config& cf) {

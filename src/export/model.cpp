@@ -31,6 +31,12 @@ namespace fs = std::filesystem;
 
 std::string base_tap(const std::string& member_tap) { return member_tap.substr(0, member_tap.find('@')); }
 
+// A member tap's pooling: its "@how" suffix, else the model's pooling.
+std::string pooling_of(const std::string& member_tap, const std::string& model_pooling) {
+  const size_t at = member_tap.find('@');
+  return at == std::string::npos ? model_pooling : member_tap.substr(at + 1);
+}
+
 // The forward-order index of the layer a state-dict key belongs to; -1 for parts outside the feature path
 // (classification heads, AuxLogits).
 int layer_index(models::Arch arch, const std::string& key) {
@@ -126,9 +132,7 @@ void export_run(const std::string& run_dir, const std::string& out_file) {
             {"metrics", metrics}};
   // Grad-CAM's reference: the mean activation maps over the first 64 training images (split.csv order).
   if (fs::is_regular_file(dir / "split.csv")) {
-    const std::string manifest =
-        s.manifest == "synthetic" ? (fs::path(s.synth.out_dir) / "labels.csv").string() : s.manifest;
-    const auto man = data::read_manifest(manifest, /*check_files=*/false);
+    const auto man = data::read_manifest(experiment::manifest_file(s), /*check_files=*/false);
     std::map<std::string, std::string> file_of;
     for (const auto& smp : man.samples) file_of[smp.rel_path] = smp.path;
     const auto split = io::read_csv((dir / "split.csv").string());
@@ -298,7 +302,7 @@ std::vector<ImageScore> Scorer::score(const std::vector<std::string>& paths,
     std::set<std::string> this_batch;  // each (tap, pooling) once per batch, however many members use it
     for (const auto& t : im.model->member_taps) {
       const std::string tap = base_tap(t);
-      const std::string how = t.find('@') == std::string::npos ? im.pooling : t.substr(t.find('@') + 1);
+      const std::string how = pooling_of(t, im.pooling);
       if (!this_batch.insert(tap + "@" + how).second) continue;
       pooled[tap + "@" + how].push_back(
           features::pool(out.at(models::resolve_tap(im.backbone->arch(), tap).name), how)
@@ -310,7 +314,7 @@ std::vector<ImageScore> Scorer::score(const std::vector<std::string>& paths,
   std::vector<torch::Tensor> probs;
   for (size_t i = 0; i < im.model->members.size(); ++i) {
     const auto& t = im.model->member_taps[i];
-    const std::string how = t.find('@') == std::string::npos ? im.pooling : t.substr(t.find('@') + 1);
+    const std::string how = pooling_of(t, im.pooling);
     const auto x = torch::cat(pooled.at(base_tap(t) + "@" + how));
     probs.push_back(im.model->members[i].probabilities(x));
   }
@@ -345,7 +349,7 @@ GradCam Scorer::gradcam(const std::string& path) {
   std::vector<torch::Tensor> probs;
   for (size_t i = 0; i < im.model->members.size(); ++i) {
     const auto& t = im.model->member_taps[i];
-    const std::string how = t.find('@') == std::string::npos ? im.pooling : t.substr(t.find('@') + 1);
+    const std::string how = pooling_of(t, im.pooling);
     const auto& a = leaf.at(models::resolve_tap(im.backbone->arch(), base_tap(t)).name);
     probs.push_back(im.model->members[i].probabilities(features::pool(a, how).cpu()));
   }

@@ -58,6 +58,9 @@ struct Settings {
 
 Settings settings_from(const config::Config& c);
 
+// The manifest a run reads: data.manifest, or the synthetic dataset's labels.csv.
+std::string manifest_file(const Settings& s);
+
 struct Member {
   std::string tap;
   train::TrainOptions options;
