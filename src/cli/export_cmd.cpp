@@ -62,14 +62,19 @@ std::vector<std::string> collect_inputs(const std::vector<std::string>& inputs) 
 }
 
 struct ScoreArgs {
-  std::string model, csv, json, manifest, heatmap, device = "cpu";
+  std::string model, csv, json, manifest, heatmap, heatmap_method = "gradcam-ig", device = "cpu";
+  int heatmap_steps = 8;
   std::vector<std::string> inputs;
   double unsure_below = 0.5, unsure_disagreement = 0.5;
   int threads = 2, batch = 16;
 };
 
 void run_score(const ScoreArgs& a) {
+  exporting::HeatOptions heat;
+  heat.method = exporting::parse_heat_method(a.heatmap_method);  // a usage error before any work
+  heat.steps = a.heatmap_steps;
   const auto model = exporting::read_model(a.model);
+  if (!a.heatmap.empty()) exporting::check_heat_options(model, heat);
   const auto files = collect_inputs(a.inputs);
   exporting::Scorer scorer(model, a.device, a.threads, a.batch);
   Progress bar("score", static_cast<int64_t>(files.size()));
@@ -139,21 +144,23 @@ void run_score(const ScoreArgs& a) {
   }
   if (!a.heatmap.empty()) {
     fs::create_directories(a.heatmap);
-    Progress cam_bar("grad-cam", static_cast<int64_t>(files.size()));
+    const std::string method = exporting::heat_method_name(heat.method);
+    Progress heat_bar("heat map", static_cast<int64_t>(files.size()));
     std::map<std::string, int> used;
     for (size_t i = 0; i < files.size(); ++i) {
-      const auto g = scorer.gradcam(files[i]);
+      const auto h = scorer.heatmap(files[i], heat);
       const std::string stem = fs::path(files[i]).stem().string();
       const int n = used[stem]++;
-      const std::string name = n == 0 ? stem + "_gradcam.png" : fmt::format("{}_{}_gradcam.png", stem, n);
+      const std::string name =
+          n == 0 ? fmt::format("{}_{}.png", stem, method) : fmt::format("{}_{}_{}.png", stem, n, method);
       std::vector<uchar> png;
-      cv::imencode(".png", exporting::gradcam_overlay(g), png);
+      cv::imencode(".png", exporting::heatmap_overlay(h), png);
       write_file_atomic((fs::path(a.heatmap) / name).string(),
                         std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
-      cam_bar.update(static_cast<int64_t>(i + 1));
+      heat_bar.update(static_cast<int64_t>(i + 1));
     }
-    cam_bar.finish();
-    fmt::print("wrote {} Grad-CAM overlay(s) to {}\n", files.size(), a.heatmap);
+    heat_bar.finish();
+    fmt::print("wrote {} {} heat map overlay(s) to {}\n", files.size(), method, a.heatmap);
   }
   if (!a.csv.empty()) csv.write(a.csv);
   if (!a.json.empty()) write_file_atomic(a.json, js.dump(2) + "\n");
@@ -184,9 +191,19 @@ void add_score_command(CLI::App& app) {
   sub->add_option("--csv", a->csv, "write path,pred,p0..p3 (or p1),p_diseased,disagreement,unsure");
   sub->add_option("--json", a->json, "write the scores as JSON");
   sub->add_option("--manifest", a->manifest, "manifest with a patient column: per-patient sums");
-  sub->add_option(
-      "--heatmap", a->heatmap,
-      "folder for a Grad-CAM overlay PNG per image (IMAGE_gradcam.png): which pixels drove the score");
+  sub->add_option("--heatmap", a->heatmap,
+                  "folder for a heat-map overlay PNG per image (IMAGE_METHOD.png): which pixels drove the "
+                  "score (docs/scoring.md)");
+  sub->add_option("--heatmap-method", a->heatmap_method,
+                  "gradcam: Grad-CAM at the model's tap (coarse, fast); ig: integrated gradients from the "
+                  "training images' mean (pixels); gradcam-ig: their product, Grad-CAM's regions refined to "
+                  "pixels")
+      ->check(CLI::IsMember({"gradcam", "ig", "gradcam-ig"}))
+      ->capture_default_str();
+  sub->add_option("--heatmap-steps", a->heatmap_steps,
+                  "integrated gradients: points on the path (each one forward and backward pass)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   sub->add_option("--unsure-below", a->unsure_below, "flag images whose highest probability is below this")
       ->capture_default_str();
   sub->add_option("--unsure-disagreement", a->unsure_disagreement,

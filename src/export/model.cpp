@@ -253,6 +253,9 @@ struct Scorer::Impl {
   std::vector<std::string> taps;  // base taps to run
   std::string pooling;
   const ModelFile* model;
+  std::vector<torch::Tensor> member_probabilities(const std::map<std::string, torch::Tensor>& acts) const;
+  cv::Mat integrated_gradients(const torch::Tensor& x, int target, int steps,
+                               std::pair<double, double>* p_ends);
 };
 
 Scorer::Scorer(const ModelFile& m, const std::string& device, int threads, int batch) : impl_(new Impl) {
@@ -272,6 +275,7 @@ Scorer::Scorer(const ModelFile& m, const std::string& device, int threads, int b
   im.backbone->set_fast_paths({/*fold_batchnorm=*/true, /*channels_last=*/true});  // as extraction
   im.device = models::parse_device(device);
   im.backbone->to(im.device);
+  for (auto& p : im.backbone->module().parameters()) p.requires_grad_(false);  // heat maps: inputs only
   im.pre = models::preprocessing_preset(m.meta.at("preprocessing"), o.arch);
   im.crop = data::parse_crop(m.meta.at("crop"));
   im.frame = std::stoi(m.meta.at("dicom_frame"));
@@ -334,11 +338,102 @@ std::vector<ImageScore> Scorer::score(const std::vector<std::string>& paths,
   return out;
 }
 
-GradCam Scorer::gradcam(const std::string& path) {
+HeatMethod parse_heat_method(const std::string& name) {
+  if (name == "gradcam") return HeatMethod::kGradCam;
+  if (name == "ig") return HeatMethod::kIntegratedGradients;
+  if (name == "gradcam-ig") return HeatMethod::kGradCamIg;
+  throw UsageError(fmt::format("unknown heat-map method \"{}\": expected gradcam, ig or gradcam-ig", name));
+}
+
+std::string heat_method_name(HeatMethod m) {
+  switch (m) {
+    case HeatMethod::kGradCam:
+      return "gradcam";
+    case HeatMethod::kIntegratedGradients:
+      return "ig";
+    default:
+      return "gradcam-ig";
+  }
+}
+
+// Each member's class probabilities [N, K] from a forward pass's activations (canonical tap -> tensor).
+std::vector<torch::Tensor> Scorer::Impl::member_probabilities(
+    const std::map<std::string, torch::Tensor>& acts) const {
+  std::vector<torch::Tensor> probs;
+  for (size_t i = 0; i < model->members.size(); ++i) {
+    const auto& t = model->member_taps[i];
+    const auto& a = acts.at(models::resolve_tap(backbone->arch(), base_tap(t)).name);
+    probs.push_back(model->members[i].probabilities(features::pool(a, pooling_of(t, pooling)).cpu()));
+  }
+  return probs;
+}
+
+void check_heat_options(const ModelFile& m, const HeatOptions& o) {
+  if (o.method == HeatMethod::kGradCam) return;
+  if (!m.reference.count("input"))
+    throw Error(
+        "this model holds no reference input (reference.input), which the ig and gradcam-ig heat maps start "
+        "from: it was exported by an older oess. Re-export it (oess export --run RUN --out FILE) or use "
+        "--heatmap-method gradcam");
+  if (o.steps < 1) throw UsageError(fmt::format("integrated gradients: steps {} must be >= 1", o.steps));
+  if (!(o.smooth >= 0 && o.smooth < 1))
+    throw UsageError(fmt::format("heat-map smoothing {} is outside [0, 1)", o.smooth));
+}
+
+// Integrated gradients (see model.h) for a preprocessed input x [1, 3, H, W]; p_ends (optional) receives the
+// target's probability at the reference and at the image.
+cv::Mat Scorer::Impl::integrated_gradients(const torch::Tensor& x, int target, int steps,
+                                           std::pair<double, double>* p_ends) {
+  HeatOptions o;
+  o.method = HeatMethod::kIntegratedGradients;
+  o.steps = steps;
+  check_heat_options(*model, o);
+  const auto x0 = model->reference.at("input").to(device, torch::kFloat32);
+  if (x0.sizes() != x.sizes())
+    throw Error(fmt::format("the model's reference input is {} but its preprocessing makes {}", x0.sizes(),
+                            x.sizes()));
+  const auto delta = (x - x0).to(torch::kFloat32);
+  torch::Tensor grad_sum = torch::zeros_like(delta);
+  for (int first = 0; first < steps; first += batch) {  // the path's points, a batch at a time
+    const int n = std::min(batch, steps - first);
+    const auto alpha =
+        ((torch::arange(first, first + n, torch::kFloat32) + 0.5) / steps).view({n, 1, 1, 1}).to(device);
+    auto xs = (x0 + alpha * delta).detach().requires_grad_(true);
+    const auto p = torch::stack(member_probabilities(backbone->forward(xs, taps))).mean(0);
+    p.select(1, target).sum().backward();
+    grad_sum += xs.grad().sum(0, /*keepdim=*/true);
+  }
+  if (p_ends) {
+    torch::NoGradGuard no_grad;
+    const auto ends =
+        torch::stack(member_probabilities(backbone->forward(torch::cat({x0, x}), taps))).mean(0);
+    *p_ends = {ends[0][target].item<double>(), ends[1][target].item<double>()};
+  }
+  const auto ig = (grad_sum / steps * delta).sum(1)[0].to(torch::kCPU, torch::kFloat32).contiguous();
+  return cv::Mat(static_cast<int>(ig.size(0)), static_cast<int>(ig.size(1)), CV_32F, ig.data_ptr<float>())
+      .clone();
+}
+
+Scorer::Attribution Scorer::integrated_gradients(const std::string& path, int target, int steps) {
   auto& im = *impl_;
-  GradCam g;
-  g.image = data::apply_crop(data::decode_image(path, nullptr, im.frame), im.crop);
-  const auto x = models::preprocess(g.image, im.pre).unsqueeze(0).to(im.device);
+  const cv::Mat image = data::apply_crop(data::decode_image(path, nullptr, im.frame), im.crop);
+  const auto x = models::preprocess(image, im.pre).unsqueeze(0).to(im.device);
+  Attribution a;
+  std::pair<double, double> ends;
+  a.map = im.integrated_gradients(x, target, steps, &ends);
+  a.p_reference = ends.first;
+  a.p_image = ends.second;
+  return a;
+}
+
+Heatmap Scorer::heatmap(const std::string& path, const HeatOptions& o) {
+  auto& im = *impl_;
+  const bool want_cam = o.method != HeatMethod::kIntegratedGradients;
+  const bool want_ig = o.method != HeatMethod::kGradCam;
+  check_heat_options(*im.model, o);
+  Heatmap h;
+  h.image = data::apply_crop(data::decode_image(path, nullptr, im.frame), im.crop);
+  const auto x = models::preprocess(h.image, im.pre).unsqueeze(0).to(im.device);
   std::map<std::string, torch::Tensor> acts;
   {
     torch::NoGradGuard no_grad;  // the backbone's own parameters need no gradient
@@ -346,47 +441,59 @@ GradCam Scorer::gradcam(const std::string& path) {
   }
   std::map<std::string, torch::Tensor> leaf;  // canonical tap -> activation as a leaf with gradient
   for (auto& [tap, a] : acts) leaf[tap] = a.detach().to(torch::kFloat32).contiguous().requires_grad_(true);
-  std::vector<torch::Tensor> probs;
-  for (size_t i = 0; i < im.model->members.size(); ++i) {
-    const auto& t = im.model->member_taps[i];
-    const std::string how = pooling_of(t, im.pooling);
-    const auto& a = leaf.at(models::resolve_tap(im.backbone->arch(), base_tap(t)).name);
-    probs.push_back(im.model->members[i].probabilities(features::pool(a, how).cpu()));
-  }
+  const auto probs = im.member_probabilities(leaf);
   const auto mean = torch::stack(probs).mean(0);  // [1, K]
   std::vector<torch::Tensor> detached;
   for (const auto& p : probs) detached.push_back(p.detach());
   const auto c = ensemble::combine(detached, task_);
-  g.score.path = path;
-  for (int64_t j = 0; j < mean.size(1); ++j) g.score.p.push_back(mean[0][j].item<double>());
-  g.score.pred = c.pred[0];
-  g.score.p_diseased = c.p_diseased[0];
-  g.score.disagreement = c.disagreement[0];
-  g.score.binary_vote = c.binary_vote[0];
-  mean[0][g.score.pred].backward();
+  h.score.path = path;
+  for (int64_t j = 0; j < mean.size(1); ++j) h.score.p.push_back(mean[0][j].item<double>());
+  h.score.pred = c.pred[0];
+  h.score.p_diseased = c.p_diseased[0];
+  h.score.disagreement = c.disagreement[0];
+  h.score.binary_vote = c.binary_vote[0];
+  const int64_t in_h = x.size(2), in_w = x.size(3);
+
+  cv::Mat heat(static_cast<int>(in_h), static_cast<int>(in_w), CV_32F, cv::Scalar(want_cam ? 0.0 : 1.0));
+  if (want_cam) {
+    mean[0][h.score.pred].backward();
+    for (auto& [tap, a] : leaf) {
+      if (!a.grad().defined() || a.dim() != 4) continue;  // not used by any member, or an fc tap
+      const auto weights = a.grad().mean({2, 3}, /*keepdim=*/true);
+      const auto& ref = im.model->reference;
+      const auto centred = ref.count(tap) ? a.detach() - ref.at(tap).to(a.device()) : a.detach();
+      const auto map =
+          torch::relu((weights * centred).sum(1))[0].to(torch::kCPU, torch::kFloat32).contiguous();
+      cv::Mat small(static_cast<int>(map.size(0)), static_cast<int>(map.size(1)), CV_32F,
+                    map.data_ptr<float>());
+      cv::Mat up;
+      cv::resize(small, up, heat.size(), 0, 0, cv::INTER_LINEAR);
+      heat += up;
+    }
+  }
+  if (want_ig) {
+    cv::Mat smooth;
+    const cv::Mat ig = im.integrated_gradients(x, h.score.pred, o.steps, nullptr);
+    const double sigma = o.smooth * static_cast<double>(std::max(in_h, in_w));
+    if (sigma > 0)
+      cv::GaussianBlur(ig, smooth, cv::Size(0, 0), sigma, sigma, cv::BORDER_REFLECT);
+    else
+      smooth = ig;
+    cv::max(smooth, 0.0, smooth);
+    heat = heat.mul(smooth);
+  }
 
   // The preprocessed input covers the centre crop_fraction of the image: the map goes there.
-  const int cw = static_cast<int>(std::lround(g.image.cols * im.pre.crop_fraction));
-  const int ch = static_cast<int>(std::lround(g.image.rows * im.pre.crop_fraction));
-  const cv::Rect roi((g.image.cols - cw) / 2, (g.image.rows - ch) / 2, cw, ch);
-  g.cam = cv::Mat::zeros(g.image.rows, g.image.cols, CV_32F);
-  for (auto& [tap, a] : leaf) {
-    if (!a.grad().defined() || a.dim() != 4) continue;  // not used by any member, or an fc tap
-    const auto weights = a.grad().mean({2, 3}, /*keepdim=*/true);
-    const auto& ref = im.model->reference;
-    const auto centred = ref.count(tap) ? a.detach() - ref.at(tap).to(a.device()) : a.detach();
-    const auto map = torch::relu((weights * centred).sum(1))[0].to(torch::kCPU, torch::kFloat32).contiguous();
-    cv::Mat small(static_cast<int>(map.size(0)), static_cast<int>(map.size(1)), CV_32F,
-                  map.data_ptr<float>());
-    cv::Mat up;
-    cv::resize(small, up, roi.size(), 0, 0, cv::INTER_LINEAR);
-    cv::Mat target = g.cam(roi);
-    target += up;
-  }
+  const int cw = static_cast<int>(std::lround(h.image.cols * im.pre.crop_fraction));
+  const int ch = static_cast<int>(std::lround(h.image.rows * im.pre.crop_fraction));
+  const cv::Rect roi((h.image.cols - cw) / 2, (h.image.rows - ch) / 2, cw, ch);
+  h.heat = cv::Mat::zeros(h.image.rows, h.image.cols, CV_32F);
+  cv::Mat target = h.heat(roi);
+  cv::resize(heat, target, roi.size(), 0, 0, cv::INTER_LINEAR);
   double lo = 0, hi = 0;
-  cv::minMaxLoc(g.cam, &lo, &hi);
-  if (hi > 0) g.cam /= hi;
-  return g;
+  cv::minMaxLoc(h.heat, &lo, &hi);
+  if (hi > 0) h.heat /= hi;
+  return h;
 }
 
 std::map<std::string, torch::Tensor> Scorer::mean_maps(const std::vector<std::string>& paths) {
@@ -398,11 +505,14 @@ std::map<std::string, torch::Tensor> Scorer::mean_maps(const std::vector<std::st
   torch::Tensor batch;
   size_t first = 0;
   std::map<std::string, torch::Tensor> sum;
-  while (loader.next(batch, first))
-    for (const auto& [tap, a] : im.backbone->forward(batch.to(im.device), im.taps)) {
+  while (loader.next(batch, first)) {
+    auto acts = im.backbone->forward(batch.to(im.device), im.taps);
+    acts["input"] = batch;
+    for (const auto& [tap, a] : acts) {
       const auto s = a.to(torch::kFloat32).sum(0, /*keepdim=*/true);
       sum[tap] = sum.count(tap) ? sum[tap] + s : s;
     }
+  }
   std::map<std::string, torch::Tensor> out;
   for (auto& [tap, s] : sum) out[tap] = (s / static_cast<double>(paths.size())).to(torch::kCPU).contiguous();
   return out;
@@ -417,11 +527,11 @@ double heat_fraction_inside(const cv::Mat& cam, const cv::Rect& region, double t
   return cv::sum(hot(region & cv::Rect(0, 0, cam.cols, cam.rows)))[0] / total;
 }
 
-cv::Mat gradcam_overlay(const GradCam& g, double alpha) {
+cv::Mat heatmap_overlay(const Heatmap& h, double alpha) {
   cv::Mat heat8, colour, out;
-  g.cam.convertTo(heat8, CV_8U, 255.0);
+  h.heat.convertTo(heat8, CV_8U, 255.0);
   cv::applyColorMap(heat8, colour, cv::COLORMAP_JET);
-  cv::addWeighted(g.image, 1.0 - alpha, colour, alpha, 0.0, out);
+  cv::addWeighted(h.image, 1.0 - alpha, colour, alpha, 0.0, out);
   return out;
 }
 

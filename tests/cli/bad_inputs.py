@@ -149,6 +149,8 @@ cases = [
     ("model: member tensors that do not fit", 1, r"shapes\.pt: member 0 tensors do not fit together",
      ["score", "--model", f"{W}/mdl/shapes.pt", good_png]),
     ("model: file missing", 1, r"none\.pt: no such model file", ["score", "--model", f"{W}/mdl/none.pt", good_png]),
+    ("score: unknown heat-map method", 2, r"--heatmap-method: cam not in \{gradcam,ig,gradcam-ig\}",
+     ["score", "--model", f"{W}/mdl/none.pt", "--heatmap", f"{W}/heat", "--heatmap-method", "cam", good_png]),
 ]
 # the image case needs a readable model; use a missing one only where the model is the point
 cases = [c for c in cases if c[0] != "image: text file named .png"]

@@ -153,8 +153,12 @@ check(rows(os.path.join(work, "scores2.csv"))[0]["p0"] == scores[pred[0]["path"]
 
 p = run("score", "--model", model, "--heatmap", os.path.join(work, "heat"), *images[:3])
 heat = sorted(os.listdir(os.path.join(work, "heat")))
-check(len(heat) == 3 and all(open(os.path.join(work, "heat", h), "rb").read(8) == b"\x89PNG\r\n\x1a\n" for h in heat),
-      "--heatmap writes one PNG overlay per image")
+check(len(heat) == 3 and all(h.endswith("_gradcam-ig.png") for h in heat) and
+      all(open(os.path.join(work, "heat", h), "rb").read(8) == b"\x89PNG\r\n\x1a\n" for h in heat),
+      "--heatmap writes one PNG overlay per image (IMAGE_gradcam-ig.png by default)")
+run("score", "--model", model, "--heatmap", os.path.join(work, "heat2"), "--heatmap-method", "gradcam", images[0])
+check(os.listdir(os.path.join(work, "heat2")) == [os.path.basename(images[0])[:-4] + "_gradcam.png"],
+      "--heatmap-method gradcam names its overlays IMAGE_gradcam.png")
 
 import torch  # noqa: E402  (only the bad-model cases need it)
 with open(model, "rb") as f:
@@ -168,6 +172,13 @@ d["__meta__"]["format_version"] = "99"
 torch.save(d, os.path.join(work, "newer.pt"))
 p = run("score", "--model", os.path.join(work, "newer.pt"), images[0], rc=1)
 check("model format version 99 is newer than this oess reads (1)" in p.stderr, "a newer format version is refused")
+d = torch.load(model)
+del d["reference.input"]  # as a model exported before the reference input existed
+torch.save(d, os.path.join(work, "old.pt"))
+p = run("score", "--model", os.path.join(work, "old.pt"), "--heatmap", os.path.join(work, "heat3"), images[0], rc=1)
+check("reference.input" in p.stderr and "--heatmap-method gradcam" in p.stderr and
+      not os.path.exists(os.path.join(work, "heat3")),
+      "a model without a reference input is refused for ig heat maps before any work, naming the way out")
 bad = os.path.join(work, "bad.png")
 with open(bad, "w") as f:
     f.write("not an image")
