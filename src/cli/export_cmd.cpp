@@ -64,6 +64,7 @@ std::vector<std::string> collect_inputs(const std::vector<std::string>& inputs) 
 struct ScoreArgs {
   std::string model, csv, json, manifest, heatmap, heatmap_method = "gradcam-ig", device = "cpu";
   int heatmap_steps = 8;
+  bool heatmap_data = false;
   std::vector<std::string> inputs;
   double unsure_below = 0.5, unsure_disagreement = 0.5;
   int threads = 2, batch = 16;
@@ -157,6 +158,12 @@ void run_score(const ScoreArgs& a) {
       cv::imencode(".png", exporting::heatmap_overlay(h), png);
       write_file_atomic((fs::path(a.heatmap) / name).string(),
                         std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+      if (a.heatmap_data) {  // the map itself: 32-bit float TIFF, image size, [0, 1]
+        std::vector<uchar> tiff;
+        cv::imencode(".tiff", h.heat, tiff);
+        write_file_atomic((fs::path(a.heatmap) / fs::path(name).replace_extension(".tiff")).string(),
+                          std::string_view(reinterpret_cast<const char*>(tiff.data()), tiff.size()));
+      }
       heat_bar.update(static_cast<int64_t>(i + 1));
     }
     heat_bar.finish();
@@ -200,6 +207,9 @@ void add_score_command(CLI::App& app) {
                   "pixels")
       ->check(CLI::IsMember({"gradcam", "ig", "gradcam-ig"}))
       ->capture_default_str();
+  sub->add_flag(
+      "--heatmap-data", a->heatmap_data,
+      "with --heatmap: also write each map itself as IMAGE_METHOD.tiff (32-bit float, image size, 0..1)");
   sub->add_option("--heatmap-steps", a->heatmap_steps,
                   "integrated gradients: points on the path (each one forward and backward pass)")
       ->check(CLI::Range(1, 256))
