@@ -87,7 +87,10 @@ std::vector<Key> make_schema() {
       k("classifier.early_stopping.monitor", T::kString, "val_accuracy",
         "what improves: validation accuracy (ties by validation loss), or validation loss",
         {"val_accuracy", "val_loss"}),
-      k("classifier.threads", T::kInt, "2", "taps trained in parallel (results do not depend on it)", {}, 1),
+      k("classifier.threads", T::kInt, "2",
+        "classifiers trained in parallel: the sweep's taps, the ensemble's members (results do not depend on "
+        "it)",
+        {}, 1),
       // selection, ensemble
       k("selection.tap", T::kString, "best",
         "the final model's tap: `best` (highest validation accuracy; the test set takes no part) or a tap "

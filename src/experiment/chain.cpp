@@ -7,11 +7,13 @@
 
 #include <cmath>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
+#include "oess/core/parallel.h"
 #include "oess/io/csv.h"
 #include "oess/metrics/metrics.h"
 #include "oess/report/report.h"
@@ -140,26 +142,40 @@ void train_members(Chain& c, const ProgressFn& progress) {
         grid.back().seed = c.s.train.seed + static_cast<uint64_t>(m);
       }
     }
-    // Every (tap, member) pair is one single-tap sweep, one after another.
+    // Every (tap, member) pair is one single-tap sweep with one LibTorch thread, the pairs trained in
+    // parallel on classifier.threads threads: each member's result does not depend on which thread trained
+    // it.
+    for (const auto& tap : taps)
+      if (!c.features.data.count(tap))
+        throw UsageError(fmt::format("ensemble.taps: \"{}\" is not one of the extracted taps ({})", tap,
+                                     fmt::join(c.features.taps, ", ")));
     std::vector<std::pair<std::string, size_t>> jobs;
     for (const auto& tap : taps)
       for (size_t m = 0; m < grid.size(); ++m) jobs.emplace_back(tap, m);
     c.members.resize(jobs.size());
     int64_t done = 0;
-    for (size_t j = 0; j < jobs.size(); ++j) {
-      const auto& [tap, m] = jobs[j];
-      if (!c.features.data.count(tap)) {
-        throw UsageError(fmt::format("ensemble.taps: \"{}\" is not one of the extracted taps ({})", tap,
-                                     fmt::join(c.features.taps, ", ")));
-      }
-      features::FeatureSet one;
-      one.paths = c.features.paths;
-      one.taps = {tap};
-      one.data[tap] = c.features.data.at(tap);
-      auto r = train::sweep(one, c.rows, c.grades, grid[m], 1);
-      c.members[j] = {tap, grid[m], r.taps[0].fit.model, r.taps[0].test_probabilities};
-      if (progress) progress(++done, static_cast<int64_t>(jobs.size()));
+    std::mutex progress_mutex;
+    const int torch_threads = torch::get_num_threads();
+    torch::set_num_threads(1);  // before the threads start, so that each sweep saves and restores 1
+    try {
+      parallel_for(jobs.size(), c.s.train_threads, [&](size_t j) {
+        const auto& [tap, m] = jobs[j];
+        features::FeatureSet one;
+        one.paths = c.features.paths;
+        one.taps = {tap};
+        one.data[tap] = c.features.data.at(tap);
+        auto r = train::sweep(one, c.rows, c.grades, grid[m], 1);
+        c.members[j] = {tap, grid[m], r.taps[0].fit.model, r.taps[0].test_probabilities};
+        if (progress) {
+          std::lock_guard<std::mutex> lock(progress_mutex);
+          progress(++done, static_cast<int64_t>(jobs.size()));
+        }
+      });
+    } catch (...) {
+      torch::set_num_threads(torch_threads);
+      throw;
     }
+    torch::set_num_threads(torch_threads);
     c.final_label = fmt::format("ensemble of {} member{} on {} (mean probability)", c.members.size(),
                                 c.members.size() == 1 ? "" : "s", fmt::join(taps, " + "));
   }
