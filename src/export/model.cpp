@@ -368,8 +368,27 @@ std::vector<torch::Tensor> Scorer::Impl::member_probabilities(
   return probs;
 }
 
+namespace {
+
+// Whether any member's tap has spatial maps (a convolutional tap, not fc1/fc2/logits): Grad-CAM needs one.
+bool has_spatial_tap(const ModelFile& m) {
+  const auto arch = models::parse_arch(m.meta.at("arch"));
+  for (const auto& t : m.member_taps)
+    if (!models::resolve_tap(arch, base_tap(t)).classifier) return true;
+  return false;
+}
+
+}  // namespace
+
 void check_heat_options(const ModelFile& m, const HeatOptions& o) {
-  if (o.method == HeatMethod::kGradCam) return;
+  if (o.method == HeatMethod::kGradCam) {
+    if (!has_spatial_tap(m))
+      throw Error(fmt::format(
+          "Grad-CAM needs a convolutional tap, and this model's members use only fully connected ones ({}): "
+          "use --heatmap-method ig",
+          m.meta.count("taps") ? m.meta.at("taps") : "?"));
+    return;
+  }
   if (!m.reference.count("input"))
     throw Error(
         "this model holds no reference input (reference.input), which the ig and gradcam-ig heat maps start "
@@ -454,8 +473,10 @@ Heatmap Scorer::heatmap(const std::string& path, const HeatOptions& o) {
   h.score.binary_vote = c.binary_vote[0];
   const int64_t in_h = x.size(2), in_w = x.size(3);
 
-  cv::Mat heat(static_cast<int>(in_h), static_cast<int>(in_w), CV_32F, cv::Scalar(want_cam ? 0.0 : 1.0));
-  if (want_cam) {
+  // gradcam-ig on a model with only fully connected taps: integrated gradients alone (docs/scoring.md).
+  const bool cam = want_cam && has_spatial_tap(*im.model);
+  cv::Mat heat(static_cast<int>(in_h), static_cast<int>(in_w), CV_32F, cv::Scalar(cam ? 0.0 : 1.0));
+  if (cam) {
     mean[0][h.score.pred].backward();
     for (auto& [tap, a] : leaf) {
       if (!a.grad().defined() || a.dim() != 4) continue;  // not used by any member, or an fc tap

@@ -142,6 +142,8 @@ TEST_CASE("integrated gradients sum to the change of the probability from the re
 
 TEST_CASE("heat-map options are checked before any work") {
   oess::exporting::ModelFile old;  // as a model exported before reference.input existed
+  old.meta["arch"] = "inception_v3";
+  old.member_taps = {"mixed2"};
   old.reference["mixed2"] = torch::zeros({1, 288, 35, 35});
   CHECK_THROWS_WITH(oess::exporting::check_heat_options(old, {}), Catch::Contains("reference.input"));
   CHECK_NOTHROW(oess::exporting::check_heat_options(old, {HeatMethod::kGradCam}));
@@ -153,6 +155,12 @@ TEST_CASE("heat-map options are checked before any work") {
   CHECK_THROWS_WITH(oess::exporting::check_heat_options(current, {HeatMethod::kGradCamIg, 8, 1.5}),
                     Catch::Contains("smoothing 1.5"));
   CHECK_THROWS_WITH(oess::exporting::parse_heat_method("cam"), Catch::Contains("gradcam, ig or gradcam-ig"));
+  auto fc = current;  // members on fully connected taps only: no maps for Grad-CAM to weigh
+  fc.meta["arch"] = "vgg16";
+  fc.member_taps = {"fc1", "fc2@avg"};
+  CHECK_THROWS_WITH(oess::exporting::check_heat_options(fc, {HeatMethod::kGradCam}),
+                    Catch::Contains("use --heatmap-method ig"));
+  CHECK_NOTHROW(oess::exporting::check_heat_options(fc, {HeatMethod::kGradCamIg}));
 }
 
 TEST_CASE("heat_fraction_inside counts the heat over the region, above a threshold") {
