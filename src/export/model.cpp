@@ -37,6 +37,19 @@ std::string pooling_of(const std::string& member_tap, const std::string& model_p
   return at == std::string::npos ? model_pooling : member_tap.substr(at + 1);
 }
 
+// The score of row k of an ensemble's combined output.
+ImageScore image_score(const std::string& path, const ensemble::Combined& c, size_t k) {
+  ImageScore s;
+  s.path = path;
+  const auto row = c.mean[static_cast<int64_t>(k)].to(torch::kFloat64).contiguous();
+  for (int64_t j = 0; j < row.size(0); ++j) s.p.push_back(row[j].item<double>());
+  s.pred = c.pred[k];
+  s.p_diseased = c.p_diseased[k];
+  s.disagreement = c.disagreement[k];
+  s.binary_vote = c.binary_vote[k];
+  return s;
+}
+
 // The forward-order index of the layer a state-dict key belongs to; -1 for parts outside the feature path
 // (classification heads, AuxLogits).
 int layer_index(models::Arch arch, const std::string& key) {
@@ -254,6 +267,8 @@ struct Scorer::Impl {
   std::string pooling;
   const ModelFile* model;
   std::vector<torch::Tensor> member_probabilities(const std::map<std::string, torch::Tensor>& acts) const;
+  // The decoded, cropped image and its preprocessed batch of one on the device.
+  torch::Tensor input(const std::string& path, cv::Mat& image) const;
   cv::Mat integrated_gradients(const torch::Tensor& x, int target, int steps,
                                std::pair<double, double>* p_ends);
 };
@@ -324,17 +339,7 @@ std::vector<ImageScore> Scorer::score(const std::vector<std::string>& paths,
   }
   const auto c = ensemble::combine(probs, task_);
   std::vector<ImageScore> out;
-  const auto mean = c.mean.to(torch::kFloat64).contiguous();
-  for (size_t k = 0; k < paths.size(); ++k) {
-    ImageScore s;
-    s.path = paths[k];
-    for (int64_t j = 0; j < mean.size(1); ++j) s.p.push_back(mean[static_cast<int64_t>(k)][j].item<double>());
-    s.pred = c.pred[k];
-    s.p_diseased = c.p_diseased[k];
-    s.disagreement = c.disagreement[k];
-    s.binary_vote = c.binary_vote[k];
-    out.push_back(s);
-  }
+  for (size_t k = 0; k < paths.size(); ++k) out.push_back(image_score(paths[k], c, k));
   return out;
 }
 
@@ -399,14 +404,15 @@ void check_heat_options(const ModelFile& m, const HeatOptions& o) {
     throw UsageError(fmt::format("heat-map smoothing {} is outside [0, 1)", o.smooth));
 }
 
+torch::Tensor Scorer::Impl::input(const std::string& path, cv::Mat& image) const {
+  image = data::apply_crop(data::decode_image(path, nullptr, frame), crop);
+  return models::preprocess(image, pre).unsqueeze(0).to(device);
+}
+
 // Integrated gradients (see model.h) for a preprocessed input x [1, 3, H, W]; p_ends (optional) receives the
-// target's probability at the reference and at the image.
+// target's probability at the reference and at the image. requires: check_heat_options passed.
 cv::Mat Scorer::Impl::integrated_gradients(const torch::Tensor& x, int target, int steps,
                                            std::pair<double, double>* p_ends) {
-  HeatOptions o;
-  o.method = HeatMethod::kIntegratedGradients;
-  o.steps = steps;
-  check_heat_options(*model, o);
   const auto x0 = model->reference.at("input").to(device, torch::kFloat32);
   if (x0.sizes() != x.sizes())
     throw Error(fmt::format("the model's reference input is {} but its preprocessing makes {}", x0.sizes(),
@@ -435,8 +441,9 @@ cv::Mat Scorer::Impl::integrated_gradients(const torch::Tensor& x, int target, i
 
 Scorer::Attribution Scorer::integrated_gradients(const std::string& path, int target, int steps) {
   auto& im = *impl_;
-  const cv::Mat image = data::apply_crop(data::decode_image(path, nullptr, im.frame), im.crop);
-  const auto x = models::preprocess(image, im.pre).unsqueeze(0).to(im.device);
+  check_heat_options(*im.model, {HeatMethod::kIntegratedGradients, steps});
+  cv::Mat image;
+  const auto x = im.input(path, image);
   Attribution a;
   std::pair<double, double> ends;
   a.map = im.integrated_gradients(x, target, steps, &ends);
@@ -447,12 +454,9 @@ Scorer::Attribution Scorer::integrated_gradients(const std::string& path, int ta
 
 Heatmap Scorer::heatmap(const std::string& path, const HeatOptions& o) {
   auto& im = *impl_;
-  const bool want_cam = o.method != HeatMethod::kIntegratedGradients;
-  const bool want_ig = o.method != HeatMethod::kGradCam;
   check_heat_options(*im.model, o);
   Heatmap h;
-  h.image = data::apply_crop(data::decode_image(path, nullptr, im.frame), im.crop);
-  const auto x = models::preprocess(h.image, im.pre).unsqueeze(0).to(im.device);
+  const auto x = im.input(path, h.image);
   std::map<std::string, torch::Tensor> acts;
   {
     torch::NoGradGuard no_grad;  // the backbone's own parameters need no gradient
@@ -461,23 +465,16 @@ Heatmap Scorer::heatmap(const std::string& path, const HeatOptions& o) {
   std::map<std::string, torch::Tensor> leaf;  // canonical tap -> activation as a leaf with gradient
   for (auto& [tap, a] : acts) leaf[tap] = a.detach().to(torch::kFloat32).contiguous().requires_grad_(true);
   const auto probs = im.member_probabilities(leaf);
-  const auto mean = torch::stack(probs).mean(0);  // [1, K]
   std::vector<torch::Tensor> detached;
   for (const auto& p : probs) detached.push_back(p.detach());
-  const auto c = ensemble::combine(detached, task_);
-  h.score.path = path;
-  for (int64_t j = 0; j < mean.size(1); ++j) h.score.p.push_back(mean[0][j].item<double>());
-  h.score.pred = c.pred[0];
-  h.score.p_diseased = c.p_diseased[0];
-  h.score.disagreement = c.disagreement[0];
-  h.score.binary_vote = c.binary_vote[0];
+  h.score = image_score(path, ensemble::combine(detached, task_), 0);
   const int64_t in_h = x.size(2), in_w = x.size(3);
 
   // gradcam-ig on a model with only fully connected taps: integrated gradients alone (docs/scoring.md).
-  const bool cam = want_cam && has_spatial_tap(*im.model);
+  const bool cam = o.method != HeatMethod::kIntegratedGradients && has_spatial_tap(*im.model);
   cv::Mat heat(static_cast<int>(in_h), static_cast<int>(in_w), CV_32F, cv::Scalar(cam ? 0.0 : 1.0));
   if (cam) {
-    mean[0][h.score.pred].backward();
+    torch::stack(probs).mean(0)[0][h.score.pred].backward();  // the target: the mean probability
     for (auto& [tap, a] : leaf) {
       if (!a.grad().defined() || a.dim() != 4) continue;  // not used by any member, or an fc tap
       const auto weights = a.grad().mean({2, 3}, /*keepdim=*/true);
@@ -492,7 +489,7 @@ Heatmap Scorer::heatmap(const std::string& path, const HeatOptions& o) {
       heat += up;
     }
   }
-  if (want_ig) {
+  if (o.method != HeatMethod::kGradCam) {
     cv::Mat smooth;
     const cv::Mat ig = im.integrated_gradients(x, h.score.pred, o.steps, nullptr);
     const double sigma = o.smooth * static_cast<double>(std::max(in_h, in_w));
