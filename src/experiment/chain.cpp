@@ -155,9 +155,8 @@ void train_members(Chain& c, const ProgressFn& progress) {
     c.members.resize(jobs.size());
     int64_t done = 0;
     std::mutex progress_mutex;
-    const int torch_threads = torch::get_num_threads();
-    torch::set_num_threads(1);  // before the threads start, so that each sweep saves and restores 1
-    try {
+    {
+      train::OneTorchThread single;  // before the workers start, so that each member's sweep restores 1
       parallel_for(jobs.size(), c.s.train_threads, [&](size_t j) {
         const auto& [tap, m] = jobs[j];
         features::FeatureSet one;
@@ -171,11 +170,7 @@ void train_members(Chain& c, const ProgressFn& progress) {
           progress(++done, static_cast<int64_t>(jobs.size()));
         }
       });
-    } catch (...) {
-      torch::set_num_threads(torch_threads);
-      throw;
     }
-    torch::set_num_threads(torch_threads);
     c.final_label = fmt::format("ensemble of {} member{} on {} (mean probability)", c.members.size(),
                                 c.members.size() == 1 ? "" : "s", fmt::join(taps, " + "));
   }

@@ -21,6 +21,9 @@ std::vector<int> take_grades(const std::vector<int>& grades, const std::vector<i
   return out;
 }
 
+OneTorchThread::OneTorchThread() : before_(torch::get_num_threads()) { torch::set_num_threads(1); }
+OneTorchThread::~OneTorchThread() { torch::set_num_threads(before_); }
+
 SweepResult sweep(const features::FeatureSet& f, const Rows& rows, const std::vector<int>& grades,
                   const TrainOptions& o, int threads, const std::function<void(int64_t, int64_t)>& progress) {
   validate(o);
@@ -28,11 +31,10 @@ SweepResult sweep(const features::FeatureSet& f, const Rows& rows, const std::ve
     throw Error(fmt::format("sweep: {} grades for {} feature rows", grades.size(), f.rows()));
   SweepResult r;
   r.taps.resize(f.taps.size());
-  const int torch_threads = torch::get_num_threads();
-  torch::set_num_threads(1);  // one LibTorch thread per classifier: parallel over taps, deterministic
   std::mutex progress_mutex;
   int64_t done = 0;
-  try {
+  {
+    OneTorchThread single;  // one LibTorch thread per classifier: parallel over taps, deterministic
     parallel_for(f.taps.size(), threads, [&](size_t i) {
       const std::string& tap = f.taps[i];
       const auto x = f.data.at(tap).reshape({f.rows(), -1}).to(torch::kFloat32);
@@ -62,11 +64,7 @@ SweepResult sweep(const features::FeatureSet& f, const Rows& rows, const std::ve
         progress(++done, static_cast<int64_t>(f.taps.size()));
       }
     });
-  } catch (...) {
-    torch::set_num_threads(torch_threads);
-    throw;
   }
-  torch::set_num_threads(torch_threads);
   for (size_t i = 1; i < r.taps.size(); ++i) {
     const auto& a = r.taps[i];
     const auto& b = r.taps[r.best];

@@ -46,4 +46,18 @@ SweepResult sweep(const features::FeatureSet& f, const Rows& rows, const std::ve
 torch::Tensor take_rows(const torch::Tensor& x, const std::vector<int64_t>& idx);
 std::vector<int> take_grades(const std::vector<int>& grades, const std::vector<int64_t>& idx);
 
+// While alive, LibTorch computes on one thread per calling thread; the count before is restored when it goes
+// (also on an exception). Taken before parallel_for starts its workers, so that a nested sweep, which takes
+// one too, saves and restores 1.
+class OneTorchThread {
+ public:
+  OneTorchThread();
+  ~OneTorchThread();
+  OneTorchThread(const OneTorchThread&) = delete;
+  OneTorchThread& operator=(const OneTorchThread&) = delete;
+
+ private:
+  int before_;
+};
+
 }  // namespace oess::train
