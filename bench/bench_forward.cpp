@@ -11,7 +11,7 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"Times oess backbone forward passes (seeded random weights)."};
-  std::string arch = "inception_v3", taps = "all", weights;
+  std::string arch = "inception_v3", taps = "all", weights, flavour = "torchvision";
   int batch = 8, iters = 5, warmup = 2, threads = 2;
   app.add_option("--arch", arch);
   app.add_option("--taps", taps, "comma-separated tap names, or all");
@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup);
   app.add_option("--threads", threads);
   app.add_option("--weights", weights, "weights file (default: seeded random init)");
+  app.add_option("--flavour", flavour, "torchvision | keras (Inception's branch pools exclude padding)");
   bool fold = false, cl = false;
   app.add_flag("--fold-bn", fold);
   app.add_flag("--channels-last", cl);
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   oess::models::BackboneOptions o;
   o.arch = oess::models::parse_arch(arch);
   o.classifier = false;
+  o.flavour = oess::models::parse_flavour(flavour);
   auto b = oess::models::make_backbone(o);
   b->init_random(0);
   if (!weights.empty()) b->load(oess::io::read_weights(weights).tensors, /*strict=*/false);
@@ -52,8 +54,8 @@ int main(int argc, char** argv) {
   }
   std::sort(ms.begin(), ms.end());
   fmt::print(
-      "{{\"arch\": \"{}\", \"taps\": {}, \"batch\": {}, \"threads\": {}, \"ms_per_image_median\": {:.3f}, "
-      "\"ms_per_image_min\": {:.3f}}}\n",
-      arch, names.size(), batch, threads, ms[ms.size() / 2], ms.front());
+      "{{\"arch\": \"{}\", \"flavour\": \"{}\", \"taps\": {}, \"batch\": {}, \"threads\": {}, "
+      "\"ms_per_image_median\": {:.3f}, \"ms_per_image_min\": {:.3f}}}\n",
+      arch, flavour, names.size(), batch, threads, ms[ms.size() / 2], ms.front());
   return 0;
 }

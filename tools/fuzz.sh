@@ -2,7 +2,7 @@
 # fuzz.sh [SECONDS] [TARGET...] — builds the libFuzzer targets (fuzz/, clang-14 with ASan + UBSan, in
 # build-fuzz/; set-up installs clang-14 and libclang-rt-14-dev) and runs each for SECONDS (default 60) from
 # its committed seed corpus (fuzz/corpus/TARGET) plus what earlier runs found (fuzz-out/corpus/TARGET).
-# Targets: manifest config weights image model. Prints executions and coverage per target; a crash (or an
+# Targets: manifest config weights image model tfjs h5. Prints executions and coverage per target; a crash (or an
 # exception other than oess::Error, or a sanitizer report) leaves fuzz-out/crash-TARGET-* and makes the exit
 # status 1 — turn each into a regression test (tests/fuzz_regressions/, run by `fuzz.regressions`).
 set -euo pipefail
@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ "${#targets[@]}" -gt 0 ] || targets=(manifest config weights image model)
+[ "${#targets[@]}" -gt 0 ] || targets=(manifest config weights image model tfjs h5)
 export OESS_BUILD_DIR=${OESS_FUZZ_BUILD_DIR:-$root/build-fuzz}
 export OESS_EXTRA_PACKAGES="clang-14 libclang-rt-14-dev ${OESS_EXTRA_PACKAGES:-}"
 export OESS_CMAKE_ARGS="-DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DOESS_FUZZ=ON -DOESS_BUILD_TESTS=OFF -DOESS_BUILD_BENCH=OFF ${OESS_CMAKE_ARGS:-}"

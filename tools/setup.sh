@@ -16,9 +16,11 @@ packages=(
   g++ cmake ninja-build ccache pkg-config git clang-format
   # libraries (see docs/DESIGN decisions: where each dependency belongs)
   libtorch-dev libopencv-dev libeigen3-dev libyaml-cpp-dev libfmt-dev libspdlog-dev
-  libcli11-dev nlohmann-json3-dev catch2 libgdcm-dev
+  libcli11-dev nlohmann-json3-dev catch2 libgdcm-dev libhdf5-dev
   # test oracles: Python torchvision (network parity), scikit-learn (metrics, classifiers)
   python3-torchvision python3-sklearn python3-pydicom
+  # Keras-layout HDF5 fixtures (python3-h5py) for the weights importer's parity tests
+  python3-h5py
   # headless browser that checks report.html opens cleanly
   chromium
 )
@@ -49,6 +51,8 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
   # shellcheck disable=SC2086 # OESS_CMAKE_ARGS is a list of arguments
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release ${OESS_CMAKE_ARGS:-}
 fi
-echo "oess setup: building with $jobs jobs"
-cmake --build "$build" -j "$jobs"
+echo "oess setup: building ${OESS_TARGET:-everything} with $jobs jobs"
+cmake --build "$build" -j "$jobs" ${OESS_TARGET:+--target "$OESS_TARGET"}
+# Real ImageNet weights (Keras Inception-v3 from npm's nsfwjs; docs/weights.md); offline: a notice, no error.
+OESS_BUILD_DIR=$build bash "$root/tools/get_weights.sh"
 echo "oess setup: ready — $build/oess"

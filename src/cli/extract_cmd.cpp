@@ -48,7 +48,8 @@ void run_extract(ExtractArgs a) {
   if (o.batch < 1 || o.threads < 1) throw UsageError("--batch and --threads must be >= 1");
   o.taps = split_list(a.layers);
   models::resolve_taps(o.backbone.arch, o.taps);  // bad tap names fail before any work
-  models::preprocessing_preset(o.preprocessing, o.backbone.arch);
+  if (o.preprocessing != "auto") models::preprocessing_preset(o.preprocessing, o.backbone.arch);
+  if (o.flavour != "auto") models::parse_flavour(o.flavour);
   o.crop = data::parse_crop(a.crop);
   o.device = a.device;
   models::parse_device(o.device);
@@ -59,6 +60,7 @@ void run_extract(ExtractArgs a) {
     throw UsageError(fmt::format("--shard \"{}\": expected K/N with 1 <= K <= N, e.g. 3/8", a.shard));
   if (o.weights != "none" && !fs::exists(o.weights))
     throw Error(fmt::format("{}: no such weights file", o.weights));
+  features::resolve_weights_semantics(o);  // flavour/preprocessing contradictions fail before any work
   o.cache_dir = a.no_cache ? "" : (o.cache_dir.empty() ? features::default_cache_dir() : o.cache_dir);
 
   const data::Manifest m = data::read_manifest(a.manifest);
@@ -102,7 +104,12 @@ void add_extract_command(CLI::App& app) {
   sub->add_flag("--no-cache", a->no_cache, "compute everything, keep nothing");
   sub->add_option("--shard", a->shard,
                   "K/N: extract only rows i with i % N == K - 1 (merge with `features merge`)");
-  sub->add_option("--preprocessing", a->o.preprocessing, "torchvision | keras_tf | keras_caffe")
+  sub->add_option("--preprocessing", a->o.preprocessing,
+                  "auto (what the weights file says, else torchvision) | torchvision | keras_tf | keras_caffe")
+      ->capture_default_str();
+  sub->add_option("--flavour", a->o.flavour,
+                  "auto (what the weights file says, else torchvision) | torchvision | keras: network semantics "
+                  "(Keras: Inception's branch pools exclude padding)")
       ->capture_default_str();
   sub->add_flag("--transform-input", a->transform_input,
                 "Inception: torchvision's transform_input (torchvision's own Inception weights need it)");

@@ -5,12 +5,15 @@
 
 #include <CLI/CLI.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <memory>
 
 #include "commands.h"
 #include "oess/core/error.h"
+#include "oess/io/keras.h"
 #include "oess/io/weights.h"
 #include "oess/models/backbone.h"
+#include "oess/models/keras_import.h"
 
 namespace oess::cli {
 namespace {
@@ -76,6 +79,30 @@ void inspect(const std::string& path, bool summary_only) {
   fmt::print("tensors:    {} ({})\n", f.tensors.size(), fmt::join(dt, ", "));
   fmt::print("parameters: {} floating-point values\n", floats);
   fmt::print("fits:       {}\n", describe_fit(f.tensors));
+  const models::WeightsSemantics sem = models::weights_semantics(f);
+  if (sem.has_meta) {
+    const auto j = nlohmann::json::parse(sem.meta_json);
+    fmt::print("flavour:    {} (preprocessing {})\n", models::flavour_name(sem.flavour), sem.preprocessing);
+    fmt::print("what:       {}\n", sem.description);
+    if (j.contains("source")) {
+      const auto& src = j.at("source");
+      fmt::print("source:     {}, Keras {}, quantisation {}\n", src.value("format", "?"),
+                 src.value("keras_version", "?"), src.value("quantisation", "?"));
+      for (const auto& file : src.value("files", nlohmann::json::array()))
+        fmt::print("            {}  sha256 {}\n", file.value("name", "?"), file.value("sha256", "?"));
+    }
+    if (j.contains("imagenet")) {
+      const auto& im = j.at("imagenet");
+      fmt::print("imagenet:   basis \"{}\"; ImageNet taps: {}; other taps: {}\n", im.value("basis", "?"),
+                 sem.imagenet_taps.empty() ? "none known" : fmt::format("{}", fmt::join(sem.imagenet_taps, " ")),
+                 sem.other_taps.empty() ? "none" : fmt::format("{}", fmt::join(sem.other_taps, " ")));
+    }
+    if (j.contains("ignored_layers") && !j.at("ignored_layers").empty())
+      fmt::print("left out:   {} (layers of the source model outside the backbone)\n",
+                 fmt::join(j.at("ignored_layers").get<std::vector<std::string>>(), ", "));
+  } else {
+    fmt::print("flavour:    torchvision (no oess metadata: a converted torchvision/timm file)\n");
+  }
   if (summary_only) return;
   fmt::print("\n{:<{}}  {:<8}  {}\n", "name", width, "dtype", "shape");
   for (const auto& [name, t] : f.tensors)
@@ -93,6 +120,32 @@ void check(const std::string& arch_name, const std::string& path, bool features_
   fmt::print("ok: {} fits {}{} strictly: {} tensors, {} parameters{}\n", path, models::arch_name(o.arch),
              features_only ? " (features only)" : "", r.loaded, b->parameter_count(),
              r.ignored.empty() ? "" : fmt::format("; {} head tensors ignored", r.ignored.size()));
+}
+
+void import_weights(const std::string& from, const std::string& arch, const std::string& input,
+                    const std::string& out, const std::string& imagenet, const std::string& note) {
+  if (from != "tfjs" && from != "keras-h5")
+    throw UsageError(fmt::format("--from {}: expected tfjs or keras-h5", from));
+  models::KerasImportOptions o;
+  o.arch = models::parse_arch(arch);
+  o.imagenet = imagenet;
+  o.note = note;
+  const io::KerasModel m = from == "tfjs" ? io::read_tfjs(input) : io::read_keras_h5(input);
+  const models::KerasImport r = models::import_keras(m, o);
+  // The result must load strictly into the Keras-flavour network it claims to be, before it is written.
+  models::BackboneOptions bo;
+  bo.arch = o.arch;
+  bo.flavour = models::Flavour::kKeras;
+  bo.aux_logits = false;
+  bo.classifier = false;
+  for (const auto& [k, v] : r.state) bo.classifier = bo.classifier || k == "fc.weight" || k == "classifier.0.weight";
+  models::make_backbone(bo)->load(r.state, /*strict=*/true, input);
+  io::write_torch_dict(out, r.state);
+  const auto sem = models::weights_semantics(io::read_weights(out));
+  fmt::print("ok: {} -> {}\n  {} tensors{}; flavour keras, preprocessing {}\n  {}\n", input, out,
+             r.state.size() - 1, bo.classifier ? " (with the ImageNet classifier)" : " (features only)",
+             sem.preprocessing, sem.description);
+  if (!r.ignored.empty()) fmt::print("  left out (not part of {}): {}\n", models::arch_name(o.arch), fmt::join(r.ignored, ", "));
 }
 
 // "299" -> {299, 299}; "320x280" -> {320, 280} (height x width).
@@ -158,12 +211,13 @@ void taps(const std::string& arch_name, std::vector<std::string> sizes) {
 
 void add_weights_command(CLI::App& app) {
   CLI::App* weights =
-      app.add_subcommand("weights", "Inspect or check a weights file (torch zip or safetensors)");
+      app.add_subcommand("weights", "Inspect, check or import weights files (torch zip, safetensors, Keras)");
   weights->require_subcommand(0, 1);
   weights->callback([weights] {
     if (weights->get_subcommands().empty())
       throw UsageError(
-          "`oess weights` needs a subcommand: `inspect FILE` or `check --arch vgg16|inception_v3 FILE`");
+          "`oess weights` needs a subcommand: `inspect FILE`, `check --arch vgg16|inception_v3 FILE` or "
+          "`import --from tfjs|keras-h5 --arch A INPUT --out FILE`");
   });
   weights->footer(
       "Files oess reads: a torch zip holding a plain dict of tensors, or safetensors. Convert anything else\n"
@@ -190,6 +244,33 @@ void add_weights_command(CLI::App& app) {
   chk->add_flag("--features-only", *features_only,
                 "check only the convolutional part (files converted with --drop-head)");
   chk->callback([arch, file_c, features_only] { check(*arch, *file_c, *features_only); });
+
+  auto* imp = weights->add_subcommand(
+      "import", "Convert a Keras model's weights (TensorFlow.js or Keras .h5) into an oess weights file");
+  struct ImportArgs {
+    std::string from, arch, input, out, imagenet = "unknown", note;
+  };
+  auto ia = std::make_shared<ImportArgs>();
+  imp->add_option("--from", ia->from, "tfjs | keras-h5")->required();
+  imp->add_option("--arch", ia->arch, "inception_v3 | vgg16")->required();
+  imp->add_option("INPUT", ia->input,
+                  "tfjs: a model folder, model.json or nsfwjs-style model.min.js; keras-h5: the .h5 file")
+      ->required();
+  imp->add_option("--out", ia->out, "weights file to write (torch zip, with provenance metadata)")->required();
+  imp->add_option("--imagenet", ia->imagenet,
+                  "which layers hold ImageNet weights: all (Keras Applications files) | frozen (layers the "
+                  "topology marks trainable: false) | none | unknown")
+      ->capture_default_str();
+  imp->add_option("--note", ia->note, "free text kept in the metadata: where the model came from");
+  imp->footer(
+      "Keras conv2d_k / batch_normalization_k become the k-th conv of torchvision's Inception-v3 by the number\n"
+      "in the name; kernels are transposed, BatchNorm without gamma gets gamma = 1, uint8/uint16/float16\n"
+      "quantised weights are dequantised as TensorFlow.js does. The file records flavour keras and its\n"
+      "preprocessing (keras_tf / keras_caffe), which oess extract, oess run and oess score then use.\n"
+      "Example (what tools/get_weights.sh does):\n"
+      "  oess weights import --from tfjs --arch inception_v3 --imagenet frozen \\\n"
+      "      node_modules/nsfwjs/dist/models/inception_v3 --out weights/inception_v3_keras.pt");
+  imp->callback([ia] { import_weights(ia->from, ia->arch, ia->input, ia->out, ia->imagenet, ia->note); });
 }
 
 void add_taps_command(CLI::App& app) {

@@ -58,8 +58,13 @@ std::vector<Key> make_schema() {
         "in the report)"),
       k("backbone.transform_input", T::kBool, "false",
         "Inception: torchvision's transform_input (torchvision's own Inception weights need it)"),
-      k("backbone.preprocessing", T::kString, "torchvision", "pixel scaling the weights were trained with",
-        {"torchvision", "keras_tf", "keras_caffe"}),
+      k("backbone.flavour", T::kString, "auto",
+        "network semantics: `auto` = what the weights file says (Keras for `oess weights import` files, else "
+        "torchvision); an explicit value that contradicts the file is an error",
+        {"auto", "torchvision", "keras"}),
+      k("backbone.preprocessing", T::kString, "auto",
+        "pixel scaling the weights were trained with; `auto` = what the weights file says, else torchvision",
+        {"auto", "torchvision", "keras_tf", "keras_caffe"}),
       k("backbone.device", T::kString, "cpu", "`cpu`, `cuda` or `cuda:N`"),
       // features
       k("features.layers", T::kStringList, "[all]",

@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <mutex>
@@ -272,6 +273,11 @@ void write_report(const Chain& c, const std::string& dir) {
     row.kappa_quadratic = t.test_kappa_quadratic;
     row.best_epoch = t.fit.best_epoch;
     row.best = i == c.selected;
+    const std::string base = t.tap.substr(0, t.tap.find('@'));  // mixed4@max -> mixed4
+    auto listed = [&base](const std::vector<std::string>& v) {
+      return std::find(v.begin(), v.end(), base) != v.end();
+    };
+    row.weights = listed(c.imagenet_taps) ? "ImageNet" : listed(c.other_taps) ? "not ImageNet" : "";
     in.taps.push_back(row);
     report::Curve curve{t.tap, {}};
     for (const auto& pnt : t.fit.curve) curve.val_accuracy.push_back(pnt.val_accuracy);

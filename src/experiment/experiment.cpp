@@ -236,6 +236,7 @@ void stage_export(const Chain& c, const std::string& dir) {
       {"pooling", c.s.poolings},
       {"config", "../config.resolved.yaml"},
       {"metrics", c.metrics_json.empty() ? nlohmann::json() : nlohmann::json::parse(c.metrics_json)}};
+  if (e.backbone.flavour == models::Flavour::kKeras) j["backbone"]["flavour"] = "keras";
   write_file_atomic((model / "model.json").string(), j.dump(2) + "\n");
 }
 
@@ -326,6 +327,8 @@ Settings settings_from(const config::Config& cf) {
         fmt::format("backbone.weights: {}: no such weights file (or `none` for random weights)", e.weights));
   e.seed = s.seed;
   e.preprocessing = cf.get_string("backbone.preprocessing");
+  e.flavour = cf.get_string("backbone.flavour");
+  checked("backbone", [&] { features::resolve_weights_semantics(e); });
   e.device = cf.get_string("backbone.device");
   checked("backbone.device", [&] { return models::parse_device(e.device); });
   e.crop = checked("data.crop", [&] { return data::parse_crop(cf.get_string("data.crop")); });
@@ -398,6 +401,16 @@ RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
   if (c.s.extract.weights == "none") {
     c.notes.push_back(kNoImagenetNote);
     con.say(fmt::format("\n*** {} ***\n", kNoImagenetNote));
+  } else {
+    // Imported weights say what they are (e.g. which taps hold ImageNet weights): console, log, report.
+    const auto sem = models::weights_semantics(c.s.extract.weights);
+    if (sem.has_meta) {
+      c.notes.push_back("Weights: " + sem.description + ".");
+      c.imagenet_taps = sem.imagenet_taps;
+      c.other_taps = sem.other_taps;
+      con.say(fmt::format("weights: {} (flavour {}, preprocessing {})\n", sem.description,
+                          models::flavour_name(sem.flavour), c.s.extract.preprocessing));
+    }
   }
   if (c.s.manifest == "synthetic")
     c.notes.push_back("Data: the embedded synthetic dataset (oess synth), not clinical images.");

@@ -50,26 +50,6 @@ ImageScore image_score(const std::string& path, const ensemble::Combined& c, siz
   return s;
 }
 
-// The forward-order index of the layer a state-dict key belongs to; -1 for parts outside the feature path
-// (classification heads, AuxLogits).
-int layer_index(models::Arch arch, const std::string& key) {
-  const auto& table = models::tap_table(arch);
-  if (arch == models::Arch::kVgg16) {
-    int n = -1;
-    if (std::sscanf(key.c_str(), "features.%d.", &n) != 1) return -1;
-    int index = -1;  // the deepest tap computed from layers up to n
-    for (const auto& t : table) {
-      int m = -1;
-      if (std::sscanf(t.module.c_str(), "features.%d", &m) == 1 && m <= n) index = std::max(index, t.index);
-    }
-    return index;
-  }
-  const std::string top = key.substr(0, key.find('.'));
-  for (const auto& t : table)
-    if (t.module == top) return t.index;
-  return -1;
-}
-
 std::string meta_at(const ModelFile& m, const std::string& key, const std::string& file) {
   auto it = m.meta.find(key);
   if (it == m.meta.end())
@@ -118,11 +98,11 @@ void export_run(const std::string& run_dir, const std::string& out_file) {
   torch::NoGradGuard no_grad;
   auto& mod = backbone->module();
   for (const auto& item : mod.named_parameters(true)) {
-    const int idx = layer_index(e.backbone.arch, item.key());
+    const int idx = models::layer_index(e.backbone.arch, item.key());
     if (idx >= 0 && idx <= deepest) m.backbone.emplace_back(item.key(), item.value().detach().clone());
   }
   for (const auto& item : mod.named_buffers(true)) {
-    const int idx = layer_index(e.backbone.arch, item.key());
+    const int idx = models::layer_index(e.backbone.arch, item.key());
     if (idx >= 0 && idx <= deepest) m.backbone.emplace_back(item.key(), item.value().detach().clone());
   }
   const std::string metrics =
@@ -135,6 +115,7 @@ void export_run(const std::string& run_dir, const std::string& out_file) {
             {"arch", models::arch_name(e.backbone.arch)},
             {"weights", e.weights == "none" ? fmt::format("none:{}", e.seed) : e.weights},
             {"transform_input", e.backbone.transform_input ? "true" : "false"},
+            {"flavour", models::flavour_name(e.backbone.flavour)},
             {"preprocessing", e.preprocessing},
             {"crop", cfg.get_string("data.crop")},
             {"dicom_frame", std::to_string(e.dicom_frame)},
@@ -282,6 +263,8 @@ Scorer::Scorer(const ModelFile& m, const std::string& device, int threads, int b
   o.classifier = false;
   o.aux_logits = false;
   o.transform_input = m.meta.at("transform_input") == "true";
+  // Models exported before the Keras flavour existed have no "flavour": torchvision.
+  if (auto f = m.meta.find("flavour"); f != m.meta.end()) o.flavour = models::parse_flavour(f->second);
   im.backbone = models::make_backbone(o);
   const auto report = im.backbone->load(m.backbone, /*strict=*/false, "model");
   if (!report.unexpected.empty() || !report.mismatched.empty() ||

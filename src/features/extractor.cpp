@@ -54,7 +54,7 @@ std::string config_key(const ExtractOptions& o, const std::string& weights_id, s
                                ? "colour_box"
                                : fmt::format("rect:{},{},{},{}", o.crop.rect.x, o.crop.rect.y,
                                              o.crop.rect.width, o.crop.rect.height);
-  const std::string d = fmt::format(
+  const std::string d0 = fmt::format(
       "feature format {}\narch {}\nweights {}\ntransform_input {}\npreprocessing {} {}x{} bgr={} "
       "scale={:.9g} "
       "mean={:.9g},{:.9g},{:.9g} std={:.9g},{:.9g},{:.9g} crop_fraction={:.9g} interpolation={}\ncrop {}\n"
@@ -62,13 +62,22 @@ std::string config_key(const ExtractOptions& o, const std::string& weights_id, s
       kFeatureFormat, models::arch_name(o.backbone.arch), weights_id, o.backbone.transform_input, p.preset,
       p.height, p.width, p.bgr, p.scale, p.mean[0], p.mean[1], p.mean[2], p.std[0], p.std[1], p.std[2],
       p.crop_fraction, static_cast<int>(p.interpolation), crop, o.dicom_frame, o.pooling);
+  // Added only for Keras semantics, so torchvision-flavour keys (and caches) stay what they were.
+  const std::string d = o.backbone.flavour == models::Flavour::kKeras ? d0 + "\nflavour keras" : d0;
   if (description) *description = d;
   return sha256_hex(d);
 }
 
-FeatureSet extract_features(const std::vector<ExtractItem>& all_items, const ExtractOptions& o,
+void resolve_weights_semantics(ExtractOptions& o) {
+  models::resolve_semantics(o.weights, o.flavour, o.preprocessing, o.backbone);
+  o.flavour = models::flavour_name(o.backbone.flavour);
+}
+
+FeatureSet extract_features(const std::vector<ExtractItem>& all_items, const ExtractOptions& options,
                             const std::function<void(int64_t, int64_t)>& progress, ExtractStats* stats) {
   const auto t0 = std::chrono::steady_clock::now();
+  ExtractOptions o = options;
+  resolve_weights_semantics(o);
   if (o.pooling != "avg" && o.pooling != "max" && o.pooling != "none")
     throw UsageError(fmt::format("pooling \"{}\": expected avg, max or none", o.pooling));
   if (o.batch < 1) throw UsageError("batch size must be >= 1");
@@ -190,6 +199,7 @@ FeatureSet extract_features(const std::vector<ExtractItem>& all_items, const Ext
             {"shard", fmt::format("{}/{}", o.shard_k, o.shard_n)},
             {"rows_total", std::to_string(all_items.size())},
             {"oess", OESS_VERSION_STRING}};
+  if (o.backbone.flavour == models::Flavour::kKeras) f.meta["flavour"] = "keras";
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   st.notes = notes.summary();
   if (cache && cache->damaged_entries())

@@ -183,6 +183,24 @@ WeightsFile read_weights(const std::string& path) {
   return file;
 }
 
+std::string weights_meta(const WeightsFile& file) {
+  for (const auto& [name, t] : file.tensors) {
+    if (name != kWeightsMetaKey) continue;
+    if (t.dim() != 1 || t.scalar_type() != torch::kUInt8)
+      throw Error(fmt::format("{}: entry {} must be a 1-D uint8 tensor (JSON text), found {} of {} dimensions",
+                              file.path, kWeightsMetaKey, c10::toString(t.scalar_type()), t.dim()));
+    const auto c = t.contiguous();
+    return std::string(reinterpret_cast<const char*>(c.data_ptr<uint8_t>()), static_cast<size_t>(c.numel()));
+  }
+  return "";
+}
+
+torch::Tensor meta_tensor(const std::string& json_text) {
+  auto t = torch::empty({static_cast<int64_t>(json_text.size())}, torch::kUInt8);
+  if (!json_text.empty()) std::memcpy(t.data_ptr<uint8_t>(), json_text.data(), json_text.size());
+  return t;
+}
+
 void write_torch_dict(const std::string& path, const StateDict& tensors) {
   c10::Dict<std::string, at::Tensor> dict;
   for (const auto& [name, t] : tensors) {

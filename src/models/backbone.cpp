@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "oess/core/error.h"
+#include <nlohmann/json.hpp>
 
 namespace oess::models {
 namespace {
@@ -83,6 +84,7 @@ LoadReport Backbone::load(const io::StateDict& raw, bool strict, const std::stri
   std::unordered_map<std::string, bool> seen;
   std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;
   for (const auto& [key, value] : state) {
+    if (key == io::kWeightsMetaKey) continue;  // the file's metadata, not a tensor of the network
     auto it = targets.find(key);
     if (it == targets.end()) {
       bool ignored = false;
@@ -198,6 +200,69 @@ Backbone::Plan Backbone::plan(const std::vector<std::string>& taps) const {
   return p;
 }
 
+std::string flavour_name(Flavour f) { return f == Flavour::kKeras ? "keras" : "torchvision"; }
+
+Flavour parse_flavour(const std::string& name) {
+  if (name == "torchvision") return Flavour::kTorchvision;
+  if (name == "keras") return Flavour::kKeras;
+  throw UsageError(fmt::format("unknown backbone flavour \"{}\": expected torchvision or keras", name));
+}
+
+WeightsSemantics weights_semantics(const io::WeightsFile& file) {
+  WeightsSemantics s;
+  s.meta_json = io::weights_meta(file);
+  if (s.meta_json.empty()) return s;
+  s.has_meta = true;
+  try {
+    const auto j = nlohmann::json::parse(s.meta_json);
+    s.flavour = parse_flavour(j.value("flavour", std::string("torchvision")));
+    s.preprocessing = j.value("preprocessing", std::string());
+    s.description = j.value("description", std::string());
+    if (j.contains("imagenet")) {
+      s.imagenet_taps = j.at("imagenet").value("taps", std::vector<std::string>{});
+      s.other_taps = j.at("imagenet").value("other_taps", std::vector<std::string>{});
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: its metadata ({}) is not the JSON oess writes ({})", file.path,
+                            io::kWeightsMetaKey, e.what()));
+  } catch (const UsageError& e) {
+    throw Error(fmt::format("{}: metadata: {}", file.path, e.what()));
+  }
+  return s;
+}
+
+WeightsSemantics weights_semantics(const std::string& weights) {
+  if (weights == "none") return {};
+  return weights_semantics(io::read_weights(weights));
+}
+
+void resolve_semantics(const std::string& weights, const std::string& flavour_request,
+                       std::string& preprocessing, BackboneOptions& options) {
+  const WeightsSemantics s = weights_semantics(weights);
+  if (flavour_request == "auto") {
+    options.flavour = s.flavour;
+  } else {
+    options.flavour = parse_flavour(flavour_request);
+    if (s.has_meta && options.flavour != s.flavour)
+      throw UsageError(fmt::format(
+          "backbone flavour {} was asked for, but {} holds {}-flavour weights (its metadata says so): "
+          "running them with the other network's pooling gives wrong features. Use flavour auto (or {})",
+          flavour_request, weights, flavour_name(s.flavour), flavour_name(s.flavour)));
+  }
+  if (preprocessing.empty() || preprocessing == "auto") {
+    preprocessing = !s.preprocessing.empty() ? s.preprocessing : "torchvision";
+  } else if (!s.preprocessing.empty() && preprocessing != s.preprocessing) {
+    throw UsageError(fmt::format(
+        "preprocessing {} was asked for, but {} was trained with {} input (its metadata says so). Use "
+        "preprocessing auto (or {})",
+        preprocessing, weights, s.preprocessing, s.preprocessing));
+  }
+  if (options.flavour == Flavour::kKeras && options.transform_input)
+    throw UsageError(
+        "transform_input is torchvision's re-normalisation for its own Inception-v3 weights; Keras-flavour "
+        "weights take keras_tf input directly: switch transform_input off");
+}
+
 torch::Device parse_device(const std::string& spec) {
   if (spec == "cpu") return torch::Device(torch::kCPU);
   if (spec == "cuda" || has_prefix(spec, "cuda:")) {
@@ -245,7 +310,12 @@ std::unique_ptr<Backbone> load_backbone(const BackboneOptions& options, const st
         arch_name(options.arch), seed);
     return b;
   }
-  const auto report = b->load(io::read_weights(weights).tensors, strict, weights);
+  const io::WeightsFile file = io::read_weights(weights);
+  const WeightsSemantics sem = weights_semantics(file);
+  if (sem.has_meta && sem.flavour != options.flavour)
+    throw UsageError(fmt::format("{} holds {}-flavour weights, but a {}-flavour network was asked for", weights,
+                                 flavour_name(sem.flavour), flavour_name(options.flavour)));
+  const auto report = b->load(file.tensors, strict, weights);
   if (!report.ok())
     spdlog::warn("{}: partial load of {}: {}", arch_name(options.arch), weights, report.summary());
   else if (!report.ignored.empty())

@@ -1,5 +1,8 @@
 // Inception-v3 with torchvision's module names (Conv2d_1a_3x3 ... Mixed_7c, AuxLogits, fc). Each conv is
-// conv (no bias) + BatchNorm (eps 0.001) + ReLU; branch pools are avg_pool2d(3, 1, 1) counting padding.
+// conv (no bias) + BatchNorm (eps 0.001) + ReLU. The nine branch pools are avg_pool2d(3, 1, 1): torchvision
+// counts the zero padding in each window's divisor; the Keras flavour divides by the pixels inside the
+// image, as TensorFlow's 'same' average pooling does (Keras's BatchNorm without gamma is gamma = 1 in the
+// weights file: oess weights import writes ones).
 #include <torch/torch.h>
 
 #include <functional>
@@ -50,23 +53,25 @@ BasicConv2d add(torch::nn::Module& m, const std::string& name, int64_t in, int64
   return m.register_module(name, BasicConv2d(in, out, k, s, p));
 }
 
-Tensor branch_avg_pool(const Tensor& x) {
+Tensor branch_avg_pool(const Tensor& x, bool keras) {
   return torch::avg_pool2d(x, /*kernel_size=*/3, /*stride=*/1, /*padding=*/1, /*ceil_mode=*/false,
-                           /*count_include_pad=*/true);
+                           /*count_include_pad=*/!keras);
 }
 
 struct InceptionAImpl : torch::nn::Module {
   BasicConv2d b1, b5_1, b5_2, b3_1, b3_2, b3_3, bp;
-  InceptionAImpl(int64_t in, int64_t pool_features)
+  bool keras;
+  InceptionAImpl(int64_t in, int64_t pool_features, bool keras_pool)
       : b1(add(*this, "branch1x1", in, 64, 1)),
         b5_1(add(*this, "branch5x5_1", in, 48, 1)),
         b5_2(add(*this, "branch5x5_2", 48, 64, 5, 1, 2)),
         b3_1(add(*this, "branch3x3dbl_1", in, 64, 1)),
         b3_2(add(*this, "branch3x3dbl_2", 64, 96, 3, 1, 1)),
         b3_3(add(*this, "branch3x3dbl_3", 96, 96, 3, 1, 1)),
-        bp(add(*this, "branch_pool", in, pool_features, 1)) {}
+        bp(add(*this, "branch_pool", in, pool_features, 1)),
+        keras(keras_pool) {}
   Tensor forward(const Tensor& x) {
-    return torch::cat({b1(x), b5_2(b5_1(x)), b3_3(b3_2(b3_1(x))), bp(branch_avg_pool(x))}, 1);
+    return torch::cat({b1(x), b5_2(b5_1(x)), b3_3(b3_2(b3_1(x))), bp(branch_avg_pool(x, keras))}, 1);
   }
 };
 TORCH_MODULE(InceptionA);
@@ -86,7 +91,8 @@ TORCH_MODULE(InceptionB);
 
 struct InceptionCImpl : torch::nn::Module {
   BasicConv2d b1, b7_1, b7_2, b7_3, bd_1, bd_2, bd_3, bd_4, bd_5, bp;
-  InceptionCImpl(int64_t in, int64_t c7)
+  bool keras;
+  InceptionCImpl(int64_t in, int64_t c7, bool keras_pool)
       : b1(add(*this, "branch1x1", in, 192, 1)),
         b7_1(add(*this, "branch7x7_1", in, c7, 1)),
         b7_2(add(*this, "branch7x7_2", c7, c7, {1, 7}, 1, {0, 3})),
@@ -96,9 +102,10 @@ struct InceptionCImpl : torch::nn::Module {
         bd_3(add(*this, "branch7x7dbl_3", c7, c7, {1, 7}, 1, {0, 3})),
         bd_4(add(*this, "branch7x7dbl_4", c7, c7, {7, 1}, 1, {3, 0})),
         bd_5(add(*this, "branch7x7dbl_5", c7, 192, {1, 7}, 1, {0, 3})),
-        bp(add(*this, "branch_pool", in, 192, 1)) {}
+        bp(add(*this, "branch_pool", in, 192, 1)),
+        keras(keras_pool) {}
   Tensor forward(const Tensor& x) {
-    return torch::cat({b1(x), b7_3(b7_2(b7_1(x))), bd_5(bd_4(bd_3(bd_2(bd_1(x))))), bp(branch_avg_pool(x))},
+    return torch::cat({b1(x), b7_3(b7_2(b7_1(x))), bd_5(bd_4(bd_3(bd_2(bd_1(x))))), bp(branch_avg_pool(x, keras))},
                       1);
   }
 };
@@ -122,7 +129,8 @@ TORCH_MODULE(InceptionD);
 
 struct InceptionEImpl : torch::nn::Module {
   BasicConv2d b1, b3_1, b3_2a, b3_2b, bd_1, bd_2, bd_3a, bd_3b, bp;
-  explicit InceptionEImpl(int64_t in)
+  bool keras;
+  InceptionEImpl(int64_t in, bool keras_pool)
       : b1(add(*this, "branch1x1", in, 320, 1)),
         b3_1(add(*this, "branch3x3_1", in, 384, 1)),
         b3_2a(add(*this, "branch3x3_2a", 384, 384, {1, 3}, 1, {0, 1})),
@@ -131,12 +139,13 @@ struct InceptionEImpl : torch::nn::Module {
         bd_2(add(*this, "branch3x3dbl_2", 448, 384, 3, 1, 1)),
         bd_3a(add(*this, "branch3x3dbl_3a", 384, 384, {1, 3}, 1, {0, 1})),
         bd_3b(add(*this, "branch3x3dbl_3b", 384, 384, {3, 1}, 1, {1, 0})),
-        bp(add(*this, "branch_pool", in, 192, 1)) {}
+        bp(add(*this, "branch_pool", in, 192, 1)),
+        keras(keras_pool) {}
   Tensor forward(const Tensor& x) {
     const Tensor t3 = b3_1(x);
     const Tensor td = bd_2(bd_1(x));
     return torch::cat({b1(x), torch::cat({b3_2a(t3), b3_2b(t3)}, 1), torch::cat({bd_3a(td), bd_3b(td)}, 1),
-                       bp(branch_avg_pool(x))},
+                       bp(branch_avg_pool(x, keras))},
                       1);
   }
 };
@@ -163,23 +172,24 @@ class InceptionV3 : public Backbone, public torch::nn::Module {
  public:
   explicit InceptionV3(const BackboneOptions& o) : Backbone(o) {
     auto& m = static_cast<torch::nn::Module&>(*this);
+    const bool k = o.flavour == Flavour::kKeras;
     auto c1a = add(m, "Conv2d_1a_3x3", 3, 32, 3, 2);
     auto c2a = add(m, "Conv2d_2a_3x3", 32, 32, 3);
     auto c2b = add(m, "Conv2d_2b_3x3", 32, 64, 3, 1, 1);
     auto c3b = add(m, "Conv2d_3b_1x1", 64, 80, 1);
     auto c4a = add(m, "Conv2d_4a_3x3", 80, 192, 3);
-    auto m5b = register_module("Mixed_5b", InceptionA(192, 32));
-    auto m5c = register_module("Mixed_5c", InceptionA(256, 64));
-    auto m5d = register_module("Mixed_5d", InceptionA(288, 64));
+    auto m5b = register_module("Mixed_5b", InceptionA(192, 32, k));
+    auto m5c = register_module("Mixed_5c", InceptionA(256, 64, k));
+    auto m5d = register_module("Mixed_5d", InceptionA(288, 64, k));
     auto m6a = register_module("Mixed_6a", InceptionB(288));
-    auto m6b = register_module("Mixed_6b", InceptionC(768, 128));
-    auto m6c = register_module("Mixed_6c", InceptionC(768, 160));
-    auto m6d = register_module("Mixed_6d", InceptionC(768, 160));
-    auto m6e = register_module("Mixed_6e", InceptionC(768, 192));
+    auto m6b = register_module("Mixed_6b", InceptionC(768, 128, k));
+    auto m6c = register_module("Mixed_6c", InceptionC(768, 160, k));
+    auto m6d = register_module("Mixed_6d", InceptionC(768, 160, k));
+    auto m6e = register_module("Mixed_6e", InceptionC(768, 192, k));
     if (o.aux_logits) register_module("AuxLogits", InceptionAux(768, o.num_classes));
     auto m7a = register_module("Mixed_7a", InceptionD(768));
-    auto m7b = register_module("Mixed_7b", InceptionE(1280));
-    auto m7c = register_module("Mixed_7c", InceptionE(2048));
+    auto m7b = register_module("Mixed_7b", InceptionE(1280, k));
+    auto m7c = register_module("Mixed_7c", InceptionE(2048, k));
     if (o.classifier) fc_ = register_module("fc", torch::nn::Linear(2048, o.num_classes));
 
     Stage pool = [](const Tensor& x) { return torch::max_pool2d(x, /*kernel_size=*/3, /*stride=*/2); };

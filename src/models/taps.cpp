@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "oess/core/error.h"
 
@@ -119,5 +120,23 @@ std::vector<std::string> default_taps(Arch arch) {
 }
 
 int native_input_size(Arch arch) { return arch == Arch::kVgg16 ? 224 : 299; }
+
+int layer_index(Arch arch, const std::string& key) {
+  const auto& table = tap_table(arch);
+  if (arch == Arch::kVgg16) {
+    int n = -1;
+    if (std::sscanf(key.c_str(), "features.%d.", &n) != 1) return -1;
+    int index = -1;  // the deepest tap computed from layers up to n
+    for (const auto& t : table) {
+      int m = -1;
+      if (std::sscanf(t.module.c_str(), "features.%d", &m) == 1 && m <= n) index = std::max(index, t.index);
+    }
+    return index;
+  }
+  const std::string top = key.substr(0, key.find('.'));
+  for (const auto& t : table)
+    if (t.module == top) return t.index;
+  return -1;
+}
 
 }  // namespace oess::models

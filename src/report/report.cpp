@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -316,6 +317,10 @@ void write_report(const std::string& dir, const ReportInputs& in) {
                  : std::vector<std::string>{"tap", "val accuracy", "test accuracy (95% CI)", "healthy",
                                             "diseased", "kappa (95% CI)", "epoch"},
             {}};
+  // Which taps hold ImageNet weights, when the weights file says (imported Keras weights).
+  const bool with_weights =
+      std::any_of(in.taps.begin(), in.taps.end(), [](const TapRow& t) { return !t.weights.empty(); });
+  if (with_weights) sup.head.push_back("weights");
   for (const auto& t : in.taps) {
     std::vector<std::string> row = {t.tap + (t.best ? " *" : ""),
                                     fmt::format("{:.1f}%", 100 * t.val_accuracy),
@@ -333,6 +338,7 @@ void write_report(const std::string& dir, const ReportInputs& in) {
         fmt::format("{:.3f}", t.kappa_quadratic) +
         (std::isnan(t.kappa_ci[0]) ? "" : fmt::format(" ({:.3f}–{:.3f})", t.kappa_ci[0], t.kappa_ci[1])));
     row.push_back(std::to_string(t.best_epoch));
+    if (with_weights) row.push_back(t.weights.empty() ? "–" : t.weights);
     sup.rows.push_back(row);
   }
 

@@ -51,7 +51,11 @@ TEST_CASE("experiment: the schema's defaults are the option structs' defaults") 
   const oess::features::ExtractOptions e;
   CHECK(s.extract.batch == e.batch);
   CHECK(s.extract.threads == e.threads);
-  CHECK(s.extract.preprocessing == e.preprocessing);
+  oess::features::ExtractOptions resolved = e;  // settings_from resolves auto flavour / preprocessing
+  oess::features::resolve_weights_semantics(resolved);
+  CHECK(s.extract.preprocessing == resolved.preprocessing);
+  CHECK(s.extract.flavour == resolved.flavour);
+  CHECK(s.extract.backbone.flavour == resolved.backbone.flavour);
   CHECK(s.extract.weights == e.weights);
   CHECK(s.extract.backbone.arch == e.backbone.arch);
   CHECK(s.poolings == std::vector<std::string>{e.pooling});

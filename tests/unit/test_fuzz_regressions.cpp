@@ -33,3 +33,5 @@ TEST_CASE("fuzz inputs replay: config") { replay("config", oess::fuzz::config); 
 TEST_CASE("fuzz inputs replay: weights") { replay("weights", oess::fuzz::weights); }
 TEST_CASE("fuzz inputs replay: image") { replay("image", oess::fuzz::image); }
 TEST_CASE("fuzz inputs replay: model") { replay("model", oess::fuzz::model); }
+TEST_CASE("fuzz inputs replay: tfjs") { replay("tfjs", oess::fuzz::tfjs); }
+TEST_CASE("fuzz inputs replay: h5") { replay("h5", oess::fuzz::h5); }

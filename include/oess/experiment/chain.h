@@ -87,6 +87,8 @@ struct Chain {
   metrics::Predictions predictions;
   std::string metrics_json;
   std::vector<std::string> notes;  // shown at the top of the report (e.g. no ImageNet weights)
+  // What the weights file says of each tap (imported Keras weights): the report's per-tap "weights" column.
+  std::vector<std::string> imagenet_taps, other_taps;
 };
 
 // Features from a randomly initialised backbone (meta "weights" = none:SEED), and the report's note on it.

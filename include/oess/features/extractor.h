@@ -37,7 +37,8 @@ struct ExtractOptions {
   models::BackboneOptions backbone{models::Arch::kInceptionV3, /*classifier=*/false, /*aux_logits=*/false};
   std::string weights = "none";  // file, or none (seeded random init)
   uint64_t seed = 0;             // for weights none
-  std::string preprocessing = "torchvision";
+  std::string flavour = "auto";        // auto (from the weights file) | torchvision | keras
+  std::string preprocessing = "auto";  // auto (from the weights file, else torchvision) | a preset
   data::CropSpec crop;
   int dicom_frame = 0;
   std::vector<std::string> taps;  // names, aliases or "all"
@@ -61,6 +62,12 @@ struct ExtractStats {
 FeatureSet extract_features(const std::vector<ExtractItem>& items, const ExtractOptions& options,
                             const std::function<void(int64_t done, int64_t total)>& progress = {},
                             ExtractStats* stats = nullptr);
+
+// Makes `flavour` and `preprocessing` concrete from the weights file (models::resolve_semantics): what the
+// file's metadata says unless the options say otherwise, and a UsageError when they contradict it.
+// extract_features does this itself; callers that record the settings (run folders, exported models) call it
+// first. Idempotent.
+void resolve_weights_semantics(ExtractOptions& o);
 
 // The config key: SHA-256 over everything that changes a feature value (arch, weights identity, transform
 // input, preprocessing, crop, DICOM frame, pooling, feature-format version). `weights_id` is the weights

@@ -50,6 +50,15 @@ void check_torch_pickle(const std::string& bytes, const std::string& path);
 // (...)", "PATH: not a WHAT (top level is a ...)", and check_torch_pickle's.
 c10::IValue read_torch_dict(const std::string& path, const std::string& what);
 
+// Metadata stored beside the tensors of a weights file (`oess weights import` writes it): the UTF-8 bytes
+// of a JSON object as a uint8 tensor under this key, so the file stays a plain dict of tensors for
+// torch.load and every reader. Loading into a network skips it.
+inline constexpr const char* kWeightsMetaKey = "__oess_meta__";
+// The metadata JSON text, or "" when the file has none. errors: "PATH: ..." when the entry is not a 1-D
+// uint8 tensor.
+std::string weights_meta(const WeightsFile& file);
+torch::Tensor meta_tensor(const std::string& json_text);
+
 // Writes `tensors` as a torch zip holding a plain dict (Python: torch.load(path) -> dict), atomically.
 // requires: unique names, defined tensors.
 void write_torch_dict(const std::string& path, const StateDict& tensors);

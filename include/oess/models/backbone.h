@@ -34,6 +34,17 @@
 
 namespace oess::models {
 
+// Which framework's semantics the weights were trained under. torchvision: the network exactly as
+// torchvision defines it. keras: as Keras Applications builds it — for Inception-v3 the branch average
+// pools divide by the pixels inside the image (TensorFlow 'same' pooling) instead of counting the padding
+// (BatchNorm without gamma is gamma = 1 in the file, eps is 1e-3 in both); for VGG-16 nothing changes in
+// the network (the import reorders fc1's inputs from Keras's height-width-channel flattening). The flavour
+// travels with imported weights (weights_semantics below).
+enum class Flavour { kTorchvision, kKeras };
+std::string flavour_name(Flavour f);
+// requires: "torchvision" or "keras", else UsageError listing them.
+Flavour parse_flavour(const std::string& name);
+
 struct BackboneOptions {
   Arch arch = Arch::kInceptionV3;
   // Build the classification head (VGG classifier, Inception fc). Off for feature extraction: VGG's head
@@ -45,6 +56,7 @@ struct BackboneOptions {
   // the [-1, 1] range Google's weights expect (what torchvision does when it loads its Inception weights).
   bool transform_input = false;
   int64_t num_classes = 1000;
+  Flavour flavour = Flavour::kTorchvision;  // last, so that aggregate initialisations keep their meaning
 };
 
 struct LoadReport {
@@ -111,6 +123,29 @@ std::unique_ptr<Backbone> make_backbone(const BackboneOptions& options);
 // init_random(seed) with a loud warning on the log that results are not ImageNet-based.
 std::unique_ptr<Backbone> load_backbone(const BackboneOptions& options, const std::string& weights,
                                         bool strict = true, uint64_t seed = 0);
+
+// What a weights file says about itself: files written by `oess weights import` carry a metadata entry
+// (io::kWeightsMetaKey, JSON) with the flavour, the preprocessing preset, the provenance and which taps are
+// known to be ImageNet. Other files (torchvision conversions) have none: torchvision flavour, preprocessing
+// not stated. weights "none" (random) is torchvision with no metadata.
+struct WeightsSemantics {
+  bool has_meta = false;
+  Flavour flavour = Flavour::kTorchvision;
+  std::string preprocessing;  // preset named by the file, or empty
+  std::string description;    // one line for logs and reports, e.g. "Keras ImageNet Inception-v3 (...)"
+  std::vector<std::string> imagenet_taps;  // taps whose every layer is known to hold ImageNet weights
+  std::vector<std::string> other_taps;     // taps with layers known not to (fine-tuned elsewhere)
+  std::string meta_json;                   // the metadata as stored ("" without)
+};
+WeightsSemantics weights_semantics(const std::string& weights);
+WeightsSemantics weights_semantics(const io::WeightsFile& file);
+
+// Resolves the user's requests against the file: flavour "auto" | "torchvision" | "keras", preprocessing
+// "auto" | a preset. auto takes what the file says (else torchvision / the torchvision preset); an explicit
+// value that contradicts the file's metadata is a UsageError naming both and the file, never a silent choice.
+// Also refuses transform_input with the Keras flavour. ensures: options.flavour and preprocessing concrete.
+void resolve_semantics(const std::string& weights, const std::string& flavour_request,
+                       std::string& preprocessing, BackboneOptions& options);
 
 // The state-dict key normalisation load() applies (module. prefix, timm VGG names); exposed for tools.
 io::StateDict normalize_state_dict(Arch arch, const io::StateDict& state);

@@ -46,6 +46,10 @@ std::vector<std::string> resolve_taps(Arch arch, const std::vector<std::string>&
 // The study's default taps: Inception mixed0..mixed10; VGG-16 the 13 conv (ReLU) and 5 pool outputs.
 std::vector<std::string> default_taps(Arch arch);
 
+// The forward-order tap index of the layer a state-dict key belongs to (the deepest tap computed from
+// layers up to it); -1 for parts outside the feature path (classification heads, AuxLogits).
+int layer_index(Arch arch, const std::string& state_key);
+
 // Input size (height = width) each architecture was trained at: 224 (VGG-16), 299 (Inception-v3).
 int native_input_size(Arch arch);
 

@@ -21,6 +21,7 @@ struct TapRow {
   std::array<double, 2> kappa_ci{};
   int best_epoch = 0;
   bool best = false;
+  std::string weights;  // "ImageNet" / "not ImageNet" when the weights file says; "" (no column) otherwise
 };
 
 struct Curve {
