@@ -133,7 +133,7 @@ KerasModel read_tfjs(const std::string& path) {
   const Source s = open_model(path);
   KerasModel m;
   m.format = "tfjs";
-  m.path = path;
+  m.path = s.model_file;  // errors name the file read, not the folder given
   m.files.emplace_back(fs::path(s.model_file).filename().string(), sha256_file(s.model_file));
   const auto& topo = s.doc.at("modelTopology");
   if (topo.is_object() && topo.contains("model_config")) {

@@ -244,6 +244,24 @@ class Importer {
     return out;
   }
 
+  // The names missing from a numbered run stem_1..stem_n (or tf.keras's stem, stem_1..stem_{n-1}), each
+  // with the weight it lacks: "conv2d_50 (kernel)".
+  std::vector<std::string> gaps(const std::string& stem, size_t n) const {
+    std::vector<std::string> out;
+    const auto names = ranked(stem);
+    if (names.empty()) return out;
+    const bool bare = names.front() == stem;  // tf.keras numbering starts at the bare name
+    for (size_t k = 0; k < n; ++k) {
+      const size_t number = bare ? k : k + 1;
+      const std::string name = number == 0 ? stem : fmt::format("{}_{}", stem, number);
+      if (!weights_.count(name)) {
+        const bool in_topology = topo_.count(name) > 0;
+        out.push_back(name + (in_topology ? " (in the topology, its weights missing)" : ""));
+      }
+    }
+    return out;
+  }
+
   std::string other_arch_hint() const {
     const bool vgg = weights_.count("block1_conv1") > 0;
     const bool inc = !ranked("conv2d").empty();
@@ -256,10 +274,15 @@ class Importer {
   void inception() {
     const auto convs = ranked("conv2d"), bns = ranked("batch_normalization");
     const size_t n = convs_.size();  // 94
-    if (convs.size() != n || bns.size() != n)
+    if (convs.size() != n || bns.size() != n) {
+      const std::string missing = fmt::format("{}", fmt::join(gaps("conv2d", n), ", ")) +
+                                  (gaps("conv2d", n).empty() || gaps("batch_normalization", n).empty() ? "" : ", ") +
+                                  fmt::format("{}", fmt::join(gaps("batch_normalization", n), ", "));
       fail(fmt::format("not a Keras Inception-v3: expected {} layers conv2d_1..conv2d_{} with {} batch "
-                       "normalizations, found {} and {}{}",
-                       n, n, n, convs.size(), bns.size(), convs.empty() ? other_arch_hint() : ""));
+                       "normalizations, found {} and {}{}{}",
+                       n, n, n, convs.size(), bns.size(), missing.empty() ? "" : "; missing: " + missing,
+                       convs.empty() ? other_arch_hint() : ""));
+    }
     for (size_t i = 0; i < n; ++i) {
       const TorchConv& t = convs_[i];
       const std::string& conv = convs[i];

@@ -95,7 +95,8 @@ i = next(k for k, s in enumerate(ws) if s["name"] == "conv2d_50/kernel")
 off = sum(nbytes(s) for s in ws[:i])
 blob = data[:off] + data[off + nbytes(ws[i]):]
 del ws[i]
-expect("missing layer", "tfjs", "inception_v3", variant("missing", m, blob), "model.json", "conv2d_50", "kernel")
+expect("missing layer", "tfjs", "inception_v3", variant("missing", m, blob), "model.json", "conv2d_50",
+       "weights missing")
 
 m = copy.deepcopy(model)
 s = next(s for s in m["weightsManifest"][0]["weights"] if s["name"] == "conv2d_5/kernel")

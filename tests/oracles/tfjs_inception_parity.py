@@ -11,7 +11,7 @@ tfjs_inception_parity.py OESS MODEL_MIN_JS NODE_MODULES WORKDIR
 3. `oess extract` (flavour and preprocessing taken from the imported file) gives pooled mixed0..mixed10 and
    the full mixed0 and mixed5 maps. Each must match TensorFlow.js to <= 1e-5 of that tap's max |value|.
 4. Negative controls, each of which must FAIL that check (so it is known to bite): two same-shape convs
-   swapped (Mixed_5b/5c branch3x3dbl_3, with their batch norms), every kernel's H and W swapped, BatchNorm
+   swapped (Mixed_5b/5c branch3x3dbl_3, with their batch norms), every square kernel's H and W swapped, BatchNorm
    eps 1e-5 instead of 1e-3 (running_var lowered by 1e-3 - 1e-5, which is exactly that), and torchvision's
    padding-counting branch pools with these Keras weights (metadata removed, --preprocessing keras_tf).
 5. Asking for torchvision flavour or preprocessing with these weights is refused (exit 2) naming both.
@@ -146,8 +146,10 @@ for part in ("conv.weight", "bn.weight", "bn.bias", "bn.running_mean", "bn.runni
     k1, k2 = f"Mixed_5b.branch3x3dbl_3.{part}", f"Mixed_5c.branch3x3dbl_3.{part}"
     s[k1], s[k2] = sd[k2], sd[k1]
 controls["two same-shape convs swapped"] = s
-controls["kernel H and W swapped"] = {k: (v.transpose(2, 3).contiguous() if k.endswith("conv.weight") else v)
-                                      for k, v in sd.items()}
+# (1x7 / 7x1 kernels swapped would not even load: the strict load names each; square ones are the trap)
+controls["kernel H and W swapped"] = {
+    k: (v.transpose(2, 3).contiguous() if k.endswith("conv.weight") and v.shape[2] == v.shape[3] else v)
+    for k, v in sd.items()}
 controls["BatchNorm eps 1e-5"] = {k: (v - (1e-3 - 1e-5) if k.endswith("running_var") else v) for k, v in sd.items()}
 controls["torchvision pooling"] = {k: v for k, v in sd.items() if k != "__oess_meta__"}
 for name, state in controls.items():

@@ -31,7 +31,7 @@ namespace oess::io {
 
 struct KerasModel {
   std::string format;  // "tfjs" | "keras-h5"
-  std::string path;    // as given
+  std::string path;    // the file read (a folder given for tfjs: its model.json / model.min.js)
   // Every file read, with its SHA-256: the topology file first, then the weight shards.
   std::vector<std::pair<std::string, std::string>> files;
   std::vector<std::pair<std::string, torch::Tensor>> weights;
