@@ -33,8 +33,18 @@ std::string dtype_name(const torch::Tensor& t) {
 }
 
 // How well a state dict fits each architecture, in words (without building VGG's 124 M-parameter head).
+// Only the classification head (and Inception's AuxLogits) missing: a features-only file.
+bool features_only(const models::LoadReport& r) {
+  if (r.missing.empty() || !r.unexpected.empty() || !r.mismatched.empty()) return false;
+  for (const auto& k : r.missing)
+    if (k.rfind("fc.", 0) != 0 && k.rfind("AuxLogits.", 0) != 0 && k.rfind("classifier.", 0) != 0) return false;
+  return true;
+}
+
 std::string describe_fit(const io::StateDict& state) {
   std::vector<std::string> lines;
+  size_t tensors = 0;
+  for (const auto& [name, t] : state) tensors += name != io::kWeightsMetaKey;
   for (Arch arch : {Arch::kInceptionV3, Arch::kVgg16}) {
     models::BackboneOptions o;
     o.arch = arch;
@@ -51,10 +61,13 @@ std::string describe_fit(const io::StateDict& state) {
           fmt::format("{}: the features fit; {} classifier tensors present (check them with "
                       "`oess weights check --arch {}`)",
                       models::arch_name(arch), r.ignored.size(), models::arch_name(arch)));
+    } else if (features_only(r)) {
+      lines.push_back(fmt::format("{}: every tensor fits the features (the file has no classifier{})",
+                                  models::arch_name(arch), arch == Arch::kInceptionV3 ? " or AuxLogits" : ""));
     } else {
       lines.push_back(
           fmt::format("{}: partly ({} of {} tensors fit; {} missing, {} unexpected, {} mis-shaped)",
-                      models::arch_name(arch), r.loaded, state.size(), r.missing.size(), r.unexpected.size(),
+                      models::arch_name(arch), r.loaded, tensors, r.missing.size(), r.unexpected.size(),
                       r.mismatched.size()));
     }
   }
@@ -269,7 +282,7 @@ void add_weights_command(CLI::App& app) {
       "preprocessing (keras_tf / keras_caffe), which oess extract, oess run and oess score then use.\n"
       "Example (what tools/get_weights.sh does):\n"
       "  oess weights import --from tfjs --arch inception_v3 --imagenet frozen \\\n"
-      "      node_modules/nsfwjs/dist/models/inception_v3 --out weights/inception_v3_keras.pt");
+      "      weights/nsfwjs-4.4.0/model.min.js --out weights/inception_v3_keras.pt");
   imp->callback([ia] { import_weights(ia->from, ia->arch, ia->input, ia->out, ia->imagenet, ia->note); });
 }
 

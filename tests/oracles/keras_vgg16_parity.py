@@ -13,6 +13,10 @@ Seeded random VGG-16 convolution weights (features only) are written twice, by t
 two 224x224 images (Keras caffe preprocessing: BGR minus the ImageNet means) and oess extract runs the
 imported file (preprocessing keras_caffe taken from the file): pooled block1_pool .. block5_pool and
 block5_conv3 must agree to <= 1e-5 of each tap's max |value|. Exit 0 when all holds, else 1 naming failures.
+With --with-head (ctest label `long`: 528 MB of weights) the .h5 files also hold fc1, fc2 and predictions,
+and the imported classifier must act on torchvision's (channel, height, width) flattening as Keras's kernel
+acts on Keras's (height, width, channel) one: W1 @ F.flatten() == K1.T @ F.permute(1, 2, 0).flatten() for
+random 512x7x7 maps F, and fc2 / predictions transposed.
 """
 import json
 import os
@@ -25,6 +29,7 @@ import torch
 from PIL import Image
 
 oess, node_modules, work = sys.argv[1:4]
+with_head = "--with-head" in sys.argv
 os.makedirs(work, exist_ok=True)
 TOL = 1e-5
 failures = []
@@ -63,6 +68,17 @@ for b, convs in blocks:
                    "config": {"name": name, "pool_size": [2, 2], "strides": [2, 2], "padding": "valid",
                               "data_format": "channels_last"}})
     prev = name
+conv_topology = {"class_name": "Model", "config": {"name": "vgg16", "layers": list(layers),
+                                                   "input_layers": [["input_1", 0, 0]], "output_layers": [[prev, 0, 0]]}}
+if with_head:
+    layers.append({"name": "flatten", "class_name": "Flatten", "inbound_nodes": [[[prev, 0, 0, {}]]], "config": {}})
+    prev, fan_in = "flatten", 25088
+    for name, units in (("fc1", 4096), ("fc2", 4096), ("predictions", 1000)):
+        layers.append({"name": name, "class_name": "Dense", "inbound_nodes": [[[prev, 0, 0, {}]]],
+                       "config": {"name": name, "units": units, "use_bias": True}})
+        weights[name] = [("kernel", rng.normal(0, np.sqrt(2.0 / fan_in), (fan_in, units)).astype(np.float32)),
+                         ("bias", rng.normal(0, 0.05, units).astype(np.float32))]
+        prev, fan_in = name, units
 topology = {"class_name": "Model", "config": {"name": "vgg16", "layers": layers, "input_layers": [["input_1", 0, 0]],
                                               "output_layers": [[prev, 0, 0]]}}
 
@@ -86,6 +102,8 @@ tfjs_dir = os.path.join(work, "tfjs_vgg16")
 os.makedirs(tfjs_dir, exist_ok=True)
 specs, data = [], b""
 for layer, ws in weights.items():
+    if not layer.startswith("block"):
+        continue  # the head (--with-head) goes to the .h5 files only
     for wn, v in ws:
         spec = {"name": f"{layer}/{wn}", "shape": list(v.shape), "dtype": "float32"}
         if (layer, wn) in quant:
@@ -97,7 +115,7 @@ for layer, ws in weights.items():
         data += raw
 open(os.path.join(tfjs_dir, "group1-shard1of1.bin"), "wb").write(data)
 json.dump({"format": "layers-model", "generatedBy": "keras_vgg16_parity.py", "convertedBy": None,
-           "modelTopology": {"keras_version": "2.2.4", "backend": "tensorflow", "model_config": topology},
+           "modelTopology": {"keras_version": "2.2.4", "backend": "tensorflow", "model_config": conv_topology},
            "weightsManifest": [{"paths": ["group1-shard1of1.bin"], "weights": specs}]},
           open(os.path.join(tfjs_dir, "model.json"), "w"))
 
@@ -128,8 +146,8 @@ write_h5(h5_weights, whole=False)
 write_h5(h5_model, whole=True)
 
 imports = {}
-for label, src, fmt_ in (("tfjs", tfjs_dir, "tfjs"), ("h5 weights", h5_weights, "keras-h5"),
-                         ("h5 model", h5_model, "keras-h5")):
+sources = (("tfjs", tfjs_dir, "tfjs"), ("h5 weights", h5_weights, "keras-h5"), ("h5 model", h5_model, "keras-h5"))
+for label, src, fmt_ in sources[1:] if with_head else sources:
     out = os.path.join(work, label.replace(" ", "_") + ".pt")
     run([oess, "weights", "import", "--from", fmt_, "--arch", "vgg16", "--imagenet", "none", src, "--out", out])
     d = torch.load(out)
@@ -137,12 +155,26 @@ for label, src, fmt_ in (("tfjs", tfjs_dir, "tfjs"), ("h5 weights", h5_weights, 
     if meta["preprocessing"] != "keras_caffe" or meta["flavour"] != "keras":
         failures.append(f"{label}: metadata {meta['flavour']} / {meta['preprocessing']}")
     imports[label] = (out, d)
-ref = imports["tfjs"][1]
+ref = imports["h5 weights" if with_head else "tfjs"][1]
 for label, (_, d) in imports.items():
     if d.keys() != ref.keys() or any(not torch.equal(d[k], ref[k]) for k in d):
-        failures.append(f"import from {label} differs from the tfjs import")
-# The tensors themselves, against the arrays written (kernels HWIO -> OIHW).
-convs = [k for k in weights]
+        failures.append(f"import from {label} differs from the first import")
+if with_head:
+    frng = np.random.default_rng(5)
+    for trial in range(3):
+        fmap = frng.normal(0, 1, (512, 7, 7)).astype(np.float64)
+        keras = fmap.transpose(1, 2, 0).reshape(-1) @ weights["fc1"][0][1].astype(np.float64)
+        ours = ref["classifier.0.weight"].double().numpy() @ fmap.reshape(-1)
+        e = np.abs(keras - ours).max() / np.abs(keras).max()
+        print(f"fc1 on a random 512x7x7 map: relative difference {e:.2e}")
+        if not e < 1e-9:
+            failures.append(f"fc1's input order: relative difference {e:.2e}")
+    for name, key in (("fc2", "classifier.3"), ("predictions", "classifier.6")):
+        if not torch.equal(ref[key + ".weight"], torch.from_numpy(weights[name][0][1]).t()) or \
+                not torch.equal(ref[key + ".bias"], torch.from_numpy(weights[name][1][1])):
+            failures.append(f"{name} -> {key}: tensors differ from what was written")
+    imports["tfjs"] = imports["h5 weights"]
+convs = [k for k in weights if k.startswith("block")]
 for i, layer in enumerate(convs):
     idx = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28][i]
     k = torch.from_numpy(weights[layer][0][1]).permute(3, 2, 0, 1)
