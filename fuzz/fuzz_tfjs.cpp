@@ -1,4 +1,5 @@
-// libFuzzer: TensorFlow.js model.json / UMD bundles: the JS-literal reader, manifests, dequantisation, the importers.
+// libFuzzer: TensorFlow.js model.json / UMD bundles: the JS-literal reader, manifests, dequantisation, the
+// importers.
 #include "fuzz_input.h"
 #include "targets.h"
 

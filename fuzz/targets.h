@@ -70,8 +70,8 @@ inline void import_both(const oess::io::KerasModel& m) {
   }
 }
 
-// A TensorFlow.js model.json (or UMD bundle text): the JavaScript-literal reader, the weights manifest against
-// a fixed 4 KiB shard "group1-shard1of1.bin" beside it, dequantisation, then the importers.
+// A TensorFlow.js model.json (or UMD bundle text): the JavaScript-literal reader, the weights manifest
+// against a fixed 4 KiB shard "group1-shard1of1.bin" beside it, dequantisation, then the importers.
 inline void tfjs(const std::string& file) {
   const std::string text = oess::read_file(file);
   try {

@@ -104,12 +104,14 @@ void add_extract_command(CLI::App& app) {
   sub->add_flag("--no-cache", a->no_cache, "compute everything, keep nothing");
   sub->add_option("--shard", a->shard,
                   "K/N: extract only rows i with i % N == K - 1 (merge with `features merge`)");
-  sub->add_option("--preprocessing", a->o.preprocessing,
-                  "auto (what the weights file says, else torchvision) | torchvision | keras_tf | keras_caffe")
+  sub->add_option(
+         "--preprocessing", a->o.preprocessing,
+         "auto (what the weights file says, else torchvision) | torchvision | keras_tf | keras_caffe")
       ->capture_default_str();
-  sub->add_option("--flavour", a->o.flavour,
-                  "auto (what the weights file says, else torchvision) | torchvision | keras: network semantics "
-                  "(Keras: Inception's branch pools exclude padding)")
+  sub->add_option(
+         "--flavour", a->o.flavour,
+         "auto (what the weights file says, else torchvision) | torchvision | keras: network semantics "
+         "(Keras: Inception's branch pools exclude padding)")
       ->capture_default_str();
   sub->add_flag("--transform-input", a->transform_input,
                 "Inception: torchvision's transform_input (torchvision's own Inception weights need it)");

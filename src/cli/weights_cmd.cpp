@@ -5,8 +5,8 @@
 
 #include <CLI/CLI.hpp>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "oess/core/error.h"
@@ -37,7 +37,8 @@ std::string dtype_name(const torch::Tensor& t) {
 bool features_only(const models::LoadReport& r) {
   if (r.missing.empty() || !r.unexpected.empty() || !r.mismatched.empty()) return false;
   for (const auto& k : r.missing)
-    if (k.rfind("fc.", 0) != 0 && k.rfind("AuxLogits.", 0) != 0 && k.rfind("classifier.", 0) != 0) return false;
+    if (k.rfind("fc.", 0) != 0 && k.rfind("AuxLogits.", 0) != 0 && k.rfind("classifier.", 0) != 0)
+      return false;
   return true;
 }
 
@@ -63,7 +64,8 @@ std::string describe_fit(const io::StateDict& state) {
                       models::arch_name(arch), r.ignored.size(), models::arch_name(arch)));
     } else if (features_only(r)) {
       lines.push_back(fmt::format("{}: every tensor fits the features (the file has no classifier{})",
-                                  models::arch_name(arch), arch == Arch::kInceptionV3 ? " or AuxLogits" : ""));
+                                  models::arch_name(arch),
+                                  arch == Arch::kInceptionV3 ? " or AuxLogits" : ""));
     } else {
       lines.push_back(
           fmt::format("{}: partly ({} of {} tensors fit; {} missing, {} unexpected, {} mis-shaped)",
@@ -106,9 +108,10 @@ void inspect(const std::string& path, bool summary_only) {
     }
     if (j.contains("imagenet")) {
       const auto& im = j.at("imagenet");
-      fmt::print("imagenet:   basis \"{}\"; ImageNet taps: {}; other taps: {}\n", im.value("basis", "?"),
-                 sem.imagenet_taps.empty() ? "none known" : fmt::format("{}", fmt::join(sem.imagenet_taps, " ")),
-                 sem.other_taps.empty() ? "none" : fmt::format("{}", fmt::join(sem.other_taps, " ")));
+      fmt::print(
+          "imagenet:   basis \"{}\"; ImageNet taps: {}; other taps: {}\n", im.value("basis", "?"),
+          sem.imagenet_taps.empty() ? "none known" : fmt::format("{}", fmt::join(sem.imagenet_taps, " ")),
+          sem.other_taps.empty() ? "none" : fmt::format("{}", fmt::join(sem.other_taps, " ")));
     }
     if (j.contains("ignored_layers") && !j.at("ignored_layers").empty())
       fmt::print("left out:   {} (layers of the source model outside the backbone)\n",
@@ -151,14 +154,16 @@ void import_weights(const std::string& from, const std::string& arch, const std:
   bo.flavour = models::Flavour::kKeras;
   bo.aux_logits = false;
   bo.classifier = false;
-  for (const auto& [k, v] : r.state) bo.classifier = bo.classifier || k == "fc.weight" || k == "classifier.0.weight";
+  for (const auto& [k, v] : r.state)
+    bo.classifier = bo.classifier || k == "fc.weight" || k == "classifier.0.weight";
   models::make_backbone(bo)->load(r.state, /*strict=*/true, input);
   io::write_torch_dict(out, r.state);
   const auto sem = models::weights_semantics(io::read_weights(out));
   fmt::print("ok: {} -> {}\n  {} tensors{}; flavour keras, preprocessing {}\n  {}\n", input, out,
              r.state.size() - 1, bo.classifier ? " (with the ImageNet classifier)" : " (features only)",
              sem.preprocessing, sem.description);
-  if (!r.ignored.empty()) fmt::print("  left out (not part of {}): {}\n", models::arch_name(o.arch), fmt::join(r.ignored, ", "));
+  if (!r.ignored.empty())
+    fmt::print("  left out (not part of {}): {}\n", models::arch_name(o.arch), fmt::join(r.ignored, ", "));
 }
 
 // "299" -> {299, 299}; "320x280" -> {320, 280} (height x width).
@@ -269,14 +274,16 @@ void add_weights_command(CLI::App& app) {
   imp->add_option("INPUT", ia->input,
                   "tfjs: a model folder, model.json or nsfwjs-style model.min.js; keras-h5: the .h5 file")
       ->required();
-  imp->add_option("--out", ia->out, "weights file to write (torch zip, with provenance metadata)")->required();
+  imp->add_option("--out", ia->out, "weights file to write (torch zip, with provenance metadata)")
+      ->required();
   imp->add_option("--imagenet", ia->imagenet,
                   "which layers hold ImageNet weights: all (Keras Applications files) | frozen (layers the "
                   "topology marks trainable: false) | none | unknown")
       ->capture_default_str();
   imp->add_option("--note", ia->note, "free text kept in the metadata: where the model came from");
   imp->footer(
-      "Keras conv2d_k / batch_normalization_k become the k-th conv of torchvision's Inception-v3 by the number\n"
+      "Keras conv2d_k / batch_normalization_k become the k-th conv of torchvision's Inception-v3 by the "
+      "number\n"
       "in the name; kernels are transposed, BatchNorm without gamma gets gamma = 1, uint8/uint16/float16\n"
       "quantised weights are dequantised as TensorFlow.js does. The file records flavour keras and its\n"
       "preprocessing (keras_tf / keras_caffe), which oess extract, oess run and oess score then use.\n"

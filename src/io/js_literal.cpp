@@ -32,6 +32,7 @@ class Reader {
       fail("a value (only !0 and !1 are understood after '!')");
     }
     if (c == '-' || c == '+' || c == '.' || std::isdigit(static_cast<unsigned char>(c))) return number();
+    const size_t word_at = at_;
     const std::string word = identifier();
     if (word == "true") return true;
     if (word == "false") return false;
@@ -41,6 +42,7 @@ class Reader {
       number();
       return nullptr;
     }
+    at_ = word_at;  // errors point at the name, not past it
     if (word == "Infinity" || word == "NaN") fail("a finite number, found " + word);
     fail(word.empty() ? "a value" : "a literal value, found the name \"" + word + "\"");
   }
@@ -157,10 +159,14 @@ class Reader {
     for (int i = 0; i < 4; ++i) {
       const char c = s_[at_++];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= static_cast<uint32_t>(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= static_cast<uint32_t>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= static_cast<uint32_t>(c - 'A' + 10);
-      else fail("a hex digit after \\u");
+      if (c >= '0' && c <= '9')
+        v |= static_cast<uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= static_cast<uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= static_cast<uint32_t>(c - 'A' + 10);
+      else
+        fail("a hex digit after \\u");
     }
     return v;
   }
@@ -180,13 +186,27 @@ class Reader {
       if (at_ >= s_.size()) fail("an escape after '\\'");
       const char e = s_[at_++];
       switch (e) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'v': out += '\v'; break;
-        case '0': out += '\0'; break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'v':
+          out += '\v';
+          break;
+        case '0':
+          out += '\0';
+          break;
         case 'u': {
           uint32_t cp = hex4();
           if (cp >= 0xD800 && cp < 0xDC00 && at_ + 1 < s_.size() && s_[at_] == '\\' && s_[at_ + 1] == 'u') {
@@ -198,8 +218,10 @@ class Reader {
           append_utf8(out, cp);
           break;
         }
-        case '\n': break;  // line continuation
-        default: out += e;  // \" \' \\ \/ and JavaScript's identity escapes
+        case '\n':
+          break;  // line continuation
+        default:
+          out += e;  // \" \' \\ \/ and JavaScript's identity escapes
       }
     }
     return out;
@@ -248,7 +270,8 @@ class Reader {
 
 }  // namespace
 
-nlohmann::json parse_js_literal(const std::string& text, const std::string& where, size_t start, size_t* end) {
+nlohmann::json parse_js_literal(const std::string& text, const std::string& where, size_t start,
+                                size_t* end) {
   Reader r(text, where, start);
   nlohmann::json v = r.value();
   if (end) *end = r.at();
@@ -277,14 +300,22 @@ std::string base64_decode(const std::string& text, const std::string& where) {
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+' || c == '-') v = 62;
-    else if (c == '/' || c == '_') v = 63;
-    else if (c == '=') break;
-    else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    else throw Error(fmt::format("{}: not base64: character {} at offset {}", where, static_cast<int>(c), i));
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+' || c == '-')
+      v = 62;
+    else if (c == '/' || c == '_')
+      v = 63;
+    else if (c == '=')
+      break;
+    else if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+      continue;
+    else
+      throw Error(fmt::format("{}: not base64: character {} at offset {}", where, static_cast<int>(c), i));
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {

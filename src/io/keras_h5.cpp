@@ -62,7 +62,8 @@ struct Reader {
       H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, ptrs.data());
     } else {
       const size_t size = H5Tget_size(type.get());
-      if (size == 0 || size > (1 << 20)) fail(fmt::format("{}: attribute {} has a bad string size", owner, name));
+      if (size == 0 || size > (1 << 20))
+        fail(fmt::format("{}: attribute {} has a bad string size", owner, name));
       std::vector<char> buf(size * static_cast<size_t>(n) + 1, '\0');
       if (H5Aread(attr.get(), type.get(), buf.data()) < 0)
         fail(fmt::format("{}: cannot read attribute {}", owner, name));
@@ -97,7 +98,8 @@ struct Reader {
       if (numel > (uint64_t{1} << 32)) fail(fmt::format("layer {}: weight {} is too large", owner, name));
     }
     auto t = torch::empty(shape, torch::kFloat32);
-    if (numel > 0 && H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data_ptr<float>()) < 0)
+    if (numel > 0 &&
+        H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data_ptr<float>()) < 0)
       fail(fmt::format("layer {}: weight {} cannot be read (damaged or truncated file?)", owner, name));
     return t;
   }
@@ -108,15 +110,15 @@ struct Reader {
 KerasModel read_keras_h5(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(fmt::format("{}: no such file", path));
-  if (fs::is_directory(path, ec)) throw Error(fmt::format("{}: is a folder, expected a Keras .h5 file", path));
+  if (fs::is_directory(path, ec))
+    throw Error(fmt::format("{}: is a folder, expected a Keras .h5 file", path));
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are ours to report
 #if H5_VERSION_GE(1, 12, 0)
   const htri_t is_hdf5 = H5Fis_accessible(path.c_str(), H5P_DEFAULT);
 #else
   const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
 #endif
-  if (is_hdf5 <= 0)
-    throw Error(fmt::format("{}: not an HDF5 file (or a damaged one)", path));
+  if (is_hdf5 <= 0) throw Error(fmt::format("{}: not an HDF5 file (or a damaged one)", path));
   Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   if (!file.ok()) throw Error(fmt::format("{}: cannot open as HDF5 (damaged or truncated?)", path));
   Reader r{path};

@@ -66,8 +66,8 @@ Source open_model(const std::string& path) {
         break;
       }
     if (s.model_file.empty())
-      throw Error(fmt::format(
-          "{}: not a TensorFlow.js model folder: no model.json or model.min.js in it", path));
+      throw Error(
+          fmt::format("{}: not a TensorFlow.js model folder: no model.json or model.min.js in it", path));
   } else {
     s.model_file = path;
   }
@@ -89,7 +89,8 @@ Source open_model(const std::string& path) {
   return s;
 }
 
-std::string shard_bytes(const Source& s, const std::string& shard, std::vector<std::pair<std::string, std::string>>& files) {
+std::string shard_bytes(const Source& s, const std::string& shard,
+                        std::vector<std::pair<std::string, std::string>>& files) {
   const fs::path dir = fs::path(s.model_file).parent_path();
   std::error_code ec;
   for (const std::string suffix : {"", ".min.js", ".js"}) {
@@ -100,15 +101,16 @@ std::string shard_bytes(const Source& s, const std::string& shard, std::vector<s
     if (ends_with(p.string(), ".js")) {
       const nlohmann::json v = umd_export(bytes, p.string());
       if (!v.is_string())
-        throw Error(fmt::format("{}: a shard bundle must export one base64 string, it exports a {}", p.string(),
-                                v.type_name()));
+        throw Error(fmt::format("{}: a shard bundle must export one base64 string, it exports a {}",
+                                p.string(), v.type_name()));
       bytes = base64_decode(v.get<std::string>(), p.string());
     }
     return bytes;
   }
-  throw Error(fmt::format("{}: the weights manifest names shard \"{}\", which is not in {} (looked for {}, "
-                          "{}.min.js, {}.js)",
-                          s.model_file, shard, dir.empty() ? "." : dir.string(), shard, shard, shard));
+  throw Error(
+      fmt::format("{}: the weights manifest names shard \"{}\", which is not in {} (looked for {}, "
+                  "{}.min.js, {}.js)",
+                  s.model_file, shard, dir.empty() ? "." : dir.string(), shard, shard, shard));
 }
 
 size_t element_size(const std::string& dtype) {
@@ -152,12 +154,14 @@ KerasModel read_tfjs(const std::string& path) {
     const auto& group = manifest[g];
     if (!group.is_object() || !group.contains("paths") || !group.contains("weights") ||
         !group.at("paths").is_array() || !group.at("weights").is_array())
-      throw Error(fmt::format("{}: weightsManifest group {} lacks its paths or weights list", s.model_file, g));
+      throw Error(
+          fmt::format("{}: weightsManifest group {} lacks its paths or weights list", s.model_file, g));
     std::string data;
     std::vector<std::pair<std::string, size_t>> shard_ends;  // cumulative end offset of each shard
     for (const auto& p : group.at("paths")) {
       if (!p.is_string())
-        throw Error(fmt::format("{}: weightsManifest group {} has a path that is not a string", s.model_file, g));
+        throw Error(
+            fmt::format("{}: weightsManifest group {} has a path that is not a string", s.model_file, g));
       data += shard_bytes(s, p.get<std::string>(), m.files);
       shard_ends.emplace_back(p.get<std::string>(), data.size());
     }
@@ -189,15 +193,17 @@ KerasModel read_tfjs(const std::string& path) {
           throw bad("quantization without a dtype");
         qdtype = q.at("dtype").get<std::string>();
         if (qdtype == "uint8" || qdtype == "uint16") {
-          if (!q.contains("min") || !q.contains("scale") || !q.at("min").is_number() || !q.at("scale").is_number())
+          if (!q.contains("min") || !q.contains("scale") || !q.at("min").is_number() ||
+              !q.at("scale").is_number())
             throw bad(fmt::format("{} quantization without numeric min and scale", qdtype));
           qmin = q.at("min").get<double>();
           qscale = q.at("scale").get<double>();
         } else if (qdtype != "float16") {
-          throw bad(fmt::format("unknown quantization dtype \"{}\" (TensorFlow.js knows uint8, uint16, float16)",
-                                qdtype));
+          throw bad(fmt::format(
+              "unknown quantization dtype \"{}\" (TensorFlow.js knows uint8, uint16, float16)", qdtype));
         }
-        if (dtype != "float32") throw bad(fmt::format("quantized weights of dtype {} are not network weights", dtype));
+        if (dtype != "float32")
+          throw bad(fmt::format("quantized weights of dtype {} are not network weights", dtype));
       } else if (dtype != "float32") {
         if (element_size(dtype) == 0) throw bad(fmt::format("unknown dtype \"{}\"", dtype));
       }
@@ -205,9 +211,10 @@ KerasModel read_tfjs(const std::string& path) {
       const uint64_t bytes = numel * esize;
       if (offset + bytes > data.size()) {
         std::string shard = shard_ends.empty() ? "(none)" : shard_ends.back().first;
-        throw bad(fmt::format("needs bytes {}..{} of weight group {}, whose shards hold {} bytes: shard \"{}\" is "
-                              "truncated, or a shard is missing from the manifest",
-                              offset, offset + bytes, g, data.size(), shard));
+        throw bad(
+            fmt::format("needs bytes {}..{} of weight group {}, whose shards hold {} bytes: shard \"{}\" is "
+                        "truncated, or a shard is missing from the manifest",
+                        offset, offset + bytes, g, data.size(), shard));
       }
       const char* src = data.data() + offset;
       offset += bytes;

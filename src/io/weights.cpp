@@ -187,8 +187,9 @@ std::string weights_meta(const WeightsFile& file) {
   for (const auto& [name, t] : file.tensors) {
     if (name != kWeightsMetaKey) continue;
     if (t.dim() != 1 || t.scalar_type() != torch::kUInt8)
-      throw Error(fmt::format("{}: entry {} must be a 1-D uint8 tensor (JSON text), found {} of {} dimensions",
-                              file.path, kWeightsMetaKey, c10::toString(t.scalar_type()), t.dim()));
+      throw Error(
+          fmt::format("{}: entry {} must be a 1-D uint8 tensor (JSON text), found {} of {} dimensions",
+                      file.path, kWeightsMetaKey, c10::toString(t.scalar_type()), t.dim()));
     const auto c = t.contiguous();
     return std::string(reinterpret_cast<const char*>(c.data_ptr<uint8_t>()), static_cast<size_t>(c.numel()));
   }

@@ -12,8 +12,8 @@
 #include <cmath>
 #include <unordered_map>
 
-#include "oess/core/error.h"
 #include <nlohmann/json.hpp>
+#include "oess/core/error.h"
 
 namespace oess::models {
 namespace {
@@ -313,8 +313,8 @@ std::unique_ptr<Backbone> load_backbone(const BackboneOptions& options, const st
   const io::WeightsFile file = io::read_weights(weights);
   const WeightsSemantics sem = weights_semantics(file);
   if (sem.has_meta && sem.flavour != options.flavour)
-    throw UsageError(fmt::format("{} holds {}-flavour weights, but a {}-flavour network was asked for", weights,
-                                 flavour_name(sem.flavour), flavour_name(options.flavour)));
+    throw UsageError(fmt::format("{} holds {}-flavour weights, but a {}-flavour network was asked for",
+                                 weights, flavour_name(sem.flavour), flavour_name(options.flavour)));
   const auto report = b->load(file.tensors, strict, weights);
   if (!report.ok())
     spdlog::warn("{}: partial load of {}: {}", arch_name(options.arch), weights, report.summary());

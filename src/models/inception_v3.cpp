@@ -105,8 +105,8 @@ struct InceptionCImpl : torch::nn::Module {
         bp(add(*this, "branch_pool", in, 192, 1)),
         keras(keras_pool) {}
   Tensor forward(const Tensor& x) {
-    return torch::cat({b1(x), b7_3(b7_2(b7_1(x))), bd_5(bd_4(bd_3(bd_2(bd_1(x))))), bp(branch_avg_pool(x, keras))},
-                      1);
+    return torch::cat(
+        {b1(x), b7_3(b7_2(b7_1(x))), bd_5(bd_4(bd_3(bd_2(bd_1(x))))), bp(branch_avg_pool(x, keras))}, 1);
   }
 };
 TORCH_MODULE(InceptionC);

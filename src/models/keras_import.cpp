@@ -26,9 +26,9 @@ std::string shape_str(at::IntArrayRef s) { return fmt::format("[{}]", fmt::join(
 // max-pool branch (Keras's inception_v3.py and torchvision's forward() agree on this order).
 const std::vector<std::vector<int>>& inception_concats() {
   static const std::vector<std::vector<int>> t = {
-      {6, 8, 11, 12},      {13, 15, 18, 19}, {20, 22, 25, 26},         {27, 30, 0},
-      {31, 34, 39, 40},    {41, 44, 49, 50}, {51, 54, 59, 60},         {61, 64, 69, 70},
-      {72, 76, 0},         {77, 79, 80, 83, 84, 85}, {86, 88, 89, 92, 93, 94}};
+      {6, 8, 11, 12},   {13, 15, 18, 19},         {20, 22, 25, 26},        {27, 30, 0},
+      {31, 34, 39, 40}, {41, 44, 49, 50},         {51, 54, 59, 60},        {61, 64, 69, 70},
+      {72, 76, 0},      {77, 79, 80, 83, 84, 85}, {86, 88, 89, 92, 93, 94}};
   return t;
 }
 
@@ -111,8 +111,10 @@ class Importer {
     if (o_.arch == Arch::kVgg16) bo.classifier = weights_.count("fc1") > 0;
     auto backbone = make_backbone(bo);
     convs_ = torch_convs(*backbone);
-    if (o_.arch == Arch::kInceptionV3) inception();
-    else vgg16();
+    if (o_.arch == Arch::kInceptionV3)
+      inception();
+    else
+      vgg16();
     // Every tensor of the network must have been filled, with its shape.
     std::map<std::string, torch::Tensor> want;
     for (const auto& p : backbone->module().named_parameters(true)) want[p.key()] = p.value();
@@ -135,9 +137,7 @@ class Importer {
   }
 
  private:
-  [[noreturn]] void fail(const std::string& what) const {
-    throw Error(fmt::format("{}: {}", m_.path, what));
-  }
+  [[noreturn]] void fail(const std::string& what) const { throw Error(fmt::format("{}: {}", m_.path, what)); }
 
   const torch::Tensor* weight(const std::string& layer, const std::string& w) const {
     auto l = weights_.find(layer);
@@ -166,12 +166,14 @@ class Importer {
   std::vector<std::string> inputs_of(const std::string& name) const {
     std::vector<std::string> v;
     auto it = topo_.find(name);
-    if (it != topo_.end() && it->second->contains("inbound_nodes")) inbound_names(it->second->at("inbound_nodes"), v);
+    if (it != topo_.end() && it->second->contains("inbound_nodes"))
+      inbound_names(it->second->at("inbound_nodes"), v);
     return v;
   }
   bool frozen(const std::string& name) const {
     const Json* c = layer_config(name);
-    return c && c->contains("trainable") && c->at("trainable").is_boolean() && !c->at("trainable").get<bool>();
+    return c && c->contains("trainable") && c->at("trainable").is_boolean() &&
+           !c->at("trainable").get<bool>();
   }
 
   static std::vector<int64_t> ints(const Json& c, const char* key) {
@@ -208,7 +210,8 @@ class Importer {
                       t.padding[1] == (t.kernel[1] - 1) / 2;
     if (!((padding == "valid" && zero) || (padding == "same" && same)))
       mismatch("padding", "\"" + padding + "\"", zero ? "\"valid\"" : "\"same\"");
-    if (c->contains("use_bias") && c->at("use_bias").is_boolean() && c->at("use_bias").get<bool>() != bias_expected)
+    if (c->contains("use_bias") && c->at("use_bias").is_boolean() &&
+        c->at("use_bias").get<bool>() != bias_expected)
       mismatch("use_bias", c->at("use_bias").dump(), bias_expected ? "true" : "false");
   }
 
@@ -217,8 +220,8 @@ class Importer {
     const torch::Tensor& k = need(layer, "kernel");
     if (k.dim() != 4 || k.permute({3, 2, 0, 1}).sizes().vec() != t.weight_shape)
       fail(fmt::format("layer {}: kernel {} does not fit {} (needs Keras shape [{}, {}, {}, {}])", layer,
-                       shape_str(k.sizes()), t.prefix, t.weight_shape[2], t.weight_shape[3], t.weight_shape[1],
-                       t.weight_shape[0]));
+                       shape_str(k.sizes()), t.prefix, t.weight_shape[2], t.weight_shape[3],
+                       t.weight_shape[1], t.weight_shape[0]));
     return k.permute({3, 2, 0, 1}).contiguous();
   }
 
@@ -265,23 +268,29 @@ class Importer {
   std::string other_arch_hint() const {
     const bool vgg = weights_.count("block1_conv1") > 0;
     const bool inc = !ranked("conv2d").empty();
-    if (o_.arch == Arch::kInceptionV3 && vgg) return " (its layers block1_conv1... are VGG-16's: --arch vgg16)";
-    if (o_.arch == Arch::kVgg16 && inc) return " (its layers conv2d_N are Inception-v3's: --arch inception_v3)";
-    std::vector<std::string> some(layer_order_.begin(), layer_order_.begin() + std::min<size_t>(6, layer_order_.size()));
-    return fmt::format(" (its layers with weights: {}{})", fmt::join(some, ", "), layer_order_.size() > 6 ? ", ..." : "");
+    if (o_.arch == Arch::kInceptionV3 && vgg)
+      return " (its layers block1_conv1... are VGG-16's: --arch vgg16)";
+    if (o_.arch == Arch::kVgg16 && inc)
+      return " (its layers conv2d_N are Inception-v3's: --arch inception_v3)";
+    std::vector<std::string> some(layer_order_.begin(),
+                                  layer_order_.begin() + std::min<size_t>(6, layer_order_.size()));
+    return fmt::format(" (its layers with weights: {}{})", fmt::join(some, ", "),
+                       layer_order_.size() > 6 ? ", ..." : "");
   }
 
   void inception() {
     const auto convs = ranked("conv2d"), bns = ranked("batch_normalization");
     const size_t n = convs_.size();  // 94
     if (convs.size() != n || bns.size() != n) {
-      const std::string missing = fmt::format("{}", fmt::join(gaps("conv2d", n), ", ")) +
-                                  (gaps("conv2d", n).empty() || gaps("batch_normalization", n).empty() ? "" : ", ") +
-                                  fmt::format("{}", fmt::join(gaps("batch_normalization", n), ", "));
-      fail(fmt::format("not a Keras Inception-v3: expected {} layers conv2d_1..conv2d_{} with {} batch "
-                       "normalizations, found {} and {}{}{}",
-                       n, n, n, convs.size(), bns.size(), missing.empty() ? "" : "; missing: " + missing,
-                       convs.empty() ? other_arch_hint() : ""));
+      const std::string missing =
+          fmt::format("{}", fmt::join(gaps("conv2d", n), ", ")) +
+          (gaps("conv2d", n).empty() || gaps("batch_normalization", n).empty() ? "" : ", ") +
+          fmt::format("{}", fmt::join(gaps("batch_normalization", n), ", "));
+      fail(
+          fmt::format("not a Keras Inception-v3: expected {} layers conv2d_1..conv2d_{} with {} batch "
+                      "normalizations, found {} and {}{}{}",
+                      n, n, n, convs.size(), bns.size(), missing.empty() ? "" : "; missing: " + missing,
+                      convs.empty() ? other_arch_hint() : ""));
     }
     for (size_t i = 0; i < n; ++i) {
       const TorchConv& t = convs_[i];
@@ -343,7 +352,8 @@ class Importer {
     for (size_t b = 0; b < concats.size(); ++b) {
       const std::string name = fmt::format("mixed{}", b);
       if (class_of(name) != "Concatenate")
-        fail(fmt::format("the topology has no Concatenate layer {} (an Inception-v3 has mixed0..mixed10)", name));
+        fail(fmt::format("the topology has no Concatenate layer {} (an Inception-v3 has mixed0..mixed10)",
+                         name));
       std::vector<int> got;
       branch_sources(name, got);
       if (got != concats[b]) {
@@ -352,9 +362,10 @@ class Importer {
           for (int x : v) s.push_back(x == 0 ? "max-pool" : x < 0 ? "?" : fmt::format("conv #{}", x));
           return fmt::format("{}", fmt::join(s, ", "));
         };
-        fail(fmt::format("layer {}: concatenates [{}], Inception-v3 concatenates [{}] (conv #k = the k-th "
-                         "conv2d layer by number)",
-                         name, show(got), show(concats[b])));
+        fail(
+            fmt::format("layer {}: concatenates [{}], Inception-v3 concatenates [{}] (conv #k = the k-th "
+                        "conv2d layer by number)",
+                        name, show(got), show(concats[b])));
       }
     }
     // The branch pools: every conv fed by an average pool.
@@ -367,8 +378,9 @@ class Importer {
       const auto size = ints(*c, "pool_size"), strides = ints(*c, "strides");
       if (size != std::vector<int64_t>{3, 3} || strides != std::vector<int64_t>{1, 1} ||
           c->value("padding", std::string()) != "same")
-        fail(fmt::format("layer {}: a branch pool must be 3x3, strides 1, padding same; it is {} strides {} {}",
-                         in[0], shape_str(size), shape_str(strides), c->value("padding", std::string("?"))));
+        fail(fmt::format(
+            "layer {}: a branch pool must be 3x3, strides 1, padding same; it is {} strides {} {}", in[0],
+            shape_str(size), shape_str(strides), c->value("padding", std::string("?"))));
     }
     if (pools != 9) fail(fmt::format("the topology has {} branch average pools, Inception-v3 has 9", pools));
   }
@@ -377,7 +389,8 @@ class Importer {
     const torch::Tensor& k = need(layer, "kernel");
     const torch::Tensor& b = need(layer, "bias");
     if (k.dim() != 2 || k.size(0) != in)
-      fail(fmt::format("layer {}: kernel {} does not fit {} (needs [{}, N])", layer, shape_str(k.sizes()), prefix, in));
+      fail(fmt::format("layer {}: kernel {} does not fit {} (needs [{}, N])", layer, shape_str(k.sizes()),
+                       prefix, in));
     torch::Tensor w = k.t();
     if (vgg_fc1)  // Keras flattens 7x7x512 as (h, w, c); torchvision as (c, h, w)
       w = k.reshape({7, 7, 512, k.size(1)}).permute({3, 2, 0, 1}).reshape({k.size(1), in});
@@ -409,7 +422,8 @@ class Importer {
     }
     if (weights_.count("fc1")) {
       for (const char* l : {"fc2", "predictions"})
-        if (!weights_.count(l)) fail(fmt::format("layer fc1 is present but {} is not (a partial VGG-16 head)", l));
+        if (!weights_.count(l))
+          fail(fmt::format("layer fc1 is present but {} is not (a partial VGG-16 head)", l));
       dense("fc1", "classifier.0", 25088, true);
       dense("fc2", "classifier.3", 4096, false);
       dense("predictions", "classifier.6", 4096, false);
@@ -418,7 +432,8 @@ class Importer {
       for (const auto& [name, l] : topo_)
         if (class_of(name) == "MaxPooling2D") {
           const Json* c = layer_config(name);
-          if (ints(*c, "pool_size") != std::vector<int64_t>{2, 2} || ints(*c, "strides") != std::vector<int64_t>{2, 2})
+          if (ints(*c, "pool_size") != std::vector<int64_t>{2, 2} ||
+              ints(*c, "strides") != std::vector<int64_t>{2, 2})
             fail(fmt::format("layer {}: VGG-16's pools are 2x2 with strides 2", name));
         }
   }
@@ -451,11 +466,15 @@ class Importer {
       }
     const std::string arch = o_.arch == Arch::kVgg16 ? "VGG-16" : "Inception-v3";
     std::string what;
-    if (o_.imagenet == "unknown") what = "ImageNet status not stated";
-    else if (out_.other_taps.empty()) what = "ImageNet weights at every tap";
-    else if (out_.imagenet_taps.empty()) what = "no tap known to hold ImageNet weights";
+    if (o_.imagenet == "unknown")
+      what = "ImageNet status not stated";
+    else if (out_.other_taps.empty())
+      what = "ImageNet weights at every tap";
+    else if (out_.imagenet_taps.empty())
+      what = "no tap known to hold ImageNet weights";
     else
-      what = fmt::format("taps {} ImageNet, {} not ImageNet", span(out_.imagenet_taps), span(out_.other_taps));
+      what =
+          fmt::format("taps {} ImageNet, {} not ImageNet", span(out_.imagenet_taps), span(out_.other_taps));
     const std::string quant = m_.quantisation == "none" ? "float32" : m_.quantisation + "-quantised";
     const std::string description =
         fmt::format("Keras {} ({} {}, {}); {}{}", arch, m_.format,
@@ -471,7 +490,10 @@ class Importer {
         {"preprocessing", o_.arch == Arch::kVgg16 ? "keras_caffe" : "keras_tf"},
         {"description", description},
         {"source",
-         {{"format", m_.format}, {"files", files}, {"keras_version", m_.keras_version}, {"quantisation", m_.quantisation}}},
+         {{"format", m_.format},
+          {"files", files},
+          {"keras_version", m_.keras_version},
+          {"quantisation", m_.quantisation}}},
         {"imagenet", {{"basis", o_.imagenet}, {"taps", out_.imagenet_taps}, {"other_taps", out_.other_taps}}},
         {"ignored_layers", out_.ignored},
         {"note", o_.note},

@@ -11,7 +11,8 @@ using oess::io::umd_export;
 
 TEST_CASE("minified JavaScript literals read as JSON", "[io][tfjs]") {
   const auto v = parse_js_literal(
-      "{a:1,'b':\"x\\\"y\",c:[.5,-.25,1e-7,-3E2,0x1F,],d:!0,e:!1,f:null,g:{h_$:true,i:false},j:void 0,}", "t");
+      "{a:1,'b':\"x\\\"y\",c:[.5,-.25,1e-7,-3E2,0x1F,],d:!0,e:!1,f:null,g:{h_$:true,i:false},j:void 0,}",
+      "t");
   CHECK(v.at("a") == 1);
   CHECK(v.at("b") == "x\"y");
   CHECK(v.at("c")[0].get<double>() == 0.5);
@@ -31,10 +32,11 @@ TEST_CASE("minified JavaScript literals read as JSON", "[io][tfjs]") {
 }
 
 TEST_CASE("JavaScript that is not a literal is refused with its offset", "[io][tfjs]") {
-  CHECK_THROWS_WITH(parse_js_literal("{a:foo()}", "m.js"), Catch::Contains("m.js: offset 3") &&
-                                                               Catch::Contains("the name \"foo\""));
+  CHECK_THROWS_WITH(parse_js_literal("{a:foo()}", "m.js"),
+                    Catch::Contains("m.js: offset 3") && Catch::Contains("the name \"foo\""));
   CHECK_THROWS_WITH(parse_js_literal("{a:1 b:2}", "m.js"), Catch::Contains("',' or '}'"));
-  CHECK_THROWS_WITH(parse_js_literal("[1,2", "m.js"), Catch::Contains("']' or a value"));
+  CHECK_THROWS_WITH(parse_js_literal("[1,2", "m.js"), Catch::Contains("',' or ']' in a list"));
+  CHECK_THROWS_WITH(parse_js_literal("[1,", "m.js"), Catch::Contains("']' or a value"));
   CHECK_THROWS_WITH(parse_js_literal("\"abc", "m.js"), Catch::Contains("closing"));
   CHECK_THROWS_WITH(parse_js_literal("1e999", "m.js"), Catch::Contains("finite"));
   std::string deep(300, '[');
@@ -48,7 +50,8 @@ TEST_CASE("a UMD bundle's exported literal is found past its wrapper", "[io][tfj
   const auto v = umd_export(bundle, "model.min.js");
   CHECK(v.at("modelTopology").at("x") == 1);
   CHECK(umd_export("h.exports=\"QUJD\"", "s.js") == "QUJD");
-  CHECK_THROWS_WITH(umd_export("var x = 1;", "s.js"), Catch::Contains("s.js: not a TensorFlow.js model bundle"));
+  CHECK_THROWS_WITH(umd_export("var x = 1;", "s.js"),
+                    Catch::Contains("s.js: not a TensorFlow.js model bundle"));
 }
 
 TEST_CASE("base64 decodes RFC 4648's test vectors", "[io][tfjs]") {

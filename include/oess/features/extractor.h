@@ -35,8 +35,8 @@ struct ExtractItem {
 
 struct ExtractOptions {
   models::BackboneOptions backbone{models::Arch::kInceptionV3, /*classifier=*/false, /*aux_logits=*/false};
-  std::string weights = "none";  // file, or none (seeded random init)
-  uint64_t seed = 0;             // for weights none
+  std::string weights = "none";        // file, or none (seeded random init)
+  uint64_t seed = 0;                   // for weights none
   std::string flavour = "auto";        // auto (from the weights file) | torchvision | keras
   std::string preprocessing = "auto";  // auto (from the weights file, else torchvision) | a preset
   data::CropSpec crop;

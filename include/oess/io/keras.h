@@ -38,8 +38,9 @@ struct KerasModel {
   // The Keras model config ({class_name, config: {layers: [...]}}), or null when the file has none (weights
   // only). Layer order and inbound_nodes are Keras's.
   nlohmann::json topology;
-  std::string quantisation = "none";  // none | uint8 | uint16 | float16 (the widest spread if mixed: "uint8+none")
-  std::string keras_version;          // when recorded
+  std::string quantisation =
+      "none";                 // none | uint8 | uint16 | float16 (the widest spread if mixed: "uint8+none")
+  std::string keras_version;  // when recorded
 
   // The layer list of `topology` (empty without one).
   const nlohmann::json& layers() const;
