@@ -24,6 +24,10 @@ packages=(
   # headless browser that checks report.html opens cleanly
   chromium
 )
+# Node.js and npm: npm fetches the real ImageNet weights (tools/get_weights.sh) and the TensorFlow.js test
+# oracle. A machine that already has them (e.g. from NodeSource, whose nodejs bundles npm) keeps its own.
+command -v node > /dev/null || packages+=(nodejs)
+command -v npm > /dev/null || packages+=(npm)
 # shellcheck disable=SC2206 # a space-separated list by design
 packages+=(${OESS_EXTRA_PACKAGES:-})
 

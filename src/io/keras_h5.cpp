@@ -3,6 +3,7 @@
 #include <hdf5.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <set>
@@ -35,6 +36,7 @@ class Handle {
 
 struct Reader {
   std::string path;
+  uint64_t file_bytes = 0;
 
   [[noreturn]] void fail(const std::string& what) const { throw Error(fmt::format("{}: {}", path, what)); }
 
@@ -92,10 +94,15 @@ struct Reader {
     H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
     std::vector<int64_t> shape;
     uint64_t numel = 1;
+    // Bounded before any allocation: 2^28 values (1 GiB; VGG-16's fc1, the largest weight, has 1.03e8) and
+    // no more than 64 x the file's size, since a damaged header can declare any extent (compressed zeros
+    // are the only honest way past that, and Keras does not compress).
+    const uint64_t limit = std::min<uint64_t>(uint64_t{1} << 28, 16 * file_bytes + (1 << 20));
     for (hsize_t d : dims) {
       shape.push_back(static_cast<int64_t>(d));
+      if (d > 0 && numel > limit / d)
+        fail(fmt::format("layer {}: weight {} declares more values than the file can hold", owner, name));
       numel *= d;
-      if (numel > (uint64_t{1} << 32)) fail(fmt::format("layer {}: weight {} is too large", owner, name));
     }
     auto t = torch::empty(shape, torch::kFloat32);
     if (numel > 0 &&
@@ -121,7 +128,7 @@ KerasModel read_keras_h5(const std::string& path) {
   if (is_hdf5 <= 0) throw Error(fmt::format("{}: not an HDF5 file (or a damaged one)", path));
   Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   if (!file.ok()) throw Error(fmt::format("{}: cannot open as HDF5 (damaged or truncated?)", path));
-  Reader r{path};
+  Reader r{path, static_cast<uint64_t>(fs::file_size(path, ec))};
   KerasModel m;
   m.format = "keras-h5";
   m.path = path;

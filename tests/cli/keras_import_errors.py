@@ -7,7 +7,8 @@ Cases are made here from the nsfwjs bundle (re-packed by Node as model.json + on
 Keras .h5 (h5py): not a Keras model (JSON without a manifest; a text file as .h5), a missing layer (a
 conv kernel cut from the manifest and its bytes), a wrong shape, an unknown quantisation dtype, a truncated
 shard, a manifest naming a missing shard, an .h5 of VGG-16 layers imported as Inception-v3, a topology whose
-mixed0 concatenates its branches in another order, and a batch norm with another epsilon.
+mixed0 concatenates its branches in another order, a batch norm with another epsilon, and an .h5 whose
+dataset declares far more values than the file holds (refused before any allocation).
 """
 import copy
 import json
@@ -136,6 +137,15 @@ with h5py.File(vgg, "w") as f:
         g.create_dataset(f"{n}/bias:0", data=np.zeros(64, np.float32))
         cin = 64
 expect("h5 of another architecture", "keras-h5", "inception_v3", vgg, "vgg16_notop.h5", "VGG-16")
+
+huge = os.path.join(work, "huge.h5")  # 3.6 KB on disk, 1.9e12 values declared (chunked, never written)
+with h5py.File(huge, "w") as f:
+    f.attrs["layer_names"] = np.array([b"block1_conv1"])
+    g = f.create_group("block1_conv1")
+    g.attrs["weight_names"] = np.array([b"block1_conv1/kernel:0"])
+    g.create_dataset("block1_conv1/kernel:0", shape=(100000, 100000, 3, 64), dtype="f4", chunks=(10, 10, 3, 64))
+expect("h5 declaring a huge weight", "keras-h5", "vgg16", huge, "huge.h5", "block1_conv1/kernel:0",
+       "more values than the file can hold")
 
 if failures:
     print("\n".join("FAIL: " + f for f in failures))
