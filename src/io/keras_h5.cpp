@@ -51,7 +51,10 @@ struct Reader {
     if (!type.ok() || !space.ok() || H5Tget_class(type.get()) != H5T_STRING)
       fail(fmt::format("{}: attribute {} is not text", owner, name));
     const hssize_t n = H5Sget_simple_extent_npoints(space.get());
-    if (n < 0 || n > (1 << 24)) fail(fmt::format("{}: attribute {} has a bad size", owner, name));
+    // Keras writes a few hundred layer names at most; a damaged file can declare any count.
+    if (n < 0 || n > 65536)
+      fail(fmt::format("{}: attribute {} holds {} strings (a Keras file has at most a few thousand)", owner, name,
+                       n));
     std::vector<std::string> out;
     if (H5Tis_variable_str(type.get()) > 0) {
       std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
@@ -64,7 +67,7 @@ struct Reader {
       H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, ptrs.data());
     } else {
       const size_t size = H5Tget_size(type.get());
-      if (size == 0 || size > (1 << 20))
+      if (size == 0 || size > (1 << 20) || size * static_cast<size_t>(n) > (size_t{64} << 20))
         fail(fmt::format("{}: attribute {} has a bad string size", owner, name));
       std::vector<char> buf(size * static_cast<size_t>(n) + 1, '\0');
       if (H5Aread(attr.get(), type.get(), buf.data()) < 0)
