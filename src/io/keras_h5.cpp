@@ -53,8 +53,8 @@ struct Reader {
     const hssize_t n = H5Sget_simple_extent_npoints(space.get());
     // Keras writes a few hundred layer names at most; a damaged file can declare any count.
     if (n < 0 || n > 65536)
-      fail(fmt::format("{}: attribute {} holds {} strings (a Keras file has at most a few thousand)", owner, name,
-                       n));
+      fail(fmt::format("{}: attribute {} holds {} strings (a Keras file has at most a few thousand)", owner,
+                       name, n));
     std::vector<std::string> out;
     if (H5Tis_variable_str(type.get()) > 0) {
       std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
