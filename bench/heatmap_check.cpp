@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   app.add_option("RUN", run, "run folder of `oess run` (model/model.pt, predictions.csv)")->required();
   app.add_option("--method", method, "gradcam | ig | gradcam-ig")->capture_default_str();
   app.add_option("--steps", steps, "integrated gradients: points on the path")->capture_default_str();
-  app.add_option("--threshold", threshold, "count heat >= this fraction of each map's maximum")
+  app.add_option("--threshold", threshold, "count heat > this fraction of each map's maximum")
       ->capture_default_str();
   app.add_option("--min-grade", min_grade, "test images of at least this true grade")->capture_default_str();
   app.add_flag("--control", control, "randomise the members' classifier weights first");
@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
     const size_t most =
         static_cast<size_t>(std::count_if(inside.begin(), inside.end(), [](double f) { return f > 0.5; }));
     fmt::print(
-        "{}{}: {} test images of grade >= {}, heat >= {:.2f} of max: share inside the colour box mean "
+        "{}{}: {} test images of grade >= {}, heat > {:.2f} of max: share inside the colour box mean "
         "{:.3f}, "
         "median {:.3f}; > 0.5 in {} of {}; box area share {:.3f}; {:.2f} s per image\n",
         method, control ? " (control: random classifier weights)" : "", inside.size(), min_grade, threshold,

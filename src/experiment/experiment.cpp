@@ -199,7 +199,8 @@ void stage_extract(Chain& c, bool cache_only, Console& con) {
       items.size() > c.manifest.samples.size() ? " + augmented copies" : "", fmt::join(shapes, ", ")));
 }
 
-// model/: the classifiers (tensors) and what they need to be used (JSON). Issue #9 makes this one file.
+// model/: the classifiers (tensors) and what they need to be used (JSON); the export stage then writes the
+// one-file model, model/model.pt.
 void stage_export(const Chain& c, const std::string& dir) {
   const fs::path model = fs::path(dir) / "model";
   fs::create_directories(model);

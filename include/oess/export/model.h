@@ -97,8 +97,8 @@ struct Heatmap {
   cv::Mat heat;   // CV_32F, image size, [0, 1]
 };
 
-// The share of the map's mass inside `region`, counting only heat >= `threshold` (0: all of it); NaN when
-// no heat reaches the threshold.
+// The share of the map's mass inside `region`, counting only heat > `threshold` (0: all of it); NaN when
+// no heat is above the threshold.
 double heat_fraction_inside(const cv::Mat& cam, const cv::Rect& region, double threshold = 0);
 
 // The overlay a clinician looks at: the image with the map in a blue-to-red colour scale, alpha-blended.
