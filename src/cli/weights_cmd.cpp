@@ -158,7 +158,11 @@ void import_weights(const std::string& from, const std::string& arch, const std:
     bo.classifier = bo.classifier || k == "fc.weight" || k == "classifier.0.weight";
   models::make_backbone(bo)->load(r.state, /*strict=*/true, input);
   io::write_torch_dict(out, r.state);
-  const auto sem = models::weights_semantics(io::read_weights(out));
+  io::WeightsFile written;  // what was just written, read from memory rather than from the 80 MiB file
+  written.path = out;
+  written.format = io::WeightsFormat::kTorchZip;
+  written.tensors = r.state;
+  const auto sem = models::weights_semantics(written);
   fmt::print("ok: {} -> {}\n  {} tensors{}; flavour keras, preprocessing {}\n  {}\n", input, out,
              r.state.size() - 1, bo.classifier ? " (with the ImageNet classifier)" : " (features only)",
              sem.preprocessing, sem.description);

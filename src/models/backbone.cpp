@@ -10,6 +10,9 @@
 #include <torch/nn/modules/linear.h>
 
 #include <cmath>
+#include <filesystem>
+#include <map>
+#include <mutex>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -233,7 +236,29 @@ WeightsSemantics weights_semantics(const io::WeightsFile& file) {
 
 WeightsSemantics weights_semantics(const std::string& weights) {
   if (weights == "none") return {};
-  return weights_semantics(io::read_weights(weights));
+  // One run asks several times (settings, console, extraction, export) about a file of ~80 MiB that only a
+  // full read can answer: remember the answer per path while the file's size and time stay the same.
+  struct Seen {
+    std::uintmax_t size;
+    std::filesystem::file_time_type time;
+    WeightsSemantics semantics;
+  };
+  static std::mutex mutex;
+  static std::map<std::string, Seen> seen;
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(weights, ec);
+  const auto time = ec ? std::filesystem::file_time_type() : std::filesystem::last_write_time(weights, ec);
+  if (!ec) {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = seen.find(weights);
+    if (it != seen.end() && it->second.size == size && it->second.time == time) return it->second.semantics;
+  }
+  WeightsSemantics s = weights_semantics(io::read_weights(weights));  // errors name the file
+  if (!ec) {
+    std::lock_guard<std::mutex> lock(mutex);
+    seen[weights] = {size, time, s};
+  }
+  return s;
 }
 
 void resolve_semantics(const std::string& weights, const std::string& flavour_request,
