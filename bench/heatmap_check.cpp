@@ -44,9 +44,9 @@ int main(int argc, char** argv) {
     oess::exporting::HeatOptions heat;
     heat.method = oess::exporting::parse_heat_method(method);
     heat.steps = steps;
-    const auto settings = oess::experiment::settings_from(
+    const auto settings = oess::settings::settings_from(
         oess::config::load_config((fs::path(run) / "config.resolved.yaml").string()));
-    const std::string manifest = oess::experiment::manifest_file(settings);
+    const std::string manifest = oess::settings::manifest_file(settings);
     std::map<std::string, std::string> file_of;
     for (const auto& s : oess::data::read_manifest(manifest, false).samples) file_of[s.rel_path] = s.path;
     auto model = oess::exporting::read_model((fs::path(run) / "model" / "model.pt").string());

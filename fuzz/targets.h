@@ -45,7 +45,7 @@ inline void manifest(const std::string& file) {
 inline void config(const std::string& file) {
   const auto c = oess::config::load_config(file);
   (void)oess::config::parse_config(c.yaml(), "resolved.yaml");  // the resolved form must load back
-  (void)oess::experiment::settings_from(c);
+  (void)oess::settings::settings_from(c);
 }
 
 inline void weights(const std::string& file) { (void)oess::io::read_weights(file); }

@@ -4,9 +4,6 @@
 namespace CLI {
 class App;
 }
-namespace oess::data {
-struct SplitOptions;
-}
 
 namespace oess::cli {
 void add_weights_command(CLI::App& app);
@@ -22,5 +19,4 @@ void add_run_command(CLI::App& app);
 void add_export_command(CLI::App& app);
 void add_score_command(CLI::App& app);
 // --split-method, --val-per-class, --test-per-class, --val-fraction, --test-fraction, --seed.
-void add_split_options(CLI::App& sub, data::SplitOptions& split);
 }  // namespace oess::cli

@@ -2,8 +2,8 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <memory>
-#include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "oess/core/atomic_file.h"
@@ -20,50 +20,38 @@ struct EvaluateArgs {
   bool binary = false;
 };
 
-std::string with_ci(const nlohmann::json& j, const std::string& key, bool percent) {
-  const auto& v = j.at(key);
-  if (v.is_null()) return "undefined";
+std::string with_ci(const metrics::Figure& f, bool percent) {
+  if (std::isnan(f.value)) return "undefined";
   const double s = percent ? 100 : 1;
   const char* unit = percent ? "%" : "";
-  std::string out = fmt::format(percent ? "{:.1f}{}" : "{:.3f}{}", v.get<double>() * s, unit);
-  const auto& ci = j.at(key + "_ci95");
-  if (ci.is_array() && !ci[0].is_null())
-    out += fmt::format(percent ? " (95% CI {:.1f}-{:.1f}{})" : " (95% CI {:.3f}-{:.3f}{})",
-                       ci[0].get<double>() * s, ci[1].get<double>() * s, unit);
+  std::string out = fmt::format(percent ? "{:.1f}{}" : "{:.3f}{}", f.value * s, unit);
+  if (f.ci95 && !std::isnan(f.ci95->lo))
+    out += fmt::format(percent ? " (95% CI {:.1f}-{:.1f}{})" : " (95% CI {:.3f}-{:.3f}{})", f.ci95->lo * s,
+                       f.ci95->hi * s, unit);
   return out;
 }
 
 void run_evaluate(const EvaluateArgs& a) {
   if (a.bootstrap < 0) throw UsageError("--bootstrap must be >= 0");
   auto pr = metrics::read_predictions(a.predictions);
-  if (a.binary && !pr.binary) {  // the healthy (0-1) / diseased (2-3) view of a 4-class file
-    for (size_t i = 0; i < pr.path.size(); ++i) {
-      pr.truth[i] = pr.truth[i] >= 2;
-      pr.pred[i] = pr.pred[i] >= 2;
-      const double p1 = pr.p[i][2] + pr.p[i][3];
-      pr.p[i] = {1 - p1, p1, 0, 0};
-    }
-    pr.binary = true;
-  }
-  const std::string text = metrics::evaluate(pr, a.bootstrap, a.seed);
-  const auto j = nlohmann::json::parse(text);
+  if (a.binary) pr = metrics::healthy_diseased_view(pr);
+  const auto m = metrics::evaluate(pr, a.bootstrap, a.seed);
   fmt::print("{}: {} predictions ({}), bootstrap {} x {} resampled by {}\n", a.predictions, pr.path.size(),
-             pr.binary ? "binary" : "4-class", a.bootstrap, j["bootstrap"]["units"].get<size_t>(),
-             j["bootstrap"]["unit"].get<std::string>());
+             pr.binary ? "binary" : "4-class", a.bootstrap, m.bootstrap.units, m.bootstrap.unit);
   if (pr.binary) {
-    fmt::print("accuracy {}\nsensitivity {}\nspecificity {}\nAUC {}\nkappa {}\n",
-               with_ci(j, "accuracy", true), with_ci(j, "sensitivity", false),
-               with_ci(j, "specificity", false), with_ci(j, "auc", false), with_ci(j, "kappa", false));
+    const auto& b = m.healthy_diseased;
+    fmt::print("accuracy {}\nsensitivity {}\nspecificity {}\nAUC {}\nkappa {}\n", with_ci(b.accuracy, true),
+               with_ci(b.sensitivity, false), with_ci(b.specificity, false), with_ci(b.auc, false),
+               with_ci(b.kappa, false));
   } else {
-    fmt::print("accuracy {}\nmean per-class accuracy {}\n", with_ci(j, "accuracy", true),
-               with_ci(j, "mean_per_class_accuracy", true));
-    for (const char* w : {"unweighted", "linear", "quadratic"}) {
-      nlohmann::json k = {{"kappa", j["kappa"][w]}, {"kappa_ci95", j["kappa_ci95"][w]}};
-      fmt::print("kappa {} {}\n", w, with_ci(k, "kappa", false));
-    }
+    fmt::print("accuracy {}\nmean per-class accuracy {}\n", with_ci(m.accuracy, true),
+               with_ci(m.mean_per_class_accuracy, true));
+    fmt::print("kappa unweighted {}\nkappa linear {}\nkappa quadratic {}\n",
+               with_ci(m.kappa_unweighted, false), with_ci(m.kappa_linear, false),
+               with_ci(m.kappa_quadratic, false));
   }
   if (!a.out.empty()) {
-    write_file_atomic(a.out, text);
+    write_file_atomic(a.out, m.to_json());
     fmt::print("wrote {}\n", a.out);
   }
 }

@@ -70,22 +70,9 @@ struct ScoreArgs {
   int threads = 2, batch = 16;
 };
 
-void run_score(const ScoreArgs& a) {
-  exporting::HeatOptions heat;
-  heat.method = exporting::parse_heat_method(a.heatmap_method);  // a usage error before any work
-  heat.steps = a.heatmap_steps;
-  const auto model = exporting::read_model(a.model);
-  if (!a.heatmap.empty()) exporting::check_heat_options(model, heat);
-  const auto files = collect_inputs(a.inputs);
-  exporting::Scorer scorer(model, a.device, a.threads, a.batch);
-  Progress bar("score", static_cast<int64_t>(files.size()));
-  const auto scores = scorer.score(files, [&bar](int64_t d, int64_t) { bar.update(d); });
-  bar.finish();
-  const bool four = scorer.task() == train::Task::kOess4;
-  auto unsure = [&](const exporting::ImageScore& s) {
-    return *std::max_element(s.p.begin(), s.p.end()) < a.unsure_below ||
-           s.disagreement >= a.unsure_disagreement;
-  };
+// The scores: a console table, and the CSV / JSON rows.
+void report_scores(const ScoreArgs& a, const std::vector<exporting::ImageScore>& scores, bool four) {
+  const exporting::UnsureRule unsure{a.unsure_below, a.unsure_disagreement};
   std::vector<std::string> header = {"path", "pred"};
   if (four)
     for (const char* c : {"p0", "p1", "p2", "p3"}) header.push_back(c);
@@ -128,49 +115,58 @@ void run_score(const ScoreArgs& a) {
   fmt::print("{} image(s) scored, {} unsure (max probability < {} or members split >= {})\n", scores.size(),
              n_unsure, a.unsure_below, a.unsure_disagreement);
   if (!a.manifest.empty()) {
-    const auto m = data::read_manifest(a.manifest, /*check_files=*/false);
-    if (!m.has_patient) throw Error(fmt::format("{}: no patient column for per-patient sums", a.manifest));
-    std::map<std::string, std::string> patient_of;
-    for (const auto& smp : m.samples) patient_of[fs::weakly_canonical(smp.path).string()] = smp.patient;
-    std::map<std::string, std::pair<int, int>> sums;  // patient -> (images, sum of grades)
-    for (const auto& s : scores) {
-      auto it = patient_of.find(fs::weakly_canonical(s.path).string());
-      if (it == patient_of.end()) continue;
-      sums[it->second].first += 1;
-      sums[it->second].second += s.pred;
-    }
+    const auto sums =
+        exporting::per_patient_sums(scores, data::read_manifest(a.manifest, /*check_files=*/false));
     fmt::print("\nper patient ({}): patient, images, sum of predicted {}\n", a.manifest,
                four ? "grades" : "calls");
-    for (const auto& [p, v] : sums) fmt::print("{:<12} {:>6} {:>6}\n", p, v.first, v.second);
-  }
-  if (!a.heatmap.empty()) {
-    fs::create_directories(a.heatmap);
-    const std::string method = exporting::heat_method_name(heat.method);
-    Progress heat_bar("heat map", static_cast<int64_t>(files.size()));
-    std::map<std::string, int> used;
-    for (size_t i = 0; i < files.size(); ++i) {
-      const auto h = scorer.heatmap(files[i], heat);
-      const std::string stem = fs::path(files[i]).stem().string();
-      const int n = used[stem]++;
-      const std::string name =
-          n == 0 ? fmt::format("{}_{}.png", stem, method) : fmt::format("{}_{}_{}.png", stem, n, method);
-      std::vector<uchar> png;
-      cv::imencode(".png", exporting::heatmap_overlay(h), png);
-      write_file_atomic((fs::path(a.heatmap) / name).string(),
-                        std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
-      if (a.heatmap_data) {  // the map itself: 32-bit float TIFF, image size, [0, 1]
-        std::vector<uchar> tiff;
-        cv::imencode(".tiff", h.heat, tiff);
-        write_file_atomic((fs::path(a.heatmap) / fs::path(name).replace_extension(".tiff")).string(),
-                          std::string_view(reinterpret_cast<const char*>(tiff.data()), tiff.size()));
-      }
-      heat_bar.update(static_cast<int64_t>(i + 1));
-    }
-    heat_bar.finish();
-    fmt::print("wrote {} {} heat map overlay(s) to {}\n", files.size(), method, a.heatmap);
+    for (const auto& p : sums) fmt::print("{:<12} {:>6} {:>6}\n", p.patient, p.images, p.sum);
   }
   if (!a.csv.empty()) csv.write(a.csv);
   if (!a.json.empty()) write_file_atomic(a.json, js.dump(2) + "\n");
+}
+
+// One overlay PNG per image (and the map as a float TIFF with --heatmap-data) in a.heatmap.
+void write_heatmaps(const ScoreArgs& a, exporting::Scorer& scorer, const std::vector<std::string>& files,
+                    const exporting::HeatOptions& heat) {
+  fs::create_directories(a.heatmap);
+  const std::string method = exporting::heat_method_name(heat.method);
+  Progress heat_bar("heat map", static_cast<int64_t>(files.size()));
+  std::map<std::string, int> used;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const auto h = scorer.heatmap(files[i], heat);
+    const std::string stem = fs::path(files[i]).stem().string();
+    const int n = used[stem]++;
+    const std::string name =
+        n == 0 ? fmt::format("{}_{}.png", stem, method) : fmt::format("{}_{}_{}.png", stem, n, method);
+    std::vector<uchar> png;
+    cv::imencode(".png", exporting::heatmap_overlay(h), png);
+    write_file_atomic((fs::path(a.heatmap) / name).string(),
+                      std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+    if (a.heatmap_data) {  // the map itself: 32-bit float TIFF, image size, [0, 1]
+      std::vector<uchar> tiff;
+      cv::imencode(".tiff", h.heat, tiff);
+      write_file_atomic((fs::path(a.heatmap) / fs::path(name).replace_extension(".tiff")).string(),
+                        std::string_view(reinterpret_cast<const char*>(tiff.data()), tiff.size()));
+    }
+    heat_bar.update(static_cast<int64_t>(i + 1));
+  }
+  heat_bar.finish();
+  fmt::print("wrote {} {} heat map overlay(s) to {}\n", files.size(), method, a.heatmap);
+}
+
+void run_score(const ScoreArgs& a) {
+  exporting::HeatOptions heat;
+  heat.method = exporting::parse_heat_method(a.heatmap_method);  // a usage error before any work
+  heat.steps = a.heatmap_steps;
+  const auto model = exporting::read_model(a.model);
+  if (!a.heatmap.empty()) exporting::check_heat_options(model, heat);
+  const auto files = collect_inputs(a.inputs);
+  exporting::Scorer scorer(model, a.device, a.threads, a.batch);
+  Progress bar("score", static_cast<int64_t>(files.size()));
+  const auto scores = scorer.score(files, [&bar](int64_t d, int64_t) { bar.update(d); });
+  bar.finish();
+  report_scores(a, scores, scorer.task() == train::Task::kOess4);
+  if (!a.heatmap.empty()) write_heatmaps(a, scorer, files, heat);
 }
 
 }  // namespace

@@ -1,17 +1,15 @@
 // `oess sweep`: one classifier per tap on a feature file (the study's supplementary table), then
 // optionally an ensemble on the best tap (Table 4) with its majority vote (Table 5), or across taps.
 #include <fmt/format.h>
-#include <fmt/ranges.h>
-#include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <memory>
-#include <unordered_set>
 
 #include "commands.h"
 #include "oess/core/error.h"
 #include "oess/experiment/chain.h"
+#include "options.h"
 
 namespace oess::cli {
 namespace {
@@ -26,8 +24,7 @@ struct SweepArgs {
 };
 
 void run_sweep(SweepArgs a) {
-  experiment::Chain c;
-  auto& st = c.s;
+  settings::Settings st;
   st.train = a.train;
   st.train.task = train::parse_task(a.task);
   train::validate(st.train);
@@ -40,49 +37,18 @@ void run_sweep(SweepArgs a) {
   st.train_threads = a.threads;
   st.members = a.members;
   st.bootstrap = a.bootstrap;
-  c.features = features::read_feature_file(a.features);
-  c.manifest = data::read_manifest(a.manifest, /*check_files=*/false);
-  // Feature rows are matched to manifest rows by path, so the files need not be in the same order.
-  std::unordered_set<std::string> have(c.features.paths.begin(), c.features.paths.end());
-  for (const auto& smp : c.manifest.samples)
-    if (!have.count(smp.rel_path))
-      throw Error(
-          fmt::format("{}:{}: {} has no row in {}", c.manifest.file, smp.line, smp.rel_path, a.features));
-  c.split = data::make_split(c.manifest, a.split);
-  const auto train_idx = c.split.indices(data::Part::kTrain);
-  c.items = a.balance == "oversample" ? data::oversample(train_idx, c.manifest.scores(), a.split.seed)
-                                      : data::no_balancing(train_idx);
+  auto c = experiment::chain_from_features(a.features, a.manifest, st);
   experiment::index_rows(c);
   fmt::print("{} training rows after {} ({} images), {} validation, {} test; task {}; {} tap(s)\n",
-             c.rows.train.size(), a.balance, train_idx.size(), c.rows.val.size(), c.rows.test.size(), a.task,
-             c.features.taps.size());
+             c.rows.train.size(), a.balance, c.split.indices(data::Part::kTrain).size(), c.rows.val.size(),
+             c.rows.test.size(), a.task, c.features.taps.size());
   experiment::run_sweep(c);
   fmt::print("\n{}", experiment::format_sweep_table(c));
   experiment::select_tap(c);
   experiment::train_members(c);
   if (!c.rows.test.empty()) fmt::print("\n{}", experiment::format_final(c));
-  if (a.cross_tap > 1 && !c.rows.test.empty()) {
-    // The best K taps on validation, one classifier each (their sweep fits), combined.
-    std::vector<size_t> order(c.sweep.taps.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
-      return c.sweep.taps[x].val_accuracy > c.sweep.taps[y].val_accuracy;
-    });
-    experiment::Chain cross = c;
-    cross.members.clear();
-    std::vector<torch::Tensor> probs;
-    std::vector<std::string> names;
-    for (size_t k = 0; k < std::min(order.size(), static_cast<size_t>(a.cross_tap)); ++k) {
-      const auto& t = c.sweep.taps[order[k]];
-      cross.members.push_back({t.tap, st.train, t.fit.model, t.test_probabilities});
-      probs.push_back(t.test_probabilities);
-      names.push_back(t.tap);
-    }
-    cross.final = ensemble::combine(probs, st.train.task);
-    cross.final_label = fmt::format("Cross-tap ensemble of the best {} taps on validation ({})", names.size(),
-                                    fmt::join(names, ", "));
-    fmt::print("\n{}", experiment::format_final(cross));
-  }
+  if (a.cross_tap > 1 && !c.rows.test.empty())
+    fmt::print("\n{}", experiment::format_final(experiment::cross_tap_ensemble(c, a.cross_tap)));
   if (a.out.empty()) return;
   fs::create_directories(a.out);
   data::write_split_csv((fs::path(a.out) / "split.csv").string(), c.manifest, c.split);

@@ -6,13 +6,13 @@
 
 namespace oess::data {
 
-torch::Tensor load_image(const std::string& path, const models::Preprocessing& pre, const CropSpec& crop,
+torch::Tensor load_image(const std::string& path, const Preprocessing& pre, const CropSpec& crop,
                          DecodeNotes* notes, int dicom_frame) {
-  return models::preprocess(apply_crop(decode_image(path, notes, dicom_frame), crop, notes), pre);
+  return preprocess(apply_crop(decode_image(path, notes, dicom_frame), crop, notes), pre);
 }
 
-BatchLoader::BatchLoader(std::vector<LoadItem> items, models::Preprocessing pre, CropSpec crop,
-                         int batch_size, int threads, int prefetch, DecodeNotes* notes, int dicom_frame)
+BatchLoader::BatchLoader(std::vector<LoadItem> items, Preprocessing pre, CropSpec crop, int batch_size,
+                         int threads, int prefetch, DecodeNotes* notes, int dicom_frame)
     : items_(std::move(items)),
       pre_(std::move(pre)),
       crop_(crop),
@@ -46,7 +46,7 @@ void BatchLoader::work() {
       const LoadItem& it = items_[i];
       cv::Mat img = apply_crop(decode_image(it.path, notes_, frame_), crop_, notes_);
       if (it.augment) img = augment(img, it.augment_seed);
-      torch::Tensor t = models::preprocess(img, pre_);
+      torch::Tensor t = preprocess(img, pre_);
       std::lock_guard<std::mutex> lock(m_);
       done_.emplace(i, std::move(t));
     } catch (...) {

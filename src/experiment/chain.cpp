@@ -9,7 +9,6 @@
 #include <cmath>
 #include <filesystem>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "oess/core/atomic_file.h"
@@ -52,9 +51,9 @@ metrics::Predictions predictions_of(const Chain& c, const torch::Tensor& probs) 
   return pr;
 }
 
-std::array<double, 2> interval(const nlohmann::json& v, double fallback = NAN) {
-  return {v.is_array() && !v[0].is_null() ? v[0].get<double>() : fallback,
-          v.is_array() && !v[1].is_null() ? v[1].get<double>() : fallback};
+std::array<double, 2> interval(const metrics::Figure& f, double fallback = NAN) {
+  if (!f.ci95) return {fallback, fallback};
+  return {std::isnan(f.ci95->lo) ? fallback : f.ci95->lo, std::isnan(f.ci95->hi) ? fallback : f.ci95->hi};
 }
 
 }  // namespace
@@ -212,8 +211,8 @@ void evaluate(Chain& c, const std::string& dir) {
   const std::string file = (fs::path(dir) / "predictions.csv").string();
   csv.write(file);
   c.predictions = metrics::read_predictions(file);
-  c.metrics_json = metrics::evaluate(c.predictions, c.s.bootstrap, c.s.seed);
-  write_file_atomic((fs::path(dir) / "metrics.json").string(), c.metrics_json);
+  c.metrics = metrics::evaluate(c.predictions, c.s.bootstrap, c.s.seed);
+  write_file_atomic((fs::path(dir) / "metrics.json").string(), c.metrics->to_json());
 }
 
 void write_layers(const Chain& c, const std::string& dir) {
@@ -256,19 +255,19 @@ void write_report(const Chain& c, const std::string& dir) {
   in.balance = c.s.balance + (c.s.augment ? " (copies augmented)" : "");
   for (size_t i = 0; i < c.sweep.taps.size(); ++i) {
     const auto& t = c.sweep.taps[i];
-    const auto tj = nlohmann::json::parse(
-        metrics::evaluate(predictions_of(c, t.test_probabilities), std::min(c.s.bootstrap, 500), c.s.seed));
+    const auto tm =
+        metrics::evaluate(predictions_of(c, t.test_probabilities), std::min(c.s.bootstrap, 500), c.s.seed);
     report::TapRow row;
     row.tap = t.tap;
     row.val_accuracy = t.val_accuracy;
     row.test_accuracy = t.test_accuracy;
-    row.test_accuracy_ci = interval(tj["accuracy_ci95"], t.test_accuracy);
+    row.test_accuracy_ci = interval(tm.accuracy, t.test_accuracy);
     row.per_class = t.test_per_class;
     if (four) {  // binary metrics carry no per-grade intervals, and one kappa
-      for (int k = 0; k < 4; ++k) row.per_class_ci.push_back(interval(tj["per_class_accuracy_ci95"][k]));
-      row.kappa_ci = interval(tj["kappa_ci95"]["quadratic"]);
+      for (const auto& f : tm.per_class_accuracy) row.per_class_ci.push_back(interval(f));
+      row.kappa_ci = interval(tm.kappa_quadratic);
     } else {
-      row.kappa_ci = interval(tj["kappa_ci95"]);
+      row.kappa_ci = interval(tm.healthy_diseased.kappa);
     }
     row.kappa_quadratic = t.test_kappa_quadratic;
     row.best_epoch = t.fit.best_epoch;
@@ -284,7 +283,7 @@ void write_report(const Chain& c, const std::string& dir) {
     in.curves.push_back(curve);
   }
   in.final_label = c.final_label;
-  in.metrics_json = c.metrics_json;
+  in.metrics = *c.metrics;
   std::unordered_map<std::string, const std::string*> file_of;  // manifest path -> readable file
   for (const auto& smp : c.manifest.samples) file_of[smp.rel_path] = &smp.path;
   for (const auto& pth : c.predictions.path) in.test_paths.push_back(*file_of.at(pth));

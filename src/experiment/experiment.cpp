@@ -15,12 +15,14 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "console.h"
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
 #include "oess/core/progress.h"
 #include "oess/core/random.h"
 #include "oess/experiment/chain.h"
-#include "oess/export/model.h"
+#include "oess/export/export_run.h"
+#include "oess/export/model_file.h"
 #include "oess/io/weights.h"
 #include "oess/models/backbone.h"
 #include "oess/models/preprocessing.h"
@@ -33,69 +35,6 @@ namespace {
 namespace fs = std::filesystem;
 
 enum StageIndex : size_t { kData, kExtract, kSweep, kSelect, kEnsemble, kEvaluate, kReport, kExport };
-
-// Console text goes to stdout and into log.txt; warnings logged anywhere during the run go into log.txt too.
-class Console {
- public:
-  void say(const std::string& text) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    std::fputs(text.c_str(), stdout);
-    std::fflush(stdout);
-    log_ += text;
-  }
-  void record(const std::string& text) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    log_ += text;
-  }
-  std::string text() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return log_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::string log_;
-};
-
-class LogSink : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  explicit LogSink(Console& c) : console_(c) {}
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    console_.record(fmt::format("oess: {}: {}\n", spdlog::level::to_string_view(msg.level),
-                                std::string(msg.payload.data(), msg.payload.size())));
-  }
-  void flush_() override {}
-
- private:
-  Console& console_;
-};
-
-// Adds the log sink to the default logger for the run's lifetime.
-class SinkGuard {
- public:
-  explicit SinkGuard(Console& c) : sink_(std::make_shared<LogSink>(c)) {
-    spdlog::default_logger()->sinks().push_back(sink_);
-  }
-  ~SinkGuard() {
-    auto& sinks = spdlog::default_logger()->sinks();
-    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
-  }
-
- private:
-  std::shared_ptr<LogSink> sink_;
-};
-
-// UsageError "KEY: message" from whatever a parser of that key threw.
-template <typename F>
-auto checked(const std::string& key, F&& f) {
-  try {
-    return f();
-  } catch (const Error& e) {
-    throw UsageError(fmt::format("{}: {}", key, e.what()));
-  }
-}
 
 std::string absolute(const std::string& p) { return fs::absolute(p).lexically_normal().string(); }
 
@@ -199,35 +138,37 @@ void stage_extract(Chain& c, bool cache_only, Console& con) {
       items.size() > c.manifest.samples.size() ? " + augmented copies" : "", fmt::join(shapes, ", ")));
 }
 
-// model/: the classifiers (tensors) and what they need to be used (JSON); the export stage then writes the
-// one-file model, model/model.pt.
-void stage_export(const Chain& c, const std::string& dir) {
+// model/: the classifiers (tensors) and what they need to be used (JSON), then the one-file model,
+// model/model.pt, made in memory from the run's objects (as `oess export --run` makes it from the folder).
+void stage_export(const Chain& c, const std::string& dir, const config::Config& resolved,
+                  const std::string& config_text) {
   const fs::path model = fs::path(dir) / "model";
   fs::create_directories(model);
   io::StateDict tensors;
   nlohmann::json members = nlohmann::json::array();
+  exporting::RunModel r;
   for (size_t i = 0; i < c.members.size(); ++i) {
     const auto& m = c.members[i];
-    const std::string p = fmt::format("member{}.", i);
-    tensors.emplace_back(p + "mean", m.model.mean);
-    tensors.emplace_back(p + "std", m.model.std);
-    tensors.emplace_back(p + "weight", m.model.weight);
-    tensors.emplace_back(p + "bias", m.model.bias);
+    exporting::put_member(tensors, i, m.model);
     members.push_back({{"tap", m.tap},
                        {"lr", m.options.lr},
                        {"weight_decay", m.options.weight_decay},
                        {"batch", m.options.batch},
                        {"seed", m.options.seed}});
+    r.members.push_back(m.model);
+    r.member_taps.push_back(m.tap);
   }
   io::write_torch_dict((model / "classifiers.pt").string(), tensors);
   const auto& e = c.s.extract;
+  const nlohmann::json classes = c.s.train.task == train::Task::kOess4
+                                     ? nlohmann::json{"0", "1", "2", "3"}
+                                     : nlohmann::json{"healthy", "diseased"};
   nlohmann::json j = {
       {"format", "oess-model-folder"},
       {"format_version", 1},
       {"oess", OESS_VERSION_STRING},
       {"task", train::task_name(c.s.train.task)},
-      {"classes", c.s.train.task == train::Task::kOess4 ? nlohmann::json{"0", "1", "2", "3"}
-                                                        : nlohmann::json{"healthy", "diseased"}},
+      {"classes", classes},
       {"members", members},
       {"backbone",
        {{"arch", models::arch_name(e.backbone.arch)},
@@ -236,9 +177,20 @@ void stage_export(const Chain& c, const std::string& dir) {
         {"preprocessing", e.preprocessing}}},
       {"pooling", c.s.poolings},
       {"config", "../config.resolved.yaml"},
-      {"metrics", c.metrics_json.empty() ? nlohmann::json() : nlohmann::json::parse(c.metrics_json)}};
+      {"metrics", c.metrics ? nlohmann::json::parse(c.metrics->to_json()) : nlohmann::json()}};
   if (e.backbone.flavour == models::Flavour::kKeras) j["backbone"]["flavour"] = "keras";
   write_file_atomic((model / "model.json").string(), j.dump(2) + "\n");
+
+  r.s = settings::settings_from(resolved);  // paths as `oess export --run` reads them: absolute
+  r.config_text = config_text;
+  r.metrics_text = c.metrics ? c.metrics->to_json() : "{}";
+  r.crop = resolved.get_string("data.crop");
+  r.classes_json = classes.dump();
+  r.members_json = members.dump();
+  for (size_t i = 0; i < c.manifest.samples.size() && r.reference_images.size() < exporting::kReferenceImages;
+       ++i)
+    if (c.split.part[i] == data::Part::kTrain) r.reference_images.push_back(c.manifest.samples[i].path);
+  exporting::write_model((model / "model.pt").string(), exporting::export_model(r));
 }
 
 }  // namespace
@@ -279,121 +231,32 @@ StageRange parse_stages(const std::string& spec) {
   return r;
 }
 
-std::string manifest_file(const Settings& s) {
-  return s.manifest == "synthetic" ? (fs::path(s.synth.out_dir) / "labels.csv").string() : s.manifest;
-}
+namespace {
 
-Settings settings_from(const config::Config& cf) {
-  Settings s;
-  s.name = cf.get_string("name");
-  if (s.name.empty()) s.name = cf.file.empty() ? "experiment" : fs::path(cf.file).stem().string();
-  s.description = cf.get_string("description");
-  s.seed = static_cast<uint64_t>(cf.get_int("seed"));
-  s.out_dir = cf.get_string("output.dir");
-  for (size_t at; (at = s.out_dir.find("{name}")) != std::string::npos;) s.out_dir.replace(at, 6, s.name);
-
-  s.manifest = cf.get_string("data.manifest");
-  s.synth.out_dir = cf.get_string("data.synthetic.dir");
-  const auto counts = cf.get_ints("data.synthetic.counts");
-  if (counts.size() != 4)
-    throw UsageError(
-        fmt::format("data.synthetic.counts: expected 4 counts (grades 0-3), got {}", counts.size()));
-  for (size_t g = 0; g < 4; ++g) s.synth.counts[g] = static_cast<int>(counts[g]);
-  s.synth.patients = static_cast<int>(cf.get_int("data.synthetic.patients"));
-  s.synth.seed = static_cast<uint64_t>(cf.get_int("data.synthetic.seed"));
-  s.synth.label_noise = cf.get_number("data.synthetic.label_noise");
-  s.synth.threads = static_cast<int>(cf.get_int("features.threads"));
-  s.split.method = cf.get_string("data.split.method");
-  s.split.val_per_class = static_cast<int>(cf.get_int("data.split.val_per_class"));
-  s.split.test_per_class = static_cast<int>(cf.get_int("data.split.test_per_class"));
-  s.split.val_fraction = cf.get_number("data.split.val_fraction");
-  s.split.test_fraction = cf.get_number("data.split.test_fraction");
-  s.split.seed = s.seed;
-  s.split.allow_patient_overlap = cf.get_bool("data.allow_patient_overlap");
-  checked("data.split", [&] { data::validate_split_options(s.split); });
-  s.balance = cf.get_string("data.balance");
-  s.augment = cf.get_bool("data.augment");
-  if (s.augment && s.balance != "oversample")
-    throw UsageError("data.augment: augmented copies come from oversampling; set data.balance: oversample");
-
-  auto& e = s.extract;
-  e.backbone.arch = models::parse_arch(cf.get_string("backbone.arch"));
-  e.backbone.classifier = false;
-  e.backbone.aux_logits = false;
-  e.backbone.transform_input = cf.get_bool("backbone.transform_input");
-  e.weights = cf.get_string("backbone.weights");
-  std::error_code ec;
-  if (e.weights != "none" && !fs::is_regular_file(e.weights, ec))
-    throw UsageError(
-        fmt::format("backbone.weights: {}: no such weights file (or `none` for random weights)", e.weights));
-  e.seed = s.seed;
-  e.preprocessing = cf.get_string("backbone.preprocessing");
-  e.flavour = cf.get_string("backbone.flavour");
-  checked("backbone", [&] { features::resolve_weights_semantics(e); });
-  e.device = cf.get_string("backbone.device");
-  checked("backbone.device", [&] { return models::parse_device(e.device); });
-  e.crop = checked("data.crop", [&] { return data::parse_crop(cf.get_string("data.crop")); });
-  e.dicom_frame = static_cast<int>(cf.get_int("data.dicom_frame"));
-  e.taps = cf.get_strings("features.layers");
-  e.taps = checked("features.layers", [&] { return models::resolve_taps(e.backbone.arch, e.taps); });
-  s.poolings = cf.get_strings("features.pooling");
-  const std::string cache = cf.get_string("features.cache");
-  e.cache_dir = cache == "none" ? "" : cache.empty() ? features::default_cache_dir() : cache;
-  e.batch = static_cast<int>(cf.get_int("features.batch"));
-  e.threads = static_cast<int>(cf.get_int("features.threads"));
-
-  auto& t = s.train;
-  t.task = train::parse_task(cf.get_string("classifier.task"));
-  t.optimizer = cf.get_string("classifier.optimizer");
-  t.lr = cf.get_number("classifier.lr");
-  t.weight_decay = cf.get_number("classifier.weight_decay");
-  t.momentum = cf.get_number("classifier.momentum");
-  t.batch = static_cast<int>(cf.get_int("classifier.batch"));
-  t.max_epochs = static_cast<int>(cf.get_int("classifier.max_epochs"));
-  t.patience = static_cast<int>(cf.get_int("classifier.early_stopping.patience"));
-  t.monitor = cf.get_string("classifier.early_stopping.monitor");
-  t.seed = s.seed;
-  checked("classifier", [&] { train::validate(t); });
-  s.train_threads = static_cast<int>(cf.get_int("classifier.threads"));
-  s.selection = cf.get_string("selection.tap");
-  s.members = static_cast<int>(cf.get_int("ensemble.members"));
-  s.ensemble_taps = cf.get_strings("ensemble.taps");
-  s.variation = cf.get_string("ensemble.variation");
-  const auto formats = cf.get_strings("report.formats");
-  s.report_md = std::find(formats.begin(), formats.end(), "md") != formats.end();
-  s.report_html = std::find(formats.begin(), formats.end(), "html") != formats.end();
-  s.bootstrap = static_cast<int>(cf.get_int("report.bootstrap"));
-  return s;
-}
-
-RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
-  Chain c;
-  c.s = settings_from(cf);
-  RunSummary summary;
-  summary.dir = options.out_dir.empty() ? c.s.out_dir : options.out_dir;
-  const std::string& dir = summary.dir;
-  fs::create_directories(dir);
-  Console con;
-  SinkGuard sink(con);
-  const auto& names = stage_names();
-  const StageRange r = options.stages;
-
-  // The resolved config: every key, paths made absolute so that it reruns from anywhere.
-  config::Config resolved = cf;
+// The resolved config: every key, paths made absolute so that it reruns from anywhere; written to
+// DIR/config.resolved.yaml, whose text is returned.
+std::string write_resolved_config(const config::Config& cf, const Settings& s, const std::string& dir,
+                                  config::Config& resolved) {
+  resolved = cf;
   auto resolve_path = [&](const std::string& key, const std::string& value) {
     if (value != absolute(value)) resolved.set(key, nlohmann::json(absolute(value)).dump(), "made absolute");
   };
-  resolved.set("name", nlohmann::json(c.s.name).dump(), resolved.origin_of("name"));
+  resolved.set("name", nlohmann::json(s.name).dump(), resolved.origin_of("name"));
   resolve_path("output.dir", dir);
-  if (c.s.manifest != "synthetic") resolve_path("data.manifest", c.s.manifest);
-  resolve_path("data.synthetic.dir", c.s.synth.out_dir);
-  if (c.s.extract.weights != "none") resolve_path("backbone.weights", c.s.extract.weights);
-  if (!c.s.extract.cache_dir.empty()) resolve_path("features.cache", c.s.extract.cache_dir);
-  write_file_atomic((fs::path(dir) / "config.resolved.yaml").string(),
-                    fmt::format("# oess {} resolved from {} ({})\n", OESS_VERSION_STRING,
-                                cf.file.empty() ? "text" : cf.file, fmt::join(cf.files, ", ")) +
-                        resolved.yaml());
+  if (s.manifest != "synthetic") resolve_path("data.manifest", s.manifest);
+  resolve_path("data.synthetic.dir", s.synth.out_dir);
+  if (s.extract.weights != "none") resolve_path("backbone.weights", s.extract.weights);
+  if (!s.extract.cache_dir.empty()) resolve_path("features.cache", s.extract.cache_dir);
+  const std::string text = fmt::format("# oess {} resolved from {} ({})\n", OESS_VERSION_STRING,
+                                       cf.file.empty() ? "text" : cf.file, fmt::join(cf.files, ", ")) +
+                           resolved.yaml();
+  write_file_atomic((fs::path(dir) / "config.resolved.yaml").string(), text);
+  return text;
+}
 
+// The run's header on the console, and the notes every output carries (weights, data).
+void announce(Chain& c, const config::Config& cf, const StageRange& r, const std::string& dir, Console& con) {
+  const auto& names = stage_names();
   con.say(fmt::format("oess run {}: {} -> {}\n", c.s.name, cf.file.empty() ? "(config text)" : cf.file, dir));
   con.say(fmt::format("stages {}..{}; backbone {} ({}), task {}, seed {}\n", names[r.first], names[r.last],
                       models::arch_name(c.s.extract.backbone.arch),
@@ -415,6 +278,70 @@ RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
   }
   if (c.s.manifest == "synthetic")
     c.notes.push_back("Data: the embedded synthetic dataset (oess synth), not clinical images.");
+}
+
+void stage_sweep(Chain& c, Console& con) {
+  index_rows(c);
+  Progress bar("sweep", static_cast<int64_t>(c.features.taps.size()), "taps");
+  run_sweep(c, [&bar](int64_t d, int64_t) { bar.update(d); });
+  bar.finish();
+  con.say(fmt::format("  {} training rows, {} validation, {} test\n", c.rows.train.size(), c.rows.val.size(),
+                      c.rows.test.size()));
+  con.say(format_sweep_table(c));
+}
+
+void stage_select(Chain& c, const std::string& dir, Console& con) {
+  select_tap(c);
+  const auto& t = c.sweep.taps[c.selected];
+  con.say(fmt::format("  final tap: {} (validation accuracy {:.1f}%, {})\n", t.tap, 100 * t.val_accuracy,
+                      c.s.selection == "best" ? "best on validation" : "named by selection.tap"));
+  write_layers(c, dir);  // marks the selected tap
+}
+
+void stage_ensemble(Chain& c, Console& con) {
+  std::optional<Progress> bar;  // its total is known at the first member
+  train_members(c, [&bar](int64_t d, int64_t n) {
+    if (!bar) bar.emplace("ensemble", n, "members");
+    bar->update(d);
+  });
+  if (bar) bar->finish();
+  con.say("  " + c.final_label + "\n");
+}
+
+void stage_evaluate(Chain& c, const std::string& dir, Console& con) {
+  if (c.rows.test.empty()) throw Error("the split left no test images: nothing to evaluate");
+  evaluate(c, dir);
+  con.say(format_final(c));
+  const auto& ci = c.metrics->accuracy.ci95;
+  if (ci && !std::isnan(ci->lo) && !std::isnan(ci->hi))
+    con.say(fmt::format("  accuracy 95% CI {:.1f}-{:.1f}% ({} bootstrap resamples)\n", 100 * ci->lo,
+                        100 * ci->hi, c.s.bootstrap));
+}
+
+void stage_report(const Chain& c, const std::string& dir, Console& con) {
+  write_report(c, dir);
+  con.say(fmt::format("  {}/report.{}\n", dir,
+                      c.s.report_md && c.s.report_html ? "{md,html}"
+                      : c.s.report_md                  ? "md"
+                                                       : "html"));
+}
+
+}  // namespace
+
+RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
+  Chain c;
+  c.s = settings::settings_from(cf);
+  RunSummary summary;
+  summary.dir = options.out_dir.empty() ? c.s.out_dir : options.out_dir;
+  const std::string& dir = summary.dir;
+  fs::create_directories(dir);
+  Console con;
+  SinkGuard sink(con);
+  const auto& names = stage_names();
+  const StageRange r = options.stages;
+  config::Config resolved;
+  const std::string config_text = write_resolved_config(cf, c.s, dir, resolved);
+  announce(c, cf, r, dir, con);
 
   auto t_run = std::chrono::steady_clock::now();
   try {
@@ -430,56 +357,23 @@ RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
         case kExtract:
           stage_extract(c, /*cache_only=*/!run, con);
           break;
-        case kSweep: {
-          index_rows(c);
-          Progress bar("sweep", static_cast<int64_t>(c.features.taps.size()), "taps");
-          run_sweep(c, [&bar](int64_t d, int64_t) { bar.update(d); });
-          bar.finish();
-          con.say(fmt::format("  {} training rows, {} validation, {} test\n", c.rows.train.size(),
-                              c.rows.val.size(), c.rows.test.size()));
-          con.say(format_sweep_table(c));
+        case kSweep:
+          stage_sweep(c, con);
           break;
-        }
-        case kSelect: {
-          select_tap(c);
-          const auto& t = c.sweep.taps[c.selected];
-          con.say(fmt::format("  final tap: {} (validation accuracy {:.1f}%, {})\n", t.tap,
-                              100 * t.val_accuracy,
-                              c.s.selection == "best" ? "best on validation" : "named by selection.tap"));
-          write_layers(c, dir);  // marks the selected tap
+        case kSelect:
+          stage_select(c, dir, con);
           break;
-        }
-        case kEnsemble: {
-          std::optional<Progress> bar;  // its total is known at the first member
-          train_members(c, [&bar](int64_t d, int64_t n) {
-            if (!bar) bar.emplace("ensemble", n, "members");
-            bar->update(d);
-          });
-          if (bar) bar->finish();
-          con.say("  " + c.final_label + "\n");
+        case kEnsemble:
+          stage_ensemble(c, con);
           break;
-        }
-        case kEvaluate: {
-          if (c.rows.test.empty()) throw Error("the split left no test images: nothing to evaluate");
-          evaluate(c, dir);
-          con.say(format_final(c));
-          const auto j = nlohmann::json::parse(c.metrics_json);
-          const auto& ci = j["accuracy_ci95"];
-          if (ci.is_array() && ci[0].is_number() && ci[1].is_number())
-            con.say(fmt::format("  accuracy 95% CI {:.1f}-{:.1f}% ({} bootstrap resamples)\n",
-                                100 * ci[0].get<double>(), 100 * ci[1].get<double>(), c.s.bootstrap));
+        case kEvaluate:
+          stage_evaluate(c, dir, con);
           break;
-        }
         case kReport:
-          write_report(c, dir);
-          con.say(fmt::format("  {}/report.{}\n", dir,
-                              c.s.report_md && c.s.report_html ? "{md,html}"
-                              : c.s.report_md                  ? "md"
-                                                               : "html"));
+          stage_report(c, dir, con);
           break;
         case kExport:
-          stage_export(c, dir);
-          exporting::export_run(dir, (fs::path(dir) / "model" / "model.pt").string());
+          stage_export(c, dir, resolved, config_text);
           con.say(fmt::format("  {}/model/model.pt (score with: oess score --model {}/model IMAGES...)\n",
                               dir, dir));
           break;

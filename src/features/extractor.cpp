@@ -9,15 +9,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 
+#include "oess/core/allocator.h"
 #include "oess/core/error.h"
 #include "oess/core/parallel.h"
 #include "oess/core/sha256.h"
 #include "oess/data/loader.h"
 #include "oess/features/cache.h"
+#include "oess/models/preprocessing.h"
 #include "oess/version.h"
 
 namespace oess::features {
@@ -35,16 +34,6 @@ torch::Tensor pool(const torch::Tensor& t, const std::string& how) {
   if (t.dim() != 4 || how == "none") return t.contiguous();
   if (how == "avg") return t.mean({2, 3});
   return t.amax({2, 3});
-}
-
-void tune_allocator() {
-#if defined(__GLIBC__)
-  static std::once_flag once;
-  std::call_once(once, [] {
-    mallopt(M_MMAP_THRESHOLD, 256 << 20);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  });
-#endif
 }
 
 std::string config_key(const ExtractOptions& o, const std::string& weights_id, std::string* description) {

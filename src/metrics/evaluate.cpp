@@ -142,6 +142,19 @@ Predictions read_predictions(const std::string& file) {
   return pr;
 }
 
+Predictions healthy_diseased_view(const Predictions& pr) {
+  if (pr.binary) return pr;
+  Predictions out = pr;
+  for (size_t i = 0; i < out.path.size(); ++i) {
+    out.truth[i] = out.truth[i] >= 2;
+    out.pred[i] = out.pred[i] >= 2;
+    const double p1 = out.p[i][2] + out.p[i][3];
+    out.p[i] = {1 - p1, p1, 0, 0};
+  }
+  out.binary = true;
+  return out;
+}
+
 double roc_auc(const std::vector<int>& y, const std::vector<double>& score) {
   const size_t n = y.size();
   std::vector<size_t> order(n);
@@ -167,21 +180,70 @@ double roc_auc(const std::vector<int>& y, const std::vector<double>& score) {
   return (rank_sum - pos * (pos + 1) / 2) / (pos * neg);
 }
 
-std::string evaluate(const Predictions& pr, int bootstrap, uint64_t seed) {
+namespace {
+
+// Resampling units: patients (all their images together) when known, else images.
+std::vector<std::vector<size_t>> resampling_units(const Predictions& pr) {
+  std::vector<std::vector<size_t>> units;
+  if (pr.has_patient()) {
+    std::map<std::string, std::vector<size_t>> by;
+    for (size_t i = 0; i < pr.path.size(); ++i) by[pr.patient[i]].push_back(i);
+    for (auto& [_, v] : by) units.push_back(std::move(v));
+  } else {
+    for (size_t i = 0; i < pr.path.size(); ++i) units.push_back({i});
+  }
+  return units;
+}
+
+// Per patient: the sum of the images' grades (binary: of diseased calls), expert vs oess.
+PerPatient per_patient(const Predictions& pr) {
+  std::map<std::string, std::pair<double, double>> sums;
+  for (size_t i = 0; i < pr.path.size(); ++i) {
+    sums[pr.patient[i]].first += pr.truth[i];
+    sums[pr.patient[i]].second += pr.pred[i];
+  }
+  PerPatient out;
+  std::vector<double> t, p, d;
+  for (const auto& [patient, v] : sums) {
+    t.push_back(v.first);
+    p.push_back(v.second);
+    d.push_back(v.second - v.first);
+    out.rows.push_back({patient, v.first, v.second});
+  }
+  out.patients = sums.size();
+  out.score = pr.binary ? "number of diseased images" : "sum of OESS grades";
+  out.icc_2_1 = icc_2_1(t, p);
+  out.mean_difference = std::accumulate(d.begin(), d.end(), 0.0) / static_cast<double>(d.size());
+  out.wilcoxon = wilcoxon_signed_rank(d);
+  return out;
+}
+
+Json ci_json(const std::optional<Interval>& ci) {
+  if (!ci) return nullptr;
+  return Json::array({num(ci->lo), num(ci->hi)});
+}
+
+void put_binary(Json& o, const BinaryFigures& b) {
+  const std::pair<const char*, const Figure*> figs[] = {{"accuracy", &b.accuracy},
+                                                        {"sensitivity", &b.sensitivity},
+                                                        {"specificity", &b.specificity},
+                                                        {"auc", &b.auc},
+                                                        {"kappa", &b.kappa}};
+  for (const auto& [name, f] : figs) {
+    o[name] = num(f->value);
+    o[std::string(name) + "_ci95"] = ci_json(f->ci95);
+  }
+  o["confusion"] = b.confusion.m;
+}
+
+}  // namespace
+
+Metrics evaluate(const Predictions& pr, int bootstrap, uint64_t seed) {
   if (bootstrap < 0) throw UsageError("--bootstrap must be >= 0");
   std::vector<size_t> all(pr.path.size());
   std::iota(all.begin(), all.end(), 0);
   const auto point = figures(pr, all);
-
-  // Resampling units: patients when known, else images.
-  std::vector<std::vector<size_t>> units;
-  if (pr.has_patient()) {
-    std::map<std::string, std::vector<size_t>> by;
-    for (size_t i = 0; i < all.size(); ++i) by[pr.patient[i]].push_back(i);
-    for (auto& [_, v] : by) units.push_back(std::move(v));
-  } else {
-    for (size_t i : all) units.push_back({i});
-  }
+  const auto units = resampling_units(pr);
   std::map<std::string, std::vector<double>> samples;
   Rng rng(mix_seed(seed, 0xB007));
   for (int b = 0; b < bootstrap; ++b) {
@@ -192,78 +254,88 @@ std::string evaluate(const Predictions& pr, int bootstrap, uint64_t seed) {
     }
     for (const auto& [k, v] : figures(pr, rows)) samples[k].push_back(v);
   }
-  auto ci = [&](const std::string& key) -> Json {
-    if (bootstrap == 0) return nullptr;
-    return Json::array({num(percentile(samples[key], 0.025)), num(percentile(samples[key], 0.975))});
+  auto fig = [&](const std::string& key) {
+    Figure f{point.at(key), std::nullopt};
+    if (bootstrap > 0) f.ci95 = Interval{percentile(samples[key], 0.025), percentile(samples[key], 0.975)};
+    return f;
+  };
+  auto binary = [&](const std::string& prefix, const std::vector<int>& t, const std::vector<int>& p) {
+    return BinaryFigures{fig(prefix + "accuracy"), fig(prefix + "sensitivity"), fig(prefix + "specificity"),
+                         fig(prefix + "auc"),      fig(prefix + "kappa"),       confusion(t, p, 2)};
   };
 
-  Json j;
-  j["n"] = pr.path.size();
-  j["task"] = pr.binary ? "binary" : "oess4";
-  j["bootstrap"] = {{"resamples", bootstrap},
-                    {"unit", pr.has_patient() ? "patient" : "image"},
-                    {"units", units.size()},
-                    {"seed", seed},
-                    {"interval", "percentile, 95%"}};
-  auto put_binary = [&](Json& o, const std::string& prefix, const std::vector<int>& t,
-                        const std::vector<int>& p) {
-    for (const char* name : {"accuracy", "sensitivity", "specificity", "auc", "kappa"}) {
-      o[name] = num(point.at(prefix + name));
-      o[std::string(name) + "_ci95"] = ci(prefix + name);
-    }
-    o["confusion"] = confusion(t, p, 2).m;
-  };
-  // Per patient: the sum of the images' grades (binary: of diseased calls), expert vs oess.
-  if (pr.has_patient()) {
-    std::map<std::string, std::pair<double, double>> sums;
-    for (size_t i = 0; i < all.size(); ++i) {
-      sums[pr.patient[i]].first += pr.truth[i];
-      sums[pr.patient[i]].second += pr.pred[i];
-    }
-    std::vector<double> t, p, d;
-    Json rows = Json::array();
-    for (const auto& [patient, v] : sums) {
-      t.push_back(v.first);
-      p.push_back(v.second);
-      d.push_back(v.second - v.first);
-      rows.push_back({{"patient", patient}, {"truth", v.first}, {"pred", v.second}});
-    }
-    const auto w = wilcoxon_signed_rank(d);
-    j["per_patient"] = {
-        {"patients", sums.size()},
-        {"score", pr.binary ? "number of diseased images" : "sum of OESS grades"},
-        {"icc_2_1", num(icc_2_1(t, p))},
-        {"mean_difference", num(std::accumulate(d.begin(), d.end(), 0.0) / static_cast<double>(d.size()))},
-        {"wilcoxon",
-         {{"statistic", w.statistic},
-          {"p", num(w.p)},
-          {"n_nonzero", w.n},
-          {"method", w.exact ? "exact" : "normal approximation"}}},
-        {"rows", rows}};
-  }
+  Metrics m;
+  m.n = pr.path.size();
+  m.binary = pr.binary;
+  m.bootstrap.resamples = bootstrap;
+  m.bootstrap.unit = pr.has_patient() ? "patient" : "image";
+  m.bootstrap.units = units.size();
+  m.bootstrap.seed = seed;
+  if (pr.has_patient()) m.per_patient = per_patient(pr);
   if (pr.binary) {
-    put_binary(j, "", pr.truth, pr.pred);
+    m.healthy_diseased = binary("", pr.truth, pr.pred);
+    m.accuracy = m.healthy_diseased.accuracy;
+    return m;
+  }
+  m.accuracy = fig("accuracy");
+  for (size_t c = 0; c < 4; ++c) m.per_class_accuracy[c] = fig(fmt::format("per_class_accuracy[{}]", c));
+  m.mean_per_class_accuracy = fig("mean_per_class_accuracy");
+  m.confusion = confusion(pr.truth, pr.pred, 4);
+  m.kappa_unweighted = fig("kappa.unweighted");
+  m.kappa_linear = fig("kappa.linear");
+  m.kappa_quadratic = fig("kappa.quadratic");
+  m.healthy_diseased = binary("binary.", to_binary(pr.truth), to_binary(pr.pred));
+  return m;
+}
+
+std::string Metrics::to_json() const {
+  Json j;
+  j["n"] = n;
+  j["task"] = binary ? "binary" : "oess4";
+  j["bootstrap"] = {{"resamples", bootstrap.resamples},
+                    {"unit", bootstrap.unit},
+                    {"units", bootstrap.units},
+                    {"seed", bootstrap.seed},
+                    {"interval", "percentile, 95%"}};
+  if (per_patient) {
+    const auto& pp = *per_patient;
+    Json rows = Json::array();
+    for (const auto& r : pp.rows)
+      rows.push_back({{"patient", r.patient}, {"truth", r.truth}, {"pred", r.pred}});
+    j["per_patient"] = {{"patients", pp.patients},
+                        {"score", pp.score},
+                        {"icc_2_1", num(pp.icc_2_1)},
+                        {"mean_difference", num(pp.mean_difference)},
+                        {"wilcoxon",
+                         {{"statistic", pp.wilcoxon.statistic},
+                          {"p", num(pp.wilcoxon.p)},
+                          {"n_nonzero", pp.wilcoxon.n},
+                          {"method", pp.wilcoxon.exact ? "exact" : "normal approximation"}}},
+                        {"rows", rows}};
+  }
+  if (binary) {
+    put_binary(j, healthy_diseased);
     return j.dump(2) + "\n";
   }
-  j["accuracy"] = num(point.at("accuracy"));
-  j["accuracy_ci95"] = ci("accuracy");
+  j["accuracy"] = num(accuracy.value);
+  j["accuracy_ci95"] = ci_json(accuracy.ci95);
   j["per_class_accuracy"] = Json::array();
   j["per_class_accuracy_ci95"] = Json::array();
-  for (int c = 0; c < 4; ++c) {
-    j["per_class_accuracy"].push_back(num(point.at(fmt::format("per_class_accuracy[{}]", c))));
-    j["per_class_accuracy_ci95"].push_back(ci(fmt::format("per_class_accuracy[{}]", c)));
+  for (const auto& f : per_class_accuracy) {
+    j["per_class_accuracy"].push_back(num(f.value));
+    j["per_class_accuracy_ci95"].push_back(ci_json(f.ci95));
   }
-  j["mean_per_class_accuracy"] = num(point.at("mean_per_class_accuracy"));
-  j["mean_per_class_accuracy_ci95"] = ci("mean_per_class_accuracy");
-  j["confusion"] = confusion(pr.truth, pr.pred, 4).m;
-  j["kappa"] = {{"unweighted", num(point.at("kappa.unweighted"))},
-                {"linear", num(point.at("kappa.linear"))},
-                {"quadratic", num(point.at("kappa.quadratic"))}};
-  j["kappa_ci95"] = {{"unweighted", ci("kappa.unweighted")},
-                     {"linear", ci("kappa.linear")},
-                     {"quadratic", ci("kappa.quadratic")}};
+  j["mean_per_class_accuracy"] = num(mean_per_class_accuracy.value);
+  j["mean_per_class_accuracy_ci95"] = ci_json(mean_per_class_accuracy.ci95);
+  j["confusion"] = confusion.m;
+  j["kappa"] = {{"unweighted", num(kappa_unweighted.value)},
+                {"linear", num(kappa_linear.value)},
+                {"quadratic", num(kappa_quadratic.value)}};
+  j["kappa_ci95"] = {{"unweighted", ci_json(kappa_unweighted.ci95)},
+                     {"linear", ci_json(kappa_linear.ci95)},
+                     {"quadratic", ci_json(kappa_quadratic.ci95)}};
   Json b;
-  put_binary(b, "binary.", to_binary(pr.truth), to_binary(pr.pred));
+  put_binary(b, healthy_diseased);
   j["binary"] = b;
   return j.dump(2) + "\n";
 }

@@ -140,6 +140,9 @@ check("not in the feature cache" in open(os.path.join(work, "no-cache", "log.txt
 # Exported model (issue #9): export -> load -> score reproduces the run's test predictions.
 model = os.path.join(work, "model.pt")
 run("export", "--run", out, "--out", model)
+# `oess run` exports in memory from its own objects; `oess export --run` from the folder: one file.
+check(open(model, "rb").read() == open(os.path.join(out, "model", "model.pt"), "rb").read(),
+      "`oess export --run` writes byte for byte the model.pt `oess run` wrote")
 synth_dir = os.path.join(work, "synth")
 images = [os.path.join(synth_dir, r["path"]) for r in pred]
 run("score", "--model", model, "--csv", os.path.join(work, "scores.csv"), *images)

@@ -11,7 +11,7 @@
 using oess::UsageError;
 using oess::config::parse_config;
 using oess::experiment::parse_stages;
-using oess::experiment::settings_from;
+using oess::settings::settings_from;
 
 namespace {
 std::string settings_error(const std::string& yaml) {
@@ -60,7 +60,7 @@ TEST_CASE("experiment: the schema's defaults are the option structs' defaults") 
   CHECK(s.extract.backbone.arch == e.backbone.arch);
   CHECK(s.poolings == std::vector<std::string>{e.pooling});
   CHECK(s.extract.taps.size() == 11);  // all: mixed0..mixed10
-  const oess::experiment::Settings plain;
+  const oess::settings::Settings plain;
   CHECK(s.members == plain.members);
   CHECK(s.bootstrap == plain.bootstrap);
   CHECK(s.balance == plain.balance);

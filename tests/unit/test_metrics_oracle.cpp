@@ -44,7 +44,7 @@ TEST_CASE("every metric equals scikit-learn's, including degenerate cases", "[me
   for (const auto& c : cases) {
     const auto pr = oess::metrics::read_predictions(dir() + "/" + c["file"].get<std::string>());
     CHECK(pr.binary == c["binary"].get<bool>());
-    const json ours = json::parse(oess::metrics::evaluate(pr, /*bootstrap=*/0));
+    const json ours = json::parse(oess::metrics::evaluate(pr, /*bootstrap=*/0).to_json());
     same(ours, c["expected"], c["file"].get<std::string>());
   }
   std::cout << cases.size() << " prediction files, " << compared
@@ -53,8 +53,8 @@ TEST_CASE("every metric equals scikit-learn's, including degenerate cases", "[me
 
 TEST_CASE("bootstrap intervals: seeded, bracketing the estimate, patients resampled whole", "[metrics]") {
   const auto pr = oess::metrics::read_predictions(dir() + "/case_0.csv");
-  const json a = json::parse(oess::metrics::evaluate(pr, 500, 3));
-  const json b = json::parse(oess::metrics::evaluate(pr, 500, 3));
+  const json a = json::parse(oess::metrics::evaluate(pr, 500, 3).to_json());
+  const json b = json::parse(oess::metrics::evaluate(pr, 500, 3).to_json());
   CHECK(a == b);
   const auto lo = a["accuracy_ci95"][0].get<double>(), hi = a["accuracy_ci95"][1].get<double>();
   CHECK(lo <= a["accuracy"].get<double>());
@@ -65,7 +65,7 @@ TEST_CASE("bootstrap intervals: seeded, bracketing the estimate, patients resamp
   // images there are half as many units.
   auto paired = pr;
   for (size_t i = 0; i < paired.path.size(); ++i) paired.patient.push_back("P" + std::to_string(i / 2));
-  const json p = json::parse(oess::metrics::evaluate(paired, 200, 3));
+  const json p = json::parse(oess::metrics::evaluate(paired, 200, 3).to_json());
   CHECK(p["bootstrap"]["unit"] == "patient");
   // Per-patient sums: as computed here by hand from the file.
   std::map<std::string, std::pair<double, double>> sums;
@@ -120,8 +120,8 @@ TEST_CASE("the study's Table 5 counts give binary kappa 0.739", "[metrics]") {
   rows(11, 1, 0);
   rows(77, 1, 1);
   out.close();
-  const json m =
-      json::parse(oess::metrics::evaluate(oess::metrics::read_predictions(dir() + "/table5.csv"), 0));
+  const json m = json::parse(
+      oess::metrics::evaluate(oess::metrics::read_predictions(dir() + "/table5.csv"), 0).to_json());
   CHECK(m["accuracy"].get<double>() == Approx(153.0 / 176));
   CHECK(m["sensitivity"].get<double>() == Approx(0.875));
   CHECK(m["specificity"].get<double>() == Approx(76.0 / 88));

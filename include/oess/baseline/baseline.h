@@ -13,6 +13,13 @@
 
 #include <opencv2/core/mat.hpp>
 
+#include <cstdint>
+#include <functional>
+
+#include "oess/data/manifest.h"
+#include "oess/data/split.h"
+#include "oess/metrics/evaluate.h"
+
 namespace oess::baseline {
 
 double colour_fraction(const cv::Mat& bgr8, const cv::Rect& box);
@@ -25,5 +32,20 @@ struct Thresholds {
 // requires: x and grades (0..3) of equal, non-zero length. balanced: weight each row by 1 / its grade's
 // count.
 Thresholds fit_thresholds(const std::vector<double>& x, const std::vector<int>& grades, bool balanced = true);
+
+// The whole comparator on a split manifest: each image's colour fraction (decoded on `threads` threads),
+// thresholds fitted on the training part, hard predictions (probability 1 on the predicted grade) of the
+// validation and test parts in the predictions contract (with the patient column when the manifest has
+// one). Throws Error naming the manifest when the split leaves no training image.
+struct Result {
+  std::vector<double> fraction;  // per manifest sample
+  Thresholds thresholds;
+  size_t train_images = 0;
+  std::string decode_notes;  // data::DecodeNotes::summary()
+  metrics::Predictions val, test;
+  std::vector<size_t> test_samples;  // manifest index of each test prediction
+};
+Result run(const data::Manifest& m, const data::Split& split, int threads,
+           const std::function<void(int64_t done, int64_t total)>& progress = {});
 
 }  // namespace oess::baseline

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "oess/data/image.h"
-#include "oess/models/preprocessing.h"
+#include "oess/data/preprocess.h"
 
 namespace oess::data {
 
@@ -30,8 +30,8 @@ struct LoadItem {
 
 class BatchLoader {
  public:
-  BatchLoader(std::vector<LoadItem> items, models::Preprocessing pre, CropSpec crop, int batch_size,
-              int threads, int prefetch = 2, DecodeNotes* notes = nullptr, int dicom_frame = 0);
+  BatchLoader(std::vector<LoadItem> items, Preprocessing pre, CropSpec crop, int batch_size, int threads,
+              int prefetch = 2, DecodeNotes* notes = nullptr, int dicom_frame = 0);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
@@ -42,7 +42,7 @@ class BatchLoader {
  private:
   void work();
   std::vector<LoadItem> items_;
-  models::Preprocessing pre_;
+  Preprocessing pre_;
   CropSpec crop_;
   size_t batch_, window_;
   DecodeNotes* notes_;
@@ -57,7 +57,7 @@ class BatchLoader {
 };
 
 // One image through the same steps (for scoring single files and for tests).
-torch::Tensor load_image(const std::string& path, const models::Preprocessing& pre, const CropSpec& crop,
+torch::Tensor load_image(const std::string& path, const Preprocessing& pre, const CropSpec& crop,
                          DecodeNotes* notes = nullptr, int dicom_frame = 0);
 
 }  // namespace oess::data

@@ -2,8 +2,7 @@
 // oess/experiment/chain.h — the stages after extraction, shared by `oess run` and `oess sweep`: index the
 // feature rows of a split, sweep the taps, select one, train the ensemble, evaluate, write the run files.
 //
-// Settings: what the stages need, read from an experiment config (settings_from checks what the schema
-//   alone cannot: tap names, the crop, the device, ensemble taps; oess::UsageError naming the key).
+// Settings: what the stages need (settings/settings.h).
 // Chain: the state passed from stage to stage. Each function requires the ones before it:
 //   index_rows    features hold a row for every manifest path, and `path#copyK` rows for augmented
 //                 oversampled copies; fills rows (train rows repeat for oversampled copies), grades, test.
@@ -21,45 +20,22 @@
 #include <torch/types.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "oess/config/config.h"
 #include "oess/data/balance.h"
 #include "oess/data/manifest.h"
 #include "oess/data/split.h"
-#include "oess/data/synth.h"
 #include "oess/ensemble/ensemble.h"
 #include "oess/features/extractor.h"
 #include "oess/metrics/evaluate.h"
+#include "oess/settings/settings.h"
 #include "oess/train/sweep.h"
 
 namespace oess::experiment {
 
-struct Settings {
-  std::string name, description, out_dir;
-  uint64_t seed = 0;
-  std::string manifest = "synthetic";
-  data::SynthOptions synth;
-  data::SplitOptions split;
-  std::string balance = "oversample";
-  bool augment = false;
-  features::ExtractOptions extract;  // taps, cache, crop, backbone ...; pooling set per entry of poolings
-  std::vector<std::string> poolings{"avg"};
-  train::TrainOptions train;
-  int train_threads = 2;
-  std::string selection = "best";
-  int members = 10;
-  std::vector<std::string> ensemble_taps{"best"};
-  std::string variation = "grid";
-  bool report_md = true, report_html = true;
-  int bootstrap = 2000;
-};
-
-Settings settings_from(const config::Config& c);
-
-// The manifest a run reads: data.manifest, or the synthetic dataset's labels.csv.
-std::string manifest_file(const Settings& s);
+using settings::Settings;
 
 struct Member {
   std::string tap;
@@ -85,8 +61,8 @@ struct Chain {
   ensemble::Combined final;
   std::string final_label;
   metrics::Predictions predictions;
-  std::string metrics_json;
-  std::vector<std::string> notes;  // shown at the top of the report (e.g. no ImageNet weights)
+  std::optional<metrics::Metrics> metrics;  // set by evaluate
+  std::vector<std::string> notes;           // shown at the top of the report (e.g. no ImageNet weights)
   // What the weights file says of each tap (imported Keras weights): the report's per-tap "weights" column.
   std::vector<std::string> imagenet_taps, other_taps;
 };
@@ -107,6 +83,14 @@ void train_members(Chain& c, const ProgressFn& progress = {});
 void evaluate(Chain& c, const std::string& dir);
 void write_layers(const Chain& c, const std::string& dir);
 void write_report(const Chain& c, const std::string& dir);
+
+// `oess sweep`: the chain's start on a feature file (features::read_feature_file) and the manifest it was
+// extracted from, split and balanced per s (s.split, s.balance, s.seed); every manifest row needs a feature
+// row (matched by path; Error "MANIFEST:LINE: PATH has no row in FEATURES"). Ready for index_rows.
+Chain chain_from_features(const std::string& features_file, const std::string& manifest, const Settings& s);
+// The best k taps on validation, one classifier each (their sweep fits), combined: a copy of c whose members
+// and final are the cross-tap ensemble. requires: run_sweep.
+Chain cross_tap_ensemble(const Chain& c, int k);
 
 // Console text: the per-tap table (the study's supplementary table) and the final model's test results.
 std::string format_sweep_table(const Chain& c);

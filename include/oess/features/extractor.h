@@ -75,11 +75,6 @@ void resolve_weights_semantics(ExtractOptions& o);
 std::string config_key(const ExtractOptions& o, const std::string& weights_id,
                        std::string* description = nullptr);
 
-// Makes glibc keep large freed blocks instead of returning them to the kernel after every batch (each
-// forward pass otherwise page-faults its activations afresh): M_MMAP_THRESHOLD 256 MiB, M_TRIM_THRESHOLD
-// 1 GiB. Process-wide, idempotent; a no-op off glibc.
-void tune_allocator();
-
 // A tap's output pooled as ExtractOptions::pooling says (avg | max | none); [N, C] outputs pass unchanged.
 torch::Tensor pool(const torch::Tensor& t, const std::string& how);
 

@@ -8,7 +8,8 @@
 //   0..3 (0..1 binary), probabilities outside [0, 1] or not summing to 1 within 1e-4, a duplicate path.
 // roc_auc(y, score): area under the ROC curve, tied scores counted half (as scikit-learn); NaN with only
 //   one class present.
-// evaluate(predictions, bootstrap, seed) -> metrics.json text (contract, docs/formats.md): n, accuracy,
+// evaluate(predictions, bootstrap, seed) -> Metrics; Metrics::to_json() is metrics.json (contract,
+//   docs/formats.md): n, accuracy,
 //   per_class_accuracy, mean_per_class_accuracy, confusion (rows = truth), kappa {unweighted, linear,
 //   quadratic} on the fixed OESS scale; binary files (and the healthy/diseased view of 4-class files, under
 //   "binary") add sensitivity, specificity, auc and kappa. Every figure <name> gets <name>_ci95 = [lo, hi]:
@@ -16,9 +17,14 @@
 //   when a patient column exists, else images. A resample where a figure is undefined (e.g. one class only)
 //   is left out of that figure's interval; NaN figures are written as null.
 #include <array>
+#include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "oess/metrics/agreement.h"
+#include "oess/metrics/metrics.h"
 
 namespace oess::metrics {
 
@@ -33,8 +39,61 @@ struct Predictions {
 
 Predictions read_predictions(const std::string& csv);
 
+// The healthy (0-1) / diseased (2-3) view of 4-class predictions, P(diseased) = p2 + p3; binary ones as
+// they are.
+Predictions healthy_diseased_view(const Predictions& pr);
+
 double roc_auc(const std::vector<int>& y, const std::vector<double>& score);
 
-std::string evaluate(const Predictions& pr, int bootstrap = 2000, uint64_t seed = 0);
+// A figure and its percentile-bootstrap 95% interval. NaN: undefined (written as null); no interval when
+// there were no resamples.
+struct Interval {
+  double lo = NAN, hi = NAN;
+};
+struct Figure {
+  double value = NAN;
+  std::optional<Interval> ci95;
+};
+
+// Healthy (grades 0-1) / diseased (2-3): the binary task's figures, or the 4-class task's binary view.
+struct BinaryFigures {
+  Figure accuracy, sensitivity, specificity, auc, kappa;
+  Confusion confusion;  // 2 x 2, rows = truth
+};
+
+struct PatientSums {
+  std::string patient;
+  double truth = 0, pred = 0;  // sums over the patient's images
+};
+struct PerPatient {
+  size_t patients = 0;
+  std::string score;  // "sum of OESS grades" | "number of diseased images"
+  double icc_2_1 = NAN, mean_difference = NAN;
+  SignedRank wilcoxon;
+  std::vector<PatientSums> rows;  // sorted by patient
+};
+
+struct Metrics {
+  size_t n = 0;
+  bool binary = false;
+  struct {
+    int resamples = 0;
+    std::string unit;  // "patient" | "image"
+    size_t units = 0;
+    uint64_t seed = 0;
+  } bootstrap;
+  std::optional<PerPatient> per_patient;  // when the predictions have a patient column
+  // 4-class task (binary task: accuracy = healthy_diseased.accuracy, the rest unset).
+  Figure accuracy;
+  std::array<Figure, 4> per_class_accuracy;
+  Figure mean_per_class_accuracy;
+  Confusion confusion;  // 4 x 4, rows = truth
+  Figure kappa_unweighted, kappa_linear, kappa_quadratic;
+  BinaryFigures healthy_diseased;
+
+  std::string to_json() const;  // metrics.json, two-space indented, ending in a newline
+};
+
+Metrics evaluate(const Predictions& pr, int bootstrap = 2000, uint64_t seed = 0);
 
 }  // namespace oess::metrics

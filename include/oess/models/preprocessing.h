@@ -1,5 +1,6 @@
 #pragma once
-// oess/models/preprocessing.h — turning a decoded image into the tensor a backbone's weights expect.
+// oess/models/preprocessing.h — the presets: which preprocessing (data/preprocess.h) a backbone's weights
+// expect.
 //
 // The preset belongs to the weights, not to the architecture: torchvision's and timm's "tv_in1k" weights
 // want `torchvision`, Keras's VGG-16 `keras_caffe`, Keras's Inception-v3 `keras_tf`.
@@ -26,31 +27,20 @@
 #include <torch/types.h>
 #include <opencv2/core/mat.hpp>
 
+#include "oess/data/preprocess.h"
 #include "oess/models/taps.h"
 
 namespace oess::models {
 
-enum class Interpolation { kLinear, kArea };
+using data::Interpolation;
+using data::preprocess;
+using data::Preprocessing;
 
-struct Preprocessing {
-  std::string preset = "torchvision";
-  int64_t height = 299, width = 299;
-  bool bgr = false;                                 // channel order fed to the network
-  double scale = 1.0 / 255.0;                       // applied to 0..255 values first
-  std::array<double, 3> mean{0.485, 0.456, 0.406};  // then (x - mean) / std, in network channel order
-  std::array<double, 3> std{0.229, 0.224, 0.225};
-  double crop_fraction = 1.0;  // centre crop kept before resizing (1 = whole image)
-  Interpolation interpolation = Interpolation::kLinear;
-};
-
-// requires: preset one of torchvision | keras_tf | keras_caffe, else UsageError listing them.
-// ensures: input size = native_input_size(arch).
 Preprocessing preprocessing_preset(const std::string& preset, Arch arch);
 std::vector<std::string> preprocessing_preset_names();
 
 // requires: image 8-bit, 3 channels in OpenCV's BGR order (decoding converts grey/alpha/16-bit first),
 //           non-empty; crop_fraction in (0, 1].
 // ensures:  float32 [3, height, width] on the CPU, normalised per `p`.
-torch::Tensor preprocess(const cv::Mat& bgr8, const Preprocessing& p);
 
 }  // namespace oess::models

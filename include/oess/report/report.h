@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "oess/metrics/evaluate.h"
+
 namespace oess::report {
 
 struct TapRow {
@@ -38,7 +40,7 @@ struct ReportInputs {
   std::vector<TapRow> taps;                          // supplementary table
   std::vector<Curve> curves;
   std::string final_label;              // e.g. "ensemble of 10 on mixed4"
-  std::string metrics_json;             // metrics::evaluate output for the final test predictions
+  metrics::Metrics metrics;             // the final test predictions' (metrics::evaluate)
   std::vector<std::string> test_paths;  // for thumbnails (readable image files)
   std::vector<int> test_truth, test_pred, test_binary_vote;
   std::vector<double> test_p_diseased;

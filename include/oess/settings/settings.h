@@ -1,0 +1,44 @@
+#pragma once
+// oess/settings/settings.h — what an experiment's stages need, read from its config. Shared by the chain
+// (experiment/) and the export of a run (export/), so it sits below both.
+//
+// settings_from(config) checks what the schema alone cannot: tap names, the crop, the device, the weights
+//   file and its flavour, split and classifier options (oess::UsageError "KEY: what is wrong").
+// manifest_file(s): the manifest a run reads: data.manifest, or the synthetic dataset's labels.csv.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "oess/config/config.h"
+#include "oess/data/split.h"
+#include "oess/data/synth.h"
+#include "oess/features/extractor.h"
+#include "oess/train/classifier.h"
+
+namespace oess::settings {
+
+struct Settings {
+  std::string name, description, out_dir;
+  uint64_t seed = 0;
+  std::string manifest = "synthetic";
+  data::SynthOptions synth;
+  data::SplitOptions split;
+  std::string balance = "oversample";
+  bool augment = false;
+  features::ExtractOptions extract;  // taps, cache, crop, backbone ...; pooling set per entry of poolings
+  std::vector<std::string> poolings{"avg"};
+  train::TrainOptions train;
+  int train_threads = 2;
+  std::string selection = "best";
+  int members = 10;
+  std::vector<std::string> ensemble_taps{"best"};
+  std::string variation = "grid";
+  bool report_md = true, report_html = true;
+  int bootstrap = 2000;
+};
+
+Settings settings_from(const config::Config& c);
+
+std::string manifest_file(const Settings& s);
+
+}  // namespace oess::settings

@@ -1,0 +1,27 @@
+// Command-line options several subcommands share (options.h).
+#include "options.h"
+
+#include <CLI/CLI.hpp>
+
+#include "oess/data/split.h"
+
+namespace oess::cli {
+
+void add_split_options(CLI::App& sub, data::SplitOptions& s) {
+  sub.add_option("--split-method", s.method, "per_class | stratified | grouped | column")
+      ->capture_default_str();
+  sub.add_option("--val-per-class", s.val_per_class, "per_class: validation images per grade")
+      ->capture_default_str();
+  sub.add_option("--test-per-class", s.test_per_class, "per_class: test images per grade")
+      ->capture_default_str();
+  sub.add_option("--val-fraction", s.val_fraction, "stratified/grouped: validation fraction")
+      ->capture_default_str();
+  sub.add_option("--test-fraction", s.test_fraction, "stratified/grouped: test fraction")
+      ->capture_default_str();
+  sub.add_option("--seed", s.seed, "split seed")->capture_default_str();
+  sub.add_flag("--allow-patient-overlap", s.allow_patient_overlap,
+               "allow a patient in both training and test (the study split images; test figures are then "
+               "optimistic)");
+}
+
+}  // namespace oess::cli

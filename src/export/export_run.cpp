@@ -1,0 +1,123 @@
+// A trained run as one model file, from the run's objects or from its folder (export/export_run.h).
+#include "oess/export/export_run.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "oess/config/config.h"
+#include "oess/core/atomic_file.h"
+#include "oess/core/error.h"
+#include "oess/data/manifest.h"
+#include "oess/export/scorer.h"
+#include "oess/io/csv.h"
+#include "oess/models/backbone.h"
+#include "oess/models/taps.h"
+#include "oess/version.h"
+
+namespace oess::exporting {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The backbone's parameters and buffers up to the deepest tap the members use.
+io::StateDict backbone_prefix(const features::ExtractOptions& e,
+                              const std::vector<std::string>& member_taps) {
+  auto backbone = models::load_backbone(e.backbone, e.weights, /*strict=*/true, e.seed);
+  int deepest = -1;
+  for (const auto& t : member_taps)
+    deepest = std::max(deepest, models::resolve_tap(e.backbone.arch, base_tap(t)).index);
+  torch::NoGradGuard no_grad;
+  auto& mod = backbone->module();
+  io::StateDict out;
+  for (const auto& item : mod.named_parameters(true)) {
+    const int idx = models::layer_index(e.backbone.arch, item.key());
+    if (idx >= 0 && idx <= deepest) out.emplace_back(item.key(), item.value().detach().clone());
+  }
+  for (const auto& item : mod.named_buffers(true)) {
+    const int idx = models::layer_index(e.backbone.arch, item.key());
+    if (idx >= 0 && idx <= deepest) out.emplace_back(item.key(), item.value().detach().clone());
+  }
+  return out;
+}
+
+// The first kReferenceImages training images of the run's split.csv (manifest order), as files.
+std::vector<std::string> reference_images(const fs::path& dir, const settings::Settings& s) {
+  std::vector<std::string> train;
+  if (!fs::is_regular_file(dir / "split.csv")) return train;
+  const auto man = data::read_manifest(settings::manifest_file(s), /*check_files=*/false);
+  std::map<std::string, std::string> file_of;
+  for (const auto& smp : man.samples) file_of[smp.rel_path] = smp.path;
+  const auto split = io::read_csv((dir / "split.csv").string());
+  for (size_t r = 0; r < split.rows.size() && train.size() < kReferenceImages; ++r)
+    if (split.rows[r].size() >= 4 && split.rows[r][3] == "train" && file_of.count(split.rows[r][0]))
+      train.push_back(file_of.at(split.rows[r][0]));
+  return train;
+}
+
+}  // namespace
+
+ModelFile export_model(const RunModel& r) {
+  if (r.members.empty() || r.members.size() != r.member_taps.size())
+    throw Error(fmt::format("export: {} members and {} member taps", r.members.size(), r.member_taps.size()));
+  const auto& e = r.s.extract;
+  ModelFile m;
+  m.members = r.members;
+  m.member_taps = r.member_taps;
+  m.backbone = backbone_prefix(e, r.member_taps);
+  m.meta = {{"format", "oess-model"},
+            {"format_version", std::to_string(kModelFormatVersion)},
+            {"oess", OESS_VERSION_STRING},
+            {"task", train::task_name(r.s.train.task)},
+            {"classes", r.classes_json},
+            {"arch", models::arch_name(e.backbone.arch)},
+            {"weights", e.weights == "none" ? fmt::format("none:{}", e.seed) : e.weights},
+            {"transform_input", e.backbone.transform_input ? "true" : "false"},
+            {"flavour", models::flavour_name(e.backbone.flavour)},
+            {"preprocessing", e.preprocessing},
+            {"crop", r.crop},
+            {"dicom_frame", std::to_string(e.dicom_frame)},
+            {"pooling", r.s.poolings.front()},
+            {"taps", nlohmann::json(m.member_taps).dump()},
+            {"members", r.members_json},
+            {"config", r.config_text},
+            {"metrics", r.metrics_text}};
+  // Grad-CAM's reference: the mean activation maps over the reference images.
+  if (!r.reference_images.empty()) {
+    Scorer scorer(m, e.device, e.threads, e.batch);
+    m.reference = scorer.mean_maps(r.reference_images);
+  }
+  return m;
+}
+
+void export_run(const std::string& run_dir, const std::string& out_file) {
+  const fs::path dir(run_dir);
+  for (const char* need : {"config.resolved.yaml", "model/classifiers.pt", "model/model.json"})
+    if (!fs::is_regular_file(dir / need))
+      throw Error(
+          fmt::format("{}: no {} (is this an `oess run` folder whose export stage ran?)", run_dir, need));
+  RunModel r;
+  r.config_text = read_file((dir / "config.resolved.yaml").string());
+  const auto cfg = config::load_config((dir / "config.resolved.yaml").string());
+  r.s = settings::settings_from(cfg);
+  r.crop = cfg.get_string("data.crop");
+  const auto model_json = nlohmann::json::parse(read_file((dir / "model" / "model.json").string()));
+  const std::string classifiers_file = (dir / "model" / "classifiers.pt").string();
+  const auto classifiers = io::read_weights(classifiers_file);
+  const std::map<std::string, torch::Tensor> by_name(classifiers.tensors.begin(), classifiers.tensors.end());
+  for (size_t i = 0; i < model_json.at("members").size(); ++i) {
+    r.member_taps.push_back(model_json["members"][i].at("tap").get<std::string>());
+    r.members.push_back(get_member(by_name, i, r.s.train.task, classifiers_file));
+  }
+  if (r.members.empty()) throw Error(fmt::format("{}: model/model.json lists no members", run_dir));
+  r.classes_json = model_json.at("classes").dump();
+  r.members_json = model_json.at("members").dump();
+  r.metrics_text =
+      fs::is_regular_file(dir / "metrics.json") ? read_file((dir / "metrics.json").string()) : "{}";
+  r.reference_images = reference_images(dir, r.s);
+  write_model(out_file, export_model(r));
+}
+
+}  // namespace oess::exporting

@@ -1,0 +1,166 @@
+// Scoring new images with an exported model (export/scorer.h).
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <set>
+
+#include "oess/core/error.h"
+#include "oess/data/loader.h"
+#include "oess/export/scorer.h"
+#include "oess/features/extractor.h"
+#include "oess/models/taps.h"
+#include "scorer_impl.h"
+
+namespace oess::exporting {
+
+namespace fs = std::filesystem;
+
+ImageScore image_score(const std::string& path, const ensemble::Combined& c, size_t k) {
+  ImageScore s;
+  s.path = path;
+  const auto row = c.mean[static_cast<int64_t>(k)].to(torch::kFloat64).contiguous();
+  for (int64_t j = 0; j < row.size(0); ++j) s.p.push_back(row[j].item<double>());
+  s.pred = c.pred[k];
+  s.p_diseased = c.p_diseased[k];
+  s.disagreement = c.disagreement[k];
+  s.binary_vote = c.binary_vote[k];
+  return s;
+}
+
+Scorer::Scorer(const ModelFile& m, const std::string& device, int threads, int batch) : impl_(new Impl) {
+  task_ = train::parse_task(m.meta.at("task"));
+  auto& im = *impl_;
+  im.model = &m;
+  models::BackboneOptions o;
+  o.arch = models::parse_arch(m.meta.at("arch"));
+  o.classifier = false;
+  o.aux_logits = false;
+  o.transform_input = m.meta.at("transform_input") == "true";
+  // Models exported before the Keras flavour existed have no "flavour": torchvision.
+  if (auto f = m.meta.find("flavour"); f != m.meta.end()) o.flavour = models::parse_flavour(f->second);
+  im.backbone = models::make_backbone(o);
+  const auto report = im.backbone->load(m.backbone, /*strict=*/false, "model");
+  if (!report.unexpected.empty() || !report.mismatched.empty() ||
+      report.loaded != static_cast<int64_t>(m.backbone.size()))
+    throw Error(fmt::format("model backbone does not fit {}: {}", m.meta.at("arch"), report.details()));
+  im.backbone->set_fast_paths({/*fold_batchnorm=*/true, /*channels_last=*/true});  // as extraction
+  im.device = models::parse_device(device);
+  im.backbone->to(im.device);
+  for (auto& p : im.backbone->module().parameters()) p.requires_grad_(false);  // heat maps: inputs only
+  im.pre = models::preprocessing_preset(m.meta.at("preprocessing"), o.arch);
+  im.crop = data::parse_crop(m.meta.at("crop"));
+  im.frame = std::stoi(m.meta.at("dicom_frame"));
+  im.pooling = m.meta.at("pooling");
+  im.batch = batch;
+  for (const auto& t : m.member_taps)
+    if (std::find(im.taps.begin(), im.taps.end(), base_tap(t)) == im.taps.end())
+      im.taps.push_back(base_tap(t));
+  torch::set_num_threads(threads);
+}
+
+Scorer::~Scorer() = default;
+
+std::vector<ImageScore> Scorer::score(const std::vector<std::string>& paths,
+                                      const std::function<void(int64_t, int64_t)>& progress) {
+  auto& im = *impl_;
+  std::vector<data::LoadItem> load;
+  for (const auto& p : paths) load.push_back({p, false, 0});
+  data::BatchLoader loader(std::move(load), im.pre, im.crop, im.batch, /*threads=*/1, /*prefetch=*/2, nullptr,
+                           im.frame);
+  std::map<std::string, std::vector<torch::Tensor>> pooled;  // "tap@pooling" -> batches
+  torch::InferenceMode guard;
+  torch::Tensor batch;
+  size_t first = 0;
+  int64_t done = 0;
+  while (loader.next(batch, first)) {
+    const auto out = im.backbone->forward(batch.to(im.device), im.taps);
+    std::set<std::string> this_batch;  // each (tap, pooling) once per batch, however many members use it
+    for (const auto& t : im.model->member_taps) {
+      const std::string tap = base_tap(t);
+      const std::string how = pooling_of(t, im.pooling);
+      if (!this_batch.insert(tap + "@" + how).second) continue;
+      pooled[tap + "@" + how].push_back(
+          features::pool(out.at(models::resolve_tap(im.backbone->arch(), tap).name), how)
+              .to(torch::kCPU, torch::kFloat32));
+    }
+    done += batch.size(0);
+    if (progress) progress(done, static_cast<int64_t>(paths.size()));
+  }
+  std::vector<torch::Tensor> probs;
+  for (size_t i = 0; i < im.model->members.size(); ++i) {
+    const auto& t = im.model->member_taps[i];
+    const std::string how = pooling_of(t, im.pooling);
+    const auto x = torch::cat(pooled.at(base_tap(t) + "@" + how));
+    probs.push_back(im.model->members[i].probabilities(x));
+  }
+  const auto c = ensemble::combine(probs, task_);
+  std::vector<ImageScore> out;
+  for (size_t k = 0; k < paths.size(); ++k) out.push_back(image_score(paths[k], c, k));
+  return out;
+}
+
+// Each member's class probabilities [N, K] from a forward pass's activations (canonical tap -> tensor).
+std::vector<torch::Tensor> Scorer::Impl::member_probabilities(
+    const std::map<std::string, torch::Tensor>& acts) const {
+  std::vector<torch::Tensor> probs;
+  for (size_t i = 0; i < model->members.size(); ++i) {
+    const auto& t = model->member_taps[i];
+    const auto& a = acts.at(models::resolve_tap(backbone->arch(), base_tap(t)).name);
+    probs.push_back(model->members[i].probabilities(features::pool(a, pooling_of(t, pooling)).cpu()));
+  }
+  return probs;
+}
+
+torch::Tensor Scorer::Impl::input(const std::string& path, cv::Mat& image) const {
+  image = data::apply_crop(data::decode_image(path, nullptr, frame), crop);
+  return models::preprocess(image, pre).unsqueeze(0).to(device);
+}
+
+std::map<std::string, torch::Tensor> Scorer::mean_maps(const std::vector<std::string>& paths) {
+  auto& im = *impl_;
+  std::vector<data::LoadItem> load;
+  for (const auto& p : paths) load.push_back({p, false, 0});
+  data::BatchLoader loader(std::move(load), im.pre, im.crop, im.batch, 1, 2, nullptr, im.frame);
+  torch::InferenceMode guard;
+  torch::Tensor batch;
+  size_t first = 0;
+  std::map<std::string, torch::Tensor> sum;
+  while (loader.next(batch, first)) {
+    auto acts = im.backbone->forward(batch.to(im.device), im.taps);
+    acts["input"] = batch;
+    for (const auto& [tap, a] : acts) {
+      const auto s = a.to(torch::kFloat32).sum(0, /*keepdim=*/true);
+      sum[tap] = sum.count(tap) ? sum[tap] + s : s;
+    }
+  }
+  std::map<std::string, torch::Tensor> out;
+  for (auto& [tap, s] : sum) out[tap] = (s / static_cast<double>(paths.size())).to(torch::kCPU).contiguous();
+  return out;
+}
+
+bool UnsureRule::operator()(const ImageScore& s) const {
+  return *std::max_element(s.p.begin(), s.p.end()) < below || s.disagreement >= disagreement;
+}
+
+std::vector<PatientSum> per_patient_sums(const std::vector<ImageScore>& scores,
+                                         const data::Manifest& manifest) {
+  if (!manifest.has_patient)
+    throw Error(fmt::format("{}: no patient column for per-patient sums", manifest.file));
+  std::map<std::string, std::string> patient_of;
+  for (const auto& smp : manifest.samples) patient_of[fs::weakly_canonical(smp.path).string()] = smp.patient;
+  std::map<std::string, PatientSum> sums;
+  for (const auto& s : scores) {
+    auto it = patient_of.find(fs::weakly_canonical(s.path).string());
+    if (it == patient_of.end()) continue;
+    auto& sum = sums[it->second];
+    sum.patient = it->second;
+    sum.images += 1;
+    sum.sum += s.pred;
+  }
+  std::vector<PatientSum> out;
+  for (auto& [p, sum] : sums) out.push_back(sum);
+  return out;
+}
+
+}  // namespace oess::exporting

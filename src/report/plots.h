@@ -1,0 +1,22 @@
+#pragma once
+// src/report/plots.h — the report's plots as BGR images; private to the report area.
+#include <opencv2/core/mat.hpp>
+
+#include <string>
+#include <vector>
+
+#include "oess/report/report.h"
+
+namespace oess::report {
+
+std::string png(const cv::Mat& m);
+// Rows = truth; cell colour by the row's share, count and share written in.
+cv::Mat confusion_plot(const std::vector<std::vector<long>>& cm, const std::vector<std::string>& names,
+                       const std::string& title);
+cv::Mat roc_plot(const std::vector<int>& truth, const std::vector<double>& score, double auc);
+cv::Mat tap_chart(const std::vector<TapRow>& taps);
+cv::Mat curve_plot(const std::vector<Curve>& curves);
+// One example per confusion cell (truth row, prediction column), 4x4 thumbnails.
+cv::Mat examples(const ReportInputs& in);
+
+}  // namespace oess::report

@@ -1,0 +1,126 @@
+// The settings of an experiment, read from its config (settings/settings.h).
+#include "oess/settings/settings.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "oess/core/error.h"
+#include "oess/models/taps.h"
+
+namespace oess::settings {
+namespace {
+
+namespace fs = std::filesystem;
+
+// UsageError "KEY: message" from whatever a parser of that key threw.
+template <typename F>
+auto checked(const std::string& key, F&& f) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    throw UsageError(fmt::format("{}: {}", key, e.what()));
+  }
+}
+
+void data_settings(const config::Config& cf, Settings& s) {
+  s.manifest = cf.get_string("data.manifest");
+  s.synth.out_dir = cf.get_string("data.synthetic.dir");
+  const auto counts = cf.get_ints("data.synthetic.counts");
+  if (counts.size() != 4)
+    throw UsageError(
+        fmt::format("data.synthetic.counts: expected 4 counts (grades 0-3), got {}", counts.size()));
+  for (size_t g = 0; g < 4; ++g) s.synth.counts[g] = static_cast<int>(counts[g]);
+  s.synth.patients = static_cast<int>(cf.get_int("data.synthetic.patients"));
+  s.synth.seed = static_cast<uint64_t>(cf.get_int("data.synthetic.seed"));
+  s.synth.label_noise = cf.get_number("data.synthetic.label_noise");
+  s.synth.threads = static_cast<int>(cf.get_int("features.threads"));
+  s.split.method = cf.get_string("data.split.method");
+  s.split.val_per_class = static_cast<int>(cf.get_int("data.split.val_per_class"));
+  s.split.test_per_class = static_cast<int>(cf.get_int("data.split.test_per_class"));
+  s.split.val_fraction = cf.get_number("data.split.val_fraction");
+  s.split.test_fraction = cf.get_number("data.split.test_fraction");
+  s.split.seed = s.seed;
+  s.split.allow_patient_overlap = cf.get_bool("data.allow_patient_overlap");
+  checked("data.split", [&] { data::validate_split_options(s.split); });
+  s.balance = cf.get_string("data.balance");
+  s.augment = cf.get_bool("data.augment");
+  if (s.augment && s.balance != "oversample")
+    throw UsageError("data.augment: augmented copies come from oversampling; set data.balance: oversample");
+}
+
+void backbone_settings(const config::Config& cf, Settings& s) {
+  auto& e = s.extract;
+  e.backbone.arch = models::parse_arch(cf.get_string("backbone.arch"));
+  e.backbone.classifier = false;
+  e.backbone.aux_logits = false;
+  e.backbone.transform_input = cf.get_bool("backbone.transform_input");
+  e.weights = cf.get_string("backbone.weights");
+  std::error_code ec;
+  if (e.weights != "none" && !fs::is_regular_file(e.weights, ec))
+    throw UsageError(
+        fmt::format("backbone.weights: {}: no such weights file (or `none` for random weights)", e.weights));
+  e.seed = s.seed;
+  e.preprocessing = cf.get_string("backbone.preprocessing");
+  e.flavour = cf.get_string("backbone.flavour");
+  checked("backbone", [&] { features::resolve_weights_semantics(e); });
+  e.device = cf.get_string("backbone.device");
+  checked("backbone.device", [&] { return models::parse_device(e.device); });
+  e.crop = checked("data.crop", [&] { return data::parse_crop(cf.get_string("data.crop")); });
+  e.dicom_frame = static_cast<int>(cf.get_int("data.dicom_frame"));
+  e.taps = cf.get_strings("features.layers");
+  e.taps = checked("features.layers", [&] { return models::resolve_taps(e.backbone.arch, e.taps); });
+  s.poolings = cf.get_strings("features.pooling");
+  const std::string cache = cf.get_string("features.cache");
+  e.cache_dir = cache == "none" ? "" : cache.empty() ? features::default_cache_dir() : cache;
+  e.batch = static_cast<int>(cf.get_int("features.batch"));
+  e.threads = static_cast<int>(cf.get_int("features.threads"));
+}
+
+void classifier_settings(const config::Config& cf, Settings& s) {
+  auto& t = s.train;
+  t.task = train::parse_task(cf.get_string("classifier.task"));
+  t.optimizer = cf.get_string("classifier.optimizer");
+  t.lr = cf.get_number("classifier.lr");
+  t.weight_decay = cf.get_number("classifier.weight_decay");
+  t.momentum = cf.get_number("classifier.momentum");
+  t.batch = static_cast<int>(cf.get_int("classifier.batch"));
+  t.max_epochs = static_cast<int>(cf.get_int("classifier.max_epochs"));
+  t.patience = static_cast<int>(cf.get_int("classifier.early_stopping.patience"));
+  t.monitor = cf.get_string("classifier.early_stopping.monitor");
+  t.seed = s.seed;
+  checked("classifier", [&] { train::validate(t); });
+  s.train_threads = static_cast<int>(cf.get_int("classifier.threads"));
+}
+
+}  // namespace
+
+std::string manifest_file(const Settings& s) {
+  return s.manifest == "synthetic" ? (fs::path(s.synth.out_dir) / "labels.csv").string() : s.manifest;
+}
+
+Settings settings_from(const config::Config& cf) {
+  Settings s;
+  s.name = cf.get_string("name");
+  if (s.name.empty()) s.name = cf.file.empty() ? "experiment" : fs::path(cf.file).stem().string();
+  s.description = cf.get_string("description");
+  s.seed = static_cast<uint64_t>(cf.get_int("seed"));
+  s.out_dir = cf.get_string("output.dir");
+  for (size_t at; (at = s.out_dir.find("{name}")) != std::string::npos;) s.out_dir.replace(at, 6, s.name);
+
+  data_settings(cf, s);
+  backbone_settings(cf, s);
+  classifier_settings(cf, s);
+  s.selection = cf.get_string("selection.tap");
+  s.members = static_cast<int>(cf.get_int("ensemble.members"));
+  s.ensemble_taps = cf.get_strings("ensemble.taps");
+  s.variation = cf.get_string("ensemble.variation");
+  const auto formats = cf.get_strings("report.formats");
+  s.report_md = std::find(formats.begin(), formats.end(), "md") != formats.end();
+  s.report_html = std::find(formats.begin(), formats.end(), "html") != formats.end();
+  s.bootstrap = static_cast<int>(cf.get_int("report.bootstrap"));
+  return s;
+}
+
+}  // namespace oess::settings
