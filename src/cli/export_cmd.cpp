@@ -10,6 +10,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "commands.h"
+#include "oess/config/choices.h"
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
 #include "oess/core/progress.h"
@@ -201,7 +202,7 @@ void add_score_command(CLI::App& app) {
                   "gradcam: Grad-CAM at the model's tap (coarse, fast); ig: integrated gradients from the "
                   "training images' mean (pixels); gradcam-ig: their product, Grad-CAM's regions refined to "
                   "pixels")
-      ->check(CLI::IsMember({"gradcam", "ig", "gradcam-ig"}))
+      ->check(CLI::IsMember(config::heat_methods().names))
       ->capture_default_str();
   sub->add_flag(
       "--heatmap-data", a->heatmap_data,

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "oess/config/choices.h"
 #include "oess/core/error.h"
 #include "oess/core/progress.h"
 #include "oess/data/manifest.h"
@@ -94,7 +95,9 @@ void add_extract_command(CLI::App& app) {
   sub->add_option("--layers", a->layers,
                   "comma-separated taps (mixed0..mixed10, block5_conv3, ..., torchvision names too) or all")
       ->capture_default_str();
-  sub->add_option("--pool", a->o.pooling, "avg | max | none (full maps)")->capture_default_str();
+  sub->add_option("--pool", a->o.pooling,
+                  fmt::format("{} (none: the full maps)", fmt::join(config::extract_poolings().names, " | ")))
+      ->capture_default_str();
   sub->add_option("--out", a->out, "feature file to write (torch.load-able dict)")->required();
   sub->add_option("--batch", a->o.batch, "images per forward pass")->capture_default_str();
   sub->add_option("--threads", a->o.threads, "compute threads (decoding runs on one more)")

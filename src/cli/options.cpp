@@ -1,14 +1,19 @@
 // Command-line options several subcommands share (options.h).
 #include "options.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <CLI/CLI.hpp>
 
+#include "oess/config/choices.h"
 #include "oess/data/split.h"
 
 namespace oess::cli {
 
 void add_split_options(CLI::App& sub, data::SplitOptions& s) {
-  sub.add_option("--split-method", s.method, "per_class | stratified | grouped | column")
+  sub.add_option("--split-method", s.method,
+                 fmt::format("{}", fmt::join(config::split_methods().names, " | ")))
       ->capture_default_str();
   sub.add_option("--val-per-class", s.val_per_class, "per_class: validation images per grade")
       ->capture_default_str();

@@ -1,12 +1,14 @@
 // `oess sweep`: one classifier per tap on a feature file (the study's supplementary table), then
 // optionally an ensemble on the best tap (Table 4) with its majority vote (Table 5), or across taps.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <memory>
 
 #include "commands.h"
+#include "oess/config/choices.h"
 #include "oess/core/error.h"
 #include "oess/experiment/chain.h"
 #include "options.h"
@@ -29,8 +31,7 @@ void run_sweep(SweepArgs a) {
   st.train.task = train::parse_task(a.task);
   train::validate(st.train);
   data::validate_split_options(a.split);
-  if (a.balance != "oversample" && a.balance != "class_weights" && a.balance != "none")
-    throw UsageError(fmt::format("--balance \"{}\": expected oversample, class_weights or none", a.balance));
+  config::balance_modes().index(a.balance, "--balance");
   st.balance = a.balance;
   st.split = a.split;
   st.seed = a.split.seed;
@@ -73,16 +74,24 @@ void add_sweep_command(CLI::App& app) {
                   "the manifest the features were extracted from (grades, patients)")
       ->required();
   add_split_options(*sub, a->split);
-  sub->add_option("--task", a->task, "oess4 (grades 0-3) | binary (0-1 vs 2-3)")->capture_default_str();
-  sub->add_option("--balance", a->balance, "oversample | class_weights | none")->capture_default_str();
-  sub->add_option("--optimizer", a->train.optimizer, "adam | sgd | lbfgs")->capture_default_str();
+  sub->add_option(
+         "--task", a->task,
+         fmt::format("{} (oess4: grades 0-3; binary: 0-1 vs 2-3)", fmt::join(config::tasks().names, " | ")))
+      ->capture_default_str();
+  sub->add_option("--balance", a->balance, fmt::format("{}", fmt::join(config::balance_modes().names, " | ")))
+      ->capture_default_str();
+  sub->add_option("--optimizer", a->train.optimizer,
+                  fmt::format("{}", fmt::join(config::optimizers().names, " | ")))
+      ->capture_default_str();
   sub->add_option("--lr", a->train.lr, "learning rate")->capture_default_str();
   sub->add_option("--weight-decay", a->train.weight_decay, "L2 coefficient")->capture_default_str();
   sub->add_option("--batch", a->train.batch, "mini-batch size")->capture_default_str();
   sub->add_option("--max-epochs", a->train.max_epochs, "epoch limit")->capture_default_str();
   sub->add_option("--patience", a->train.patience, "early stopping: epochs without improvement")
       ->capture_default_str();
-  sub->add_option("--monitor", a->train.monitor, "val_accuracy | val_loss")->capture_default_str();
+  sub->add_option("--monitor", a->train.monitor,
+                  fmt::format("{}", fmt::join(config::monitors().names, " | ")))
+      ->capture_default_str();
   sub->add_option("--train-seed", a->train.seed, "classifier seed (mini-batch order)")->capture_default_str();
   sub->add_option("--threads", a->threads, "taps trained in parallel")->capture_default_str();
   sub->add_option("--members", a->members, "ensemble members on the best tap (the study: 10); 0 = none")

@@ -1,6 +1,7 @@
 // The experiment schema: every key, its type, default and meaning (docs/config.md is generated from this).
 #include <fmt/format.h>
 
+#include "oess/config/choices.h"
 #include "oess/config/config.h"
 
 namespace oess::config {
@@ -32,7 +33,7 @@ std::vector<Key> make_schema() {
       k("data.synthetic.seed", T::kInt, "0", "seed of the synthetic images", {}, 0),
       k("data.synthetic.label_noise", T::kNumber, "0", "fraction of labels moved one grade", {}, 0, false, 1),
       k("data.split.method", T::kString, "per_class", "how images are divided into train / validation / test",
-        {"per_class", "stratified", "grouped", "column"}),
+        split_methods().names),
       k("data.split.val_per_class", T::kInt, "44", "per_class: validation images of each grade", {}, 0),
       k("data.split.test_per_class", T::kInt, "44", "per_class: test images of each grade", {}, 0),
       k("data.split.val_fraction", T::kNumber, "0.1", "stratified / grouped: validation fraction", {}, 0,
@@ -44,7 +45,7 @@ std::vector<Key> make_schema() {
         "naming them)"),
       k("data.balance", T::kString, "oversample",
         "training-set balancing: repeat rarer grades (the study's Table 2), weight the loss, or neither",
-        {"oversample", "class_weights", "none"}),
+        balance_modes().names),
       k("data.augment", T::kBool, "false",
         "oversampled copies get a seeded augmented image (flip, rotation, scale, gain) and features of "
         "their own"),
@@ -71,7 +72,7 @@ std::vector<Key> make_schema() {
         "taps (mixed0..mixed10, block5_conv3, torchvision names) or `all`; one classifier each"),
       k("features.pooling", T::kStringList, "[avg]",
         "global pooling of each tap; two values sweep both (taps then read mixed4@avg, mixed4@max)",
-        {"avg", "max"}),
+        run_poolings().names),
       k("features.cache", T::kString, "\"\"",
         "feature cache folder; empty: $XDG_CACHE_HOME/oess/features (or ~/.cache/oess/features); `none`: "
         "no cache"),
@@ -79,9 +80,9 @@ std::vector<Key> make_schema() {
       k("features.threads", T::kInt, "2", "compute threads (decoding runs on one more)", {}, 1),
       // classifier
       k("classifier.task", T::kString, "oess4", "oess4: grades 0-3; binary: healthy (0-1) vs diseased (2-3)",
-        {"oess4", "binary"}),
+        tasks().names),
       k("classifier.optimizer", T::kString, "adam", "adam and sgd in mini-batches; lbfgs on the full batch",
-        {"adam", "sgd", "lbfgs"}),
+        optimizers().names),
       k("classifier.lr", T::kNumber, "0.001", "learning rate", {}, 0, true),
       k("classifier.weight_decay", T::kNumber, "0.0001", "L2 coefficient (the bias is not penalised)", {}, 0),
       k("classifier.momentum", T::kNumber, "0.9", "sgd momentum", {}, 0, false, 1),
@@ -90,8 +91,7 @@ std::vector<Key> make_schema() {
       k("classifier.early_stopping.patience", T::kInt, "10",
         "stop after this many epochs without improvement; the best epoch's weights are kept", {}, 1),
       k("classifier.early_stopping.monitor", T::kString, "val_accuracy",
-        "what improves: validation accuracy (ties by validation loss), or validation loss",
-        {"val_accuracy", "val_loss"}),
+        "what improves: validation accuracy (ties by validation loss), or validation loss", monitors().names),
       k("classifier.threads", T::kInt, "2",
         "classifiers trained in parallel: the sweep's taps, the ensemble's members (results do not depend on "
         "it)",
@@ -109,7 +109,7 @@ std::vector<Key> make_schema() {
         "taps the members are trained on: `best` (the selected tap) and/or tap names; all are combined"),
       k("ensemble.variation", T::kString, "grid",
         "grid: members vary lr, weight decay, batch and seed (docs/training.md); seed: only the seed",
-        {"grid", "seed"}),
+        variations().names),
       // report, output
       k("report.formats", T::kStringList, "[md, html]", "report files to write", {"md", "html"}),
       k("report.bootstrap", T::kInt, "2000", "bootstrap resamples for the 95% intervals (0: none)", {}, 0),

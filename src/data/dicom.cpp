@@ -124,6 +124,39 @@ void check_file_meta(const std::string& path) {
   }
 }
 
+// The sample layouts read: 8 or 16 bits; one monochrome sample, or three RGB / YBR_FULL(_422) ones.
+void check_pixel_format(const std::string& path, int samples, int bits, gdcm::PhotometricInterpretation pi) {
+  if (bits != 8 && bits != 16)
+    throw Error(fmt::format("{}: {}-bit samples are not supported (8 or 16)", path, bits));
+  if (samples != 1 && samples != 3)
+    throw Error(fmt::format("{}: {} samples per pixel are not supported (1 or 3)", path, samples));
+  const bool mono = pi == gdcm::PhotometricInterpretation::MONOCHROME1 ||
+                    pi == gdcm::PhotometricInterpretation::MONOCHROME2;
+  const bool colour = pi == gdcm::PhotometricInterpretation::RGB ||
+                      pi == gdcm::PhotometricInterpretation::YBR_FULL ||
+                      pi == gdcm::PhotometricInterpretation::YBR_FULL_422;
+  if (!(mono && samples == 1) && !(colour && samples == 3))
+    throw Error(fmt::format("{}: photometric interpretation {} with {} sample(s) is not supported", path,
+                            gdcm::PhotometricInterpretation::GetPIString(pi), samples));
+}
+
+// Decoded samples to what OpenCV shows: BGR colour, MONOCHROME2 grey (0 is black).
+void to_display_order(cv::Mat& out, gdcm::PhotometricInterpretation pi) {
+  if (pi == gdcm::PhotometricInterpretation::YBR_FULL ||
+      pi == gdcm::PhotometricInterpretation::YBR_FULL_422) {
+    // YBR_FULL holds Y, Cb, Cr; OpenCV's YCrCb wants Y, Cr, Cb.
+    std::vector<cv::Mat> ch;
+    cv::split(out, ch);
+    std::swap(ch[1], ch[2]);
+    cv::merge(ch, out);
+    cv::cvtColor(out, out, cv::COLOR_YCrCb2BGR);
+  } else if (pi == gdcm::PhotometricInterpretation::RGB) {
+    cv::cvtColor(out, out, cv::COLOR_RGB2BGR);
+  } else if (pi == gdcm::PhotometricInterpretation::MONOCHROME1) {
+    cv::bitwise_not(out, out);  // MONOCHROME1: 0 is white
+  }
+}
+
 }  // namespace
 
 cv::Mat read_dicom_frame(const std::string& path, int frame, int* frames) {
@@ -142,19 +175,8 @@ cv::Mat read_dicom_frame(const std::string& path, int frame, int* frames) {
                             n_frames - 1));
   const gdcm::PixelFormat pf = image.GetPixelFormat();
   const int samples = pf.GetSamplesPerPixel(), bits = pf.GetBitsAllocated();
-  if (bits != 8 && bits != 16)
-    throw Error(fmt::format("{}: {}-bit samples are not supported (8 or 16)", path, bits));
-  if (samples != 1 && samples != 3)
-    throw Error(fmt::format("{}: {} samples per pixel are not supported (1 or 3)", path, samples));
   const auto pi = image.GetPhotometricInterpretation();
-  const bool mono = pi == gdcm::PhotometricInterpretation::MONOCHROME1 ||
-                    pi == gdcm::PhotometricInterpretation::MONOCHROME2;
-  const bool rgb = pi == gdcm::PhotometricInterpretation::RGB;
-  const bool ybr =
-      pi == gdcm::PhotometricInterpretation::YBR_FULL || pi == gdcm::PhotometricInterpretation::YBR_FULL_422;
-  if (!(mono && samples == 1) && !((rgb || ybr) && samples == 3))
-    throw Error(fmt::format("{}: photometric interpretation {} with {} sample(s) is not supported", path,
-                            gdcm::PhotometricInterpretation::GetPIString(pi), samples));
+  check_pixel_format(path, samples, bits, pi);
 
   // The pixel buffer is sized from the header: a corrupt header can ask for gigabytes (found by
   // fuzz/fuzz_image). Uncompressed pixels cannot outgrow the file; compressed ones are allowed 64 times it.
@@ -195,20 +217,7 @@ cv::Mat read_dicom_frame(const std::string& path, int frame, int* frames) {
     cv::Mat s16(rows, cols, CV_MAKETYPE(CV_16S, samples), const_cast<char*>(src));
     s16.convertTo(out, CV_MAKETYPE(CV_16U, samples), 1.0, 32768.0);
   }
-  if (samples == 3) {
-    if (ybr) {
-      // YBR_FULL holds Y, Cb, Cr; OpenCV's YCrCb wants Y, Cr, Cb.
-      std::vector<cv::Mat> ch;
-      cv::split(out, ch);
-      std::swap(ch[1], ch[2]);
-      cv::merge(ch, out);
-      cv::cvtColor(out, out, cv::COLOR_YCrCb2BGR);
-    } else {
-      cv::cvtColor(out, out, cv::COLOR_RGB2BGR);
-    }
-  } else if (pi == gdcm::PhotometricInterpretation::MONOCHROME1) {
-    cv::bitwise_not(out, out);  // MONOCHROME1: 0 is white
-  }
+  to_display_order(out, pi);
   return out;
 }
 

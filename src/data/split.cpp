@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "oess/config/choices.h"
 #include "oess/core/error.h"
 #include "oess/core/random.h"
 #include "oess/io/csv.h"
@@ -127,9 +128,7 @@ Split check_overlap(const Manifest& m, Split s, const SplitOptions& o) {
 }  // namespace
 
 void validate_split_options(const SplitOptions& o) {
-  if (o.method != "per_class" && o.method != "stratified" && o.method != "grouped" && o.method != "column")
-    throw UsageError(
-        fmt::format("split method \"{}\": expected per_class, stratified, grouped or column", o.method));
+  config::split_methods().index(o.method);
   if (o.method == "per_class" && (o.val_per_class < 0 || o.test_per_class < 0))
     throw UsageError("per_class split: val_per_class and test_per_class must be >= 0");
   if ((o.method == "stratified" || o.method == "grouped") &&

@@ -23,7 +23,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int kChroma = 60;  // a pixel is flow when max - min channel >= this
-const char* const kJoints[] = {"wrist_rc", "wrist_ru", "mcp", "pip"};
 
 struct Geometry {
   cv::Rect field;
@@ -247,6 +246,81 @@ int grade_of(const DopplerEvidence& e) {
   return grade1 ? 1 : 2;
 }
 
+namespace {
+
+// The colour box: around the recess, from well above it to just below the bone, at least 30% of the height;
+// its frame drawn at `frame`, the box proper one pixel inside.
+cv::Rect colour_box(const Geometry& g, const cv::Mat& synovium, int h, cv::Rect& frame) {
+  const cv::Rect sr = cv::boundingRect(synovium);
+  const int s = h / 24;
+  int top = sr.y - 2 * s, bottom = static_cast<int>(g.y0 + g.dip) + s;
+  if (bottom - top < 0.3 * h) top = bottom - static_cast<int>(0.3 * h);
+  frame = cv::Rect(sr.x - 3 * s / 2, top, sr.width + 3 * s, bottom - top);
+  frame &= cv::Rect(g.field.x + 1, g.field.y + 5, g.field.width - 2, g.field.height - 6);
+  return cv::Rect(frame.x + 1, frame.y + 1, frame.width - 2, frame.height - 2);
+}
+
+// Flow inside the synovium in the pattern of the grade; false when a grade-1 pattern did not fit.
+bool draw_flow(int grade, const cv::Mat& synovium, double rk, Rng& rng, cv::Mat& flow) {
+  auto single = [&] { return Blob{rng.uniform(1.4, 2.6) * rk, rng.uniform(1.0, 1.8) * rk}; };
+  auto confluent = [&] { return Blob{rng.uniform(5, 9) * rk, rng.uniform(2.2, 3.6) * rk}; };
+  bool placed = true;
+  if (grade == 1) {
+    const int pattern = static_cast<int>(rng.below(3));
+    const int n_conf = pattern == 0 ? 0 : pattern == 1 ? 1 : 2;
+    const int n_single = pattern == 0   ? 1 + static_cast<int>(rng.below(3))
+                         : pattern == 1 ? static_cast<int>(rng.below(3))
+                                        : 0;
+    for (int i = 0; i < n_conf && placed; ++i) placed = place_blob(flow, synovium, confluent(), true, rng);
+    for (int i = 0; i < n_single && placed; ++i) placed = place_blob(flow, synovium, single(), true, rng);
+  } else if (grade >= 2) {
+    const double target = grade == 2 ? rng.uniform(0.12, 0.45) : rng.uniform(0.52, 0.9);
+    const double syn = cv::countNonZero(synovium);
+    for (int i = 0; i < 400 && cv::countNonZero(flow) < target * syn; ++i) {
+      Blob b = grade == 3            ? Blob{rng.uniform(10, 26) * rk, rng.uniform(4, 10) * rk}
+               : rng.uniform() < 0.6 ? Blob{rng.uniform(4, 12) * rk, rng.uniform(2, 5) * rk}
+                                     : single();
+      place_blob(flow, synovium, b, false, rng);
+    }
+  }
+  return placed;
+}
+
+// Vessels outside the synovium, which must not count.
+cv::Mat draw_vessels(const cv::Mat& vessel_room, double rk, Rng& rng) {
+  cv::Mat vessels = cv::Mat::zeros(vessel_room.rows, vessel_room.cols, CV_8U);
+  for (int v = 0, nv = static_cast<int>(rng.below(3)); v < nv; ++v) {
+    const cv::Point a = random_point(vessel_room, rng);
+    if (a.x < 0) break;
+    std::vector<cv::Point> line{a};
+    for (int j = 0; j < 3; ++j)
+      line.emplace_back(line.back().x + static_cast<int>(rng.uniform(-14, 14) * rk),
+                        line.back().y + static_cast<int>(rng.uniform(-4, 4) * rk));
+    cv::polylines(vessels, line, false, cv::Scalar(255), std::max(1, static_cast<int>(std::lround(2 * rk))));
+  }
+  return vessels & vessel_room;
+}
+
+// Colours each connected region of the mask in one shade, as a Doppler map of one vessel would be.
+void paint_flow(cv::Mat& img, const cv::Mat& mask, Rng& rng) {
+  cv::Mat labels;
+  const int n = cv::connectedComponents(mask, labels, 8);
+  std::vector<cv::Vec3b> shade(static_cast<size_t>(n));
+  for (auto& c : shade) {
+    const cv::Scalar sc = flow_colour(rng);
+    c = cv::Vec3b(cv::saturate_cast<uchar>(sc[0]), cv::saturate_cast<uchar>(sc[1]),
+                  cv::saturate_cast<uchar>(sc[2]));
+  }
+  for (int y = 0; y < img.rows; ++y) {
+    const int* l = labels.ptr<int>(y);
+    auto* p = img.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < img.cols; ++x)
+      if (l[x] > 0) p[x] = shade[static_cast<size_t>(l[x])];
+  }
+}
+
+}  // namespace
+
 SynthImage render_synthetic(int grade, const std::string& joint, const PatientStyle& style, uint64_t seed,
                             int w, int h) {
   if (grade < 0 || grade > 3) throw UsageError(fmt::format("grade {} is not an OESS grade 0..3", grade));
@@ -257,17 +331,10 @@ SynthImage render_synthetic(int grade, const std::string& joint, const PatientSt
   out.grade = grade;
   out.synovium = synovium_mask(g, w, h);
   const cv::Mat base = render_bmode(g, out.synovium, style, rng, w, h);
+  cv::Rect frame;
+  out.colour_box = colour_box(g, out.synovium, h, frame);
 
-  // Colour box: around the recess, from well above it to just below the bone, at least 30% of the height.
-  const cv::Rect sr = cv::boundingRect(out.synovium);
-  const int s = h / 24;
-  int top = sr.y - 2 * s, bottom = static_cast<int>(g.y0 + g.dip) + s;
-  if (bottom - top < 0.3 * h) top = bottom - static_cast<int>(0.3 * h);
-  cv::Rect box(sr.x - 3 * s / 2, top, sr.width + 3 * s, bottom - top);
-  box &= cv::Rect(g.field.x + 1, g.field.y + 5, g.field.width - 2, g.field.height - 6);
-  out.colour_box = cv::Rect(box.x + 1, box.y + 1, box.width - 2, box.height - 2);
-
-  const double k = scale_area(w, h), rk = std::sqrt(k);
+  const double rk = std::sqrt(scale_area(w, h));
   cv::Mat box_mask = cv::Mat::zeros(h, w, CV_8U);
   box_mask(out.colour_box).setTo(255);
   cv::Mat keep_out;  // vessels stay clear of the synovium
@@ -276,63 +343,12 @@ SynthImage render_synthetic(int grade, const std::string& joint, const PatientSt
 
   for (int attempt = 0; attempt < 40; ++attempt) {
     cv::Mat flow = cv::Mat::zeros(h, w, CV_8U);
-    auto single = [&] { return Blob{rng.uniform(1.4, 2.6) * rk, rng.uniform(1.0, 1.8) * rk}; };
-    auto confluent = [&] { return Blob{rng.uniform(5, 9) * rk, rng.uniform(2.2, 3.6) * rk}; };
-    bool placed = true;
-    if (grade == 1) {
-      const int pattern = static_cast<int>(rng.below(3));
-      const int n_conf = pattern == 0 ? 0 : pattern == 1 ? 1 : 2;
-      const int n_single = pattern == 0   ? 1 + static_cast<int>(rng.below(3))
-                           : pattern == 1 ? static_cast<int>(rng.below(3))
-                                          : 0;
-      for (int i = 0; i < n_conf && placed; ++i)
-        placed = place_blob(flow, out.synovium, confluent(), true, rng);
-      for (int i = 0; i < n_single && placed; ++i)
-        placed = place_blob(flow, out.synovium, single(), true, rng);
-    } else if (grade >= 2) {
-      const double target = grade == 2 ? rng.uniform(0.12, 0.45) : rng.uniform(0.52, 0.9);
-      const double syn = cv::countNonZero(out.synovium);
-      for (int i = 0; i < 400 && cv::countNonZero(flow) < target * syn; ++i) {
-        Blob b = grade == 3            ? Blob{rng.uniform(10, 26) * rk, rng.uniform(4, 10) * rk}
-                 : rng.uniform() < 0.6 ? Blob{rng.uniform(4, 12) * rk, rng.uniform(2, 5) * rk}
-                                       : single();
-        place_blob(flow, out.synovium, b, false, rng);
-      }
-    }
-    if (!placed) continue;
-    // Vessels outside the synovium, which must not count.
-    cv::Mat vessels = cv::Mat::zeros(h, w, CV_8U);
-    for (int v = 0, nv = static_cast<int>(rng.below(3)); v < nv; ++v) {
-      const cv::Point a = random_point(vessel_room, rng);
-      if (a.x < 0) break;
-      std::vector<cv::Point> line{a};
-      for (int j = 0; j < 3; ++j)
-        line.emplace_back(line.back().x + static_cast<int>(rng.uniform(-14, 14) * rk),
-                          line.back().y + static_cast<int>(rng.uniform(-4, 4) * rk));
-      cv::polylines(vessels, line, false, cv::Scalar(255),
-                    std::max(1, static_cast<int>(std::lround(2 * rk))));
-    }
-    vessels &= vessel_room;
-
+    if (!draw_flow(grade, out.synovium, rk, rng, flow)) continue;
+    const cv::Mat vessels = draw_vessels(vessel_room, rk, rng);
     cv::Mat img = base.clone();
-    cv::rectangle(img, box, cv::Scalar(200, 200, 200), 1);
-    // Colour each connected flow region in one shade, as a Doppler map of one vessel would be.
-    for (const cv::Mat* m : {&flow, &vessels}) {
-      cv::Mat labels;
-      const int n = cv::connectedComponents(*m, labels, 8);
-      std::vector<cv::Vec3b> shade(static_cast<size_t>(n));
-      for (auto& c : shade) {
-        const cv::Scalar sc = flow_colour(rng);
-        c = cv::Vec3b(cv::saturate_cast<uchar>(sc[0]), cv::saturate_cast<uchar>(sc[1]),
-                      cv::saturate_cast<uchar>(sc[2]));
-      }
-      for (int y = 0; y < h; ++y) {
-        const int* l = labels.ptr<int>(y);
-        auto* p = img.ptr<cv::Vec3b>(y);
-        for (int x = 0; x < w; ++x)
-          if (l[x] > 0) p[x] = shade[static_cast<size_t>(l[x])];
-      }
-    }
+    cv::rectangle(img, frame, cv::Scalar(200, 200, 200), 1);
+    paint_flow(img, flow, rng);
+    paint_flow(img, vessels, rng);
     const DopplerEvidence e = measure_doppler(img, out.synovium, w, h);
     if (grade_of(e) != grade) continue;  // re-draw until the measured pattern is the intended grade
     out.bgr = img;
@@ -341,105 +357,6 @@ SynthImage render_synthetic(int grade, const std::string& joint, const PatientSt
   }
   throw Error(fmt::format("synthetic generator: no grade-{} {} image after 40 attempts (seed {})", grade,
                           joint, seed));
-}
-
-SynthSummary generate_dataset(const SynthOptions& o, const std::function<void(int, int)>& progress) {
-  const auto t0 = std::chrono::steady_clock::now();
-  if (o.out_dir.empty()) throw UsageError("synth: --out is required");
-  for (int c : o.counts)
-    if (c < 0) throw UsageError("synth: --counts must be >= 0");
-  if (!(o.label_noise >= 0 && o.label_noise <= 1)) throw UsageError("synth: --noise must be in [0, 1]");
-  if (o.patients < 1) throw UsageError("synth: --patients must be >= 1");
-  const fs::path dir(o.out_dir);
-  const fs::path labels = dir / "labels.csv";
-  std::error_code ec;
-  if (fs::exists(labels, ec) && !o.force)
-    throw Error(fmt::format("{} already holds a dataset (labels.csv); use --force to replace it", o.out_dir));
-  fs::create_directories(dir / "images", ec);
-  if (ec) throw Error(fmt::format("cannot create {}: {}", (dir / "images").string(), ec.message()));
-
-  std::vector<PatientStyle> styles;
-  for (int p = 0; p < o.patients; ++p)
-    styles.push_back(patient_style(mix_seed(o.seed, 1, static_cast<uint64_t>(p))));
-  struct Item {
-    int grade, patient, recorded;
-    std::string joint;
-  };
-  std::vector<Item> items;
-  Rng assign(mix_seed(o.seed, 2));
-  for (int g = 0; g < 4; ++g) {
-    for (int i = 0; i < o.counts[static_cast<size_t>(g)]; ++i) {
-      // Active patients have more high-grade images: weight exp(2 (activity - 0.5) (grade - 1.5)).
-      std::vector<double> cum;
-      double total = 0;
-      for (const auto& s : styles) cum.push_back(total += std::exp(2.0 * (s.activity - 0.5) * (g - 1.5)));
-      const double r = assign.uniform() * total;
-      const int p = static_cast<int>(std::upper_bound(cum.begin(), cum.end(), r) - cum.begin());
-      items.push_back({g, std::min(p, o.patients - 1), g, kJoints[assign.below(4)]});
-    }
-  }
-  assign.shuffle(items);
-  SynthSummary summary;
-  for (size_t i = 0; i < items.size(); ++i) {
-    Rng noise(mix_seed(o.seed, 4, i));
-    if (noise.uniform() < o.label_noise) {
-      const int g = items[i].grade;
-      const int up = g == 3 ? -1 : g == 0 ? 1 : (noise.below(2) ? 1 : -1);
-      items[i].recorded = g + up;
-      ++summary.relabelled;
-    }
-  }
-
-  std::vector<std::string> names(items.size());
-  std::vector<double> fractions(items.size());
-  std::atomic<int> done{0};
-  std::mutex progress_mutex;
-  parallel_for(items.size(), o.threads, [&](size_t i) {
-    const Item& it = items[i];
-    const SynthImage img = render_synthetic(it.grade, it.joint, styles[static_cast<size_t>(it.patient)],
-                                            mix_seed(o.seed, 3, i), o.width, o.height);
-    names[i] = fmt::format("images/{:05d}_p{:02d}_{}.png", i, it.patient + 1, it.joint);
-    fractions[i] = img.doppler_fraction;
-    std::vector<uchar> png;
-    cv::imencode(".png", img.bgr, png, {cv::IMWRITE_PNG_COMPRESSION, 1});
-    write_file_atomic((dir / names[i]).string(),
-                      std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
-    const int d = ++done;
-    if (progress) {
-      std::lock_guard<std::mutex> lock(progress_mutex);
-      progress(d, static_cast<int>(items.size()));
-    }
-  });
-
-  io::CsvWriter csv({"path", "score", "patient", "joint", "true_score", "doppler_fraction"});
-  for (size_t i = 0; i < items.size(); ++i) {
-    csv.row({names[i], std::to_string(items[i].recorded), fmt::format("P{:02d}", items[i].patient + 1),
-             items[i].joint, std::to_string(items[i].grade), fmt::format("{:.4f}", fractions[i])});
-    ++summary.recorded[static_cast<size_t>(items[i].recorded)];
-    ++summary.truth[static_cast<size_t>(items[i].grade)];
-  }
-  csv.write(labels.string());
-  summary.images = static_cast<int>(items.size());
-  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return summary;
-}
-
-cv::Mat synth_montage(int per_grade, uint64_t seed, int tile_width) {
-  const int tile_h = tile_width * kSynthHeight / kSynthWidth, label_w = 70;
-  cv::Mat m(4 * tile_h, label_w + per_grade * tile_width, CV_8UC3, cv::Scalar(255, 255, 255));
-  for (int g = 0; g < 4; ++g) {
-    cv::putText(m, fmt::format("grade {}", g), cv::Point(6, g * tile_h + tile_h / 2 + 5),
-                cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
-    for (int i = 0; i < per_grade; ++i) {
-      const auto style = patient_style(mix_seed(seed, 7, static_cast<uint64_t>(g * per_grade + i)));
-      const SynthImage s = render_synthetic(
-          g, kJoints[i % 4], style, mix_seed(seed, 8, static_cast<uint64_t>(g), static_cast<uint64_t>(i)));
-      cv::Mat tile;
-      cv::resize(s.bgr, tile, cv::Size(tile_width, tile_h), 0, 0, cv::INTER_AREA);
-      tile.copyTo(m(cv::Rect(label_w + i * tile_width, g * tile_h, tile_width, tile_h)));
-    }
-  }
-  return m;
 }
 
 }  // namespace oess::data

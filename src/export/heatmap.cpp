@@ -8,6 +8,7 @@
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
+#include "oess/config/choices.h"
 #include "oess/core/error.h"
 #include "oess/models/taps.h"
 #include "scorer_impl.h"
@@ -15,10 +16,7 @@
 namespace oess::exporting {
 
 HeatMethod parse_heat_method(const std::string& name) {
-  if (name == "gradcam") return HeatMethod::kGradCam;
-  if (name == "ig") return HeatMethod::kIntegratedGradients;
-  if (name == "gradcam-ig") return HeatMethod::kGradCamIg;
-  throw UsageError(fmt::format("unknown heat-map method \"{}\": expected gradcam, ig or gradcam-ig", name));
+  return config::parse<HeatMethod>(config::heat_methods(), name);  // HeatMethod follows heat_methods()
 }
 
 std::string heat_method_name(HeatMethod m) {

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "oess/config/choices.h"
 #include "oess/core/allocator.h"
 #include "oess/core/error.h"
 #include "oess/core/parallel.h"
@@ -62,120 +63,110 @@ void resolve_weights_semantics(ExtractOptions& o) {
   o.flavour = models::flavour_name(o.backbone.flavour);
 }
 
-FeatureSet extract_features(const std::vector<ExtractItem>& all_items, const ExtractOptions& options,
-                            const std::function<void(int64_t, int64_t)>& progress, ExtractStats* stats) {
-  const auto t0 = std::chrono::steady_clock::now();
-  ExtractOptions o = options;
-  resolve_weights_semantics(o);
-  if (o.pooling != "avg" && o.pooling != "max" && o.pooling != "none")
-    throw UsageError(fmt::format("pooling \"{}\": expected avg, max or none", o.pooling));
+namespace {
+
+// validate: options a run cannot go on with are usage errors before any work.
+void validate(const ExtractOptions& o) {
+  config::extract_poolings().index(o.pooling);
   if (o.batch < 1) throw UsageError("batch size must be >= 1");
   if (o.threads < 1) throw UsageError("threads must be >= 1");
   if (o.shard_n < 1 || o.shard_k < 1 || o.shard_k > o.shard_n)
     throw UsageError(fmt::format("shard {}/{}: expected K/N with 1 <= K <= N", o.shard_k, o.shard_n));
-  const std::vector<std::string> taps = models::resolve_taps(o.backbone.arch, o.taps);
-  const torch::Device device = models::parse_device(o.device);
-  tune_allocator();
-  torch::set_num_threads(o.threads);
+}
 
-  std::vector<ExtractItem> items;
-  for (size_t i = 0; i < all_items.size(); ++i)
-    if (static_cast<int>(i % static_cast<size_t>(o.shard_n)) == o.shard_k - 1) items.push_back(all_items[i]);
-  const auto n = static_cast<int64_t>(items.size());
+// Full maps can be huge: say how big before any work, refuse past the limit.
+void check_full_maps_fit(const ExtractOptions& o, const std::vector<std::string>& taps, int64_t n) {
+  models::BackboneOptions probe_o = o.backbone;
+  auto probe = models::make_backbone(probe_o);
+  const auto pre = models::preprocessing_preset(o.preprocessing, o.backbone.arch);
+  torch::InferenceMode guard;
+  const auto out = probe->forward(torch::zeros({1, 3, pre.height, pre.width}), taps);
+  double per_row = 0;
+  for (const auto& [k, v] : out) per_row += static_cast<double>(v.numel()) * sizeof(float);
+  const double total = per_row * static_cast<double>(n);
+  spdlog::info("--pool none: {} rows x {:.1f} KiB = {:.2f} GiB of features", n, per_row / 1024,
+               total / (1ull << 30));
+  if (total > o.max_full_bytes)
+    throw UsageError(
+        fmt::format("--pool none would keep {:.2f} GiB of feature maps, over the {:.2f} GiB limit "
+                    "(raise it with --max-full-gib, or pool)",
+                    total / (1ull << 30), o.max_full_bytes / (1ull << 30)));
+}
 
-  // Full maps can be huge: say how big before any work, refuse past the limit.
-  if (o.pooling == "none") {
-    models::BackboneOptions probe_o = o.backbone;
-    auto probe = models::make_backbone(probe_o);
-    const auto pre = models::preprocessing_preset(o.preprocessing, o.backbone.arch);
-    torch::InferenceMode guard;
-    const auto out = probe->forward(torch::zeros({1, 3, pre.height, pre.width}), taps);
-    double per_row = 0;
-    for (const auto& [k, v] : out) per_row += static_cast<double>(v.numel()) * sizeof(float);
-    const double total = per_row * n;
-    spdlog::info("--pool none: {} rows x {:.1f} KiB = {:.2f} GiB of features", n, per_row / 1024,
-                 total / (1ull << 30));
-    if (total > o.max_full_bytes)
-      throw UsageError(
-          fmt::format("--pool none would keep {:.2f} GiB of feature maps, over the {:.2f} GiB limit "
-                      "(raise it with --max-full-gib, or pool)",
-                      total / (1ull << 30), o.max_full_bytes / (1ull << 30)));
-  }
-
-  const std::string weights_id =
-      o.weights == "none" ? fmt::format("none:{}", o.seed) : "sha256:" + sha256_file(o.weights);
-  std::string description;
-  const std::string config = config_key(o, weights_id, &description);
-
-  // Content keys (cheap next to a forward pass) and cache lookups.
-  std::vector<std::string> keys(items.size());
-  parallel_for(items.size(), o.threads,
-               [&](size_t i) { keys[i] = item_key(sha256_file(items[i].path), items[i]); });
-  std::optional<FeatureCache> cache;
-  if (!o.cache_dir.empty()) cache.emplace(o.cache_dir, config, description);
-  std::vector<std::map<std::string, torch::Tensor>> rows(items.size());
+// plan: every row's content key; rows from the cache filled in; the rest to compute (plain duplicates once).
+struct Plan {
+  std::vector<std::string> keys;
+  std::vector<std::map<std::string, torch::Tensor>> rows;
   std::vector<size_t> todo;
-  std::map<std::string, size_t> first_with_key;   // plain duplicates are computed once
   std::vector<std::pair<size_t, size_t>> copies;  // (duplicate, original)
+};
+
+Plan plan(const std::vector<ExtractItem>& items, const ExtractOptions& o,
+          const std::vector<std::string>& taps, std::optional<FeatureCache>& cache) {
+  Plan p;
+  p.keys.resize(items.size());
+  parallel_for(items.size(), o.threads,
+               [&](size_t i) { p.keys[i] = item_key(sha256_file(items[i].path), items[i]); });
+  p.rows.resize(items.size());
+  std::map<std::string, size_t> first_with_key;
   for (size_t i = 0; i < items.size(); ++i) {
     if (cache)
-      if (auto hit = cache->get(keys[i], taps)) {
-        rows[i] = std::move(*hit);
+      if (auto hit = cache->get(p.keys[i], taps)) {
+        p.rows[i] = std::move(*hit);
         continue;
       }
-    auto [it, inserted] = first_with_key.emplace(keys[i], i);
+    auto [it, inserted] = first_with_key.emplace(p.keys[i], i);
     if (inserted)
-      todo.push_back(i);
+      p.todo.push_back(i);
     else
-      copies.emplace_back(i, it->second);
+      p.copies.emplace_back(i, it->second);
   }
-  if (o.cache_only && !todo.empty())
-    throw Error(fmt::format("{}: not in the feature cache {} ({} of {} rows missing): extract them first",
-                            items[todo.front()].path, o.cache_dir.empty() ? "(none)" : o.cache_dir,
-                            todo.size() + copies.size(), n));
-  ExtractStats st;
-  st.rows = n;
-  st.from_cache = n - static_cast<int64_t>(todo.size() + copies.size());
+  return p;
+}
 
-  data::DecodeNotes notes;
-  if (!todo.empty()) {
-    auto backbone = models::load_backbone(o.backbone, o.weights, /*strict=*/true, o.seed);
-    backbone->set_fast_paths(o.fast);
-    backbone->to(device);
-    std::vector<data::LoadItem> load;
-    for (size_t i : todo) load.push_back({items[i].path, items[i].augment, items[i].augment_seed});
-    data::BatchLoader loader(std::move(load), models::preprocessing_preset(o.preprocessing, o.backbone.arch),
-                             o.crop, o.batch, /*threads=*/1, /*prefetch=*/2, &notes, o.dicom_frame);
-    torch::InferenceMode guard;
-    torch::Tensor batch;
-    size_t first = 0;
-    int64_t done = st.from_cache;
-    if (progress) progress(done, n);
-    while (loader.next(batch, first)) {
-      const auto out = backbone->forward(batch.to(device), taps);
-      std::map<std::string, torch::Tensor> pooled;
-      for (const auto& [tap, t] : out) pooled[tap] = pool(t, o.pooling).to(torch::kCPU, torch::kFloat32);
-      for (int64_t b = 0; b < batch.size(0); ++b) {
-        const size_t i = todo[first + static_cast<size_t>(b)];
-        for (const auto& [tap, t] : pooled) rows[i][tap] = t[b].clone();
-        if (cache) cache->put(keys[i], rows[i]);
-      }
-      done += batch.size(0);
-      if (progress) progress(done, n);
+// compute: the rows the plan left to do, a batch at a time, each into the cache as soon as it is made.
+void compute(Plan& p, const std::vector<ExtractItem>& items, const ExtractOptions& o,
+             const std::vector<std::string>& taps, std::optional<FeatureCache>& cache,
+             data::DecodeNotes& notes, int64_t done, int64_t n,
+             const std::function<void(int64_t, int64_t)>& progress) {
+  const torch::Device device = models::parse_device(o.device);
+  auto backbone = models::load_backbone(o.backbone, o.weights, /*strict=*/true, o.seed);
+  backbone->set_fast_paths(o.fast);
+  backbone->to(device);
+  std::vector<data::LoadItem> load;
+  for (size_t i : p.todo) load.push_back({items[i].path, items[i].augment, items[i].augment_seed});
+  data::BatchLoader loader(std::move(load), models::preprocessing_preset(o.preprocessing, o.backbone.arch),
+                           o.crop, o.batch, /*threads=*/1, /*prefetch=*/2, &notes, o.dicom_frame);
+  torch::InferenceMode guard;
+  torch::Tensor batch;
+  size_t first = 0;
+  if (progress) progress(done, n);
+  while (loader.next(batch, first)) {
+    const auto out = backbone->forward(batch.to(device), taps);
+    std::map<std::string, torch::Tensor> pooled;
+    for (const auto& [tap, t] : out) pooled[tap] = pool(t, o.pooling).to(torch::kCPU, torch::kFloat32);
+    for (int64_t b = 0; b < batch.size(0); ++b) {
+      const size_t i = p.todo[first + static_cast<size_t>(b)];
+      for (const auto& [tap, t] : pooled) p.rows[i][tap] = t[b].clone();
+      if (cache) cache->put(p.keys[i], p.rows[i]);
     }
-    st.computed = static_cast<int64_t>(todo.size());
+    done += batch.size(0);
+    if (progress) progress(done, n);
   }
-  for (const auto& [dup, orig] : copies) rows[dup] = rows[orig];
-  if (progress) progress(n, n);
+}
 
+// assemble: one [rows, ...] tensor per tap, and the meta that says where the features came from.
+FeatureSet assemble(const Plan& p, const std::vector<ExtractItem>& items, size_t all_rows,
+                    const ExtractOptions& o, const std::vector<std::string>& taps,
+                    const std::string& weights_id, const std::string& config) {
   FeatureSet f;
   f.taps = taps;
   for (const auto& it : items) f.paths.push_back(it.label.empty() ? it.path : it.label);
   for (const auto& tap : taps) {
     std::vector<torch::Tensor> col;
     col.reserve(items.size());
-    for (auto& r : rows) col.push_back(r.at(tap));
-    f.data[tap] = n ? torch::stack(col) : torch::empty({0});
+    for (const auto& r : p.rows) col.push_back(r.at(tap));
+    f.data[tap] = items.empty() ? torch::empty({0}) : torch::stack(col);
   }
   const auto pre = models::preprocessing_preset(o.preprocessing, o.backbone.arch);
   f.meta = {{"arch", models::arch_name(o.backbone.arch)},
@@ -186,9 +177,54 @@ FeatureSet extract_features(const std::vector<ExtractItem>& all_items, const Ext
             {"taps", fmt::format("{}", fmt::join(taps, ","))},
             {"config", config},
             {"shard", fmt::format("{}/{}", o.shard_k, o.shard_n)},
-            {"rows_total", std::to_string(all_items.size())},
+            {"rows_total", std::to_string(all_rows)},
             {"oess", OESS_VERSION_STRING}};
   if (o.backbone.flavour == models::Flavour::kKeras) f.meta["flavour"] = "keras";
+  return f;
+}
+
+}  // namespace
+
+FeatureSet extract_features(const std::vector<ExtractItem>& all_items, const ExtractOptions& options,
+                            const std::function<void(int64_t, int64_t)>& progress, ExtractStats* stats) {
+  const auto t0 = std::chrono::steady_clock::now();
+  ExtractOptions o = options;
+  resolve_weights_semantics(o);
+  validate(o);
+  const std::vector<std::string> taps = models::resolve_taps(o.backbone.arch, o.taps);
+  models::parse_device(o.device);  // a usage error before any work
+  tune_allocator();
+  torch::set_num_threads(o.threads);
+
+  std::vector<ExtractItem> items;  // this shard's
+  for (size_t i = 0; i < all_items.size(); ++i)
+    if (static_cast<int>(i % static_cast<size_t>(o.shard_n)) == o.shard_k - 1) items.push_back(all_items[i]);
+  const auto n = static_cast<int64_t>(items.size());
+  if (o.pooling == "none") check_full_maps_fit(o, taps, n);
+
+  const std::string weights_id =
+      o.weights == "none" ? fmt::format("none:{}", o.seed) : "sha256:" + sha256_file(o.weights);
+  std::string description;
+  const std::string config = config_key(o, weights_id, &description);
+  std::optional<FeatureCache> cache;
+  if (!o.cache_dir.empty()) cache.emplace(o.cache_dir, config, description);
+  Plan p = plan(items, o, taps, cache);
+  if (o.cache_only && !p.todo.empty())
+    throw Error(fmt::format("{}: not in the feature cache {} ({} of {} rows missing): extract them first",
+                            items[p.todo.front()].path, o.cache_dir.empty() ? "(none)" : o.cache_dir,
+                            p.todo.size() + p.copies.size(), n));
+  ExtractStats st;
+  st.rows = n;
+  st.from_cache = n - static_cast<int64_t>(p.todo.size() + p.copies.size());
+  data::DecodeNotes notes;
+  if (!p.todo.empty()) {
+    compute(p, items, o, taps, cache, notes, st.from_cache, n, progress);
+    st.computed = static_cast<int64_t>(p.todo.size());
+  }
+  for (const auto& [dup, orig] : p.copies) p.rows[dup] = p.rows[orig];
+  if (progress) progress(n, n);
+
+  FeatureSet f = assemble(p, items, all_items.size(), o, taps, weights_id, config);
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   st.notes = notes.summary();
   if (cache && cache->damaged_entries())

@@ -131,6 +131,120 @@ const nlohmann::json& KerasModel::layers() const {
   return empty;
 }
 
+namespace {
+
+// One entry of a weights group: its name, shape and how its bytes are stored.
+struct WeightSpec {
+  std::string name, dtype, qdtype;  // qdtype: the quantisation dtype, "" when none
+  std::vector<int64_t> shape;
+  uint64_t numel = 1;
+  double qmin = 0, qscale = 1;
+  size_t bytes() const { return numel * element_size(qdtype.empty() ? dtype : qdtype); }
+};
+
+WeightSpec weight_spec(const nlohmann::json& w, size_t group, const std::string& file) {
+  if (!w.is_object() || !w.contains("name") || !w.at("name").is_string())
+    throw Error(fmt::format("{}: a weight of group {} has no name", file, group));
+  WeightSpec ws;
+  ws.name = w.at("name").get<std::string>();
+  auto bad = [&](const std::string& what) {
+    return Error(fmt::format("{}: weight \"{}\": {}", file, ws.name, what));
+  };
+  if (!w.contains("shape") || !w.at("shape").is_array()) throw bad("no shape list");
+  if (!w.contains("dtype") || !w.at("dtype").is_string()) throw bad("no dtype");
+  for (const auto& d : w.at("shape")) {
+    if (!d.is_number_integer() || d.get<int64_t>() < 0 || d.get<int64_t>() > (int64_t{1} << 31))
+      throw bad(fmt::format("shape entry {} is not a dimension", d.dump()));
+    ws.shape.push_back(d.get<int64_t>());
+    ws.numel *= static_cast<uint64_t>(ws.shape.back());
+    if (ws.numel > (uint64_t{1} << 34)) throw bad("more than 2^34 elements");
+  }
+  ws.dtype = w.at("dtype").get<std::string>();
+  if (w.contains("quantization")) {
+    const auto& q = w.at("quantization");
+    if (!q.is_object() || !q.contains("dtype") || !q.at("dtype").is_string())
+      throw bad("quantization without a dtype");
+    ws.qdtype = q.at("dtype").get<std::string>();
+    if (ws.qdtype == "uint8" || ws.qdtype == "uint16") {
+      if (!q.contains("min") || !q.contains("scale") || !q.at("min").is_number() ||
+          !q.at("scale").is_number())
+        throw bad(fmt::format("{} quantization without numeric min and scale", ws.qdtype));
+      ws.qmin = q.at("min").get<double>();
+      ws.qscale = q.at("scale").get<double>();
+    } else if (ws.qdtype != "float16") {
+      throw bad(fmt::format("unknown quantization dtype \"{}\" (TensorFlow.js knows uint8, uint16, float16)",
+                            ws.qdtype));
+    }
+    if (ws.dtype != "float32")
+      throw bad(fmt::format("quantized weights of dtype {} are not network weights", ws.dtype));
+  } else if (ws.dtype != "float32") {
+    if (element_size(ws.dtype) == 0) throw bad(fmt::format("unknown dtype \"{}\"", ws.dtype));
+  }
+  return ws;
+}
+
+// The weight's values as float32, dequantised. requires: src holds ws.bytes() bytes; a float weight.
+torch::Tensor decode_weight(const WeightSpec& ws, const char* src) {
+  auto t = torch::empty(ws.shape, torch::kFloat32);
+  float* out = t.data_ptr<float>();
+  if (ws.qdtype == "uint8") {
+    const auto* q = reinterpret_cast<const unsigned char*>(src);
+    for (uint64_t i = 0; i < ws.numel; ++i) out[i] = static_cast<float>(q[i] * ws.qscale + ws.qmin);
+  } else if (ws.qdtype == "uint16") {
+    for (uint64_t i = 0; i < ws.numel; ++i) {
+      uint16_t q;
+      std::memcpy(&q, src + 2 * i, 2);
+      out[i] = static_cast<float>(q * ws.qscale + ws.qmin);
+    }
+  } else if (ws.qdtype == "float16") {
+    for (uint64_t i = 0; i < ws.numel; ++i) {
+      uint16_t h;
+      std::memcpy(&h, src + 2 * i, 2);
+      out[i] = half_to_float(h);
+    }
+  } else if (ws.numel) {
+    std::memcpy(out, src, ws.bytes());
+  }
+  return t;
+}
+
+// One weightsManifest group: its shards concatenated, its weights read from them in order.
+void read_group(const Source& s, const nlohmann::json& group, size_t g, KerasModel& m,
+                std::set<std::string>& seen, std::set<std::string>& quant) {
+  if (!group.is_object() || !group.contains("paths") || !group.contains("weights") ||
+      !group.at("paths").is_array() || !group.at("weights").is_array())
+    throw Error(fmt::format("{}: weightsManifest group {} lacks its paths or weights list", s.model_file, g));
+  std::string data;
+  std::string last_shard = "(none)";
+  for (const auto& p : group.at("paths")) {
+    if (!p.is_string())
+      throw Error(
+          fmt::format("{}: weightsManifest group {} has a path that is not a string", s.model_file, g));
+    data += shard_bytes(s, p.get<std::string>(), m.files);
+    last_shard = p.get<std::string>();
+  }
+  size_t offset = 0;
+  for (const auto& w : group.at("weights")) {
+    const WeightSpec ws = weight_spec(w, g, s.model_file);
+    const uint64_t bytes = ws.bytes();
+    if (offset + bytes > data.size())
+      throw Error(
+          fmt::format("{}: weight \"{}\": needs bytes {}..{} of weight group {}, whose shards hold {} bytes: "
+                      "shard \"{}\" is "
+                      "truncated, or a shard is missing from the manifest",
+                      s.model_file, ws.name, offset, offset + bytes, g, data.size(), last_shard));
+    const char* src = data.data() + offset;
+    offset += bytes;
+    if (!seen.insert(ws.name).second)
+      throw Error(fmt::format("{}: weight \"{}\": named twice in the manifest", s.model_file, ws.name));
+    quant.insert(ws.qdtype.empty() ? "none" : ws.qdtype);
+    if (ws.qdtype.empty() && ws.dtype != "float32") continue;  // int32 / bool weights are no network weights
+    m.weights.emplace_back(ws.name, decode_weight(ws, src));
+  }
+}
+
+}  // namespace
+
 KerasModel read_tfjs(const std::string& path) {
   const Source s = open_model(path);
   KerasModel m;
@@ -138,112 +252,15 @@ KerasModel read_tfjs(const std::string& path) {
   m.path = s.model_file;  // errors name the file read, not the folder given
   m.files.emplace_back(fs::path(s.model_file).filename().string(), sha256_file(s.model_file));
   const auto& topo = s.doc.at("modelTopology");
-  if (topo.is_object() && topo.contains("model_config")) {
-    m.topology = topo.at("model_config");
-    if (topo.contains("keras_version") && topo.at("keras_version").is_string())
-      m.keras_version = topo.at("keras_version").get<std::string>();
-  } else if (topo.is_object() && topo.contains("class_name")) {
-    m.topology = topo;
+  if (topo.is_object() && (topo.contains("model_config") || topo.contains("class_name"))) {
+    m.topology = topo.contains("model_config") ? topo.at("model_config") : topo;
     if (topo.contains("keras_version") && topo.at("keras_version").is_string())
       m.keras_version = topo.at("keras_version").get<std::string>();
   }
   const auto& manifest = s.doc.at("weightsManifest");
   if (!manifest.is_array()) throw Error(fmt::format("{}: weightsManifest is not a list", s.model_file));
   std::set<std::string> seen, quant;
-  for (size_t g = 0; g < manifest.size(); ++g) {
-    const auto& group = manifest[g];
-    if (!group.is_object() || !group.contains("paths") || !group.contains("weights") ||
-        !group.at("paths").is_array() || !group.at("weights").is_array())
-      throw Error(
-          fmt::format("{}: weightsManifest group {} lacks its paths or weights list", s.model_file, g));
-    std::string data;
-    std::vector<std::pair<std::string, size_t>> shard_ends;  // cumulative end offset of each shard
-    for (const auto& p : group.at("paths")) {
-      if (!p.is_string())
-        throw Error(
-            fmt::format("{}: weightsManifest group {} has a path that is not a string", s.model_file, g));
-      data += shard_bytes(s, p.get<std::string>(), m.files);
-      shard_ends.emplace_back(p.get<std::string>(), data.size());
-    }
-    size_t offset = 0;
-    for (const auto& w : group.at("weights")) {
-      if (!w.is_object() || !w.contains("name") || !w.at("name").is_string())
-        throw Error(fmt::format("{}: a weight of group {} has no name", s.model_file, g));
-      const std::string name = w.at("name").get<std::string>();
-      auto bad = [&](const std::string& what) {
-        return Error(fmt::format("{}: weight \"{}\": {}", s.model_file, name, what));
-      };
-      if (!w.contains("shape") || !w.at("shape").is_array()) throw bad("no shape list");
-      if (!w.contains("dtype") || !w.at("dtype").is_string()) throw bad("no dtype");
-      std::vector<int64_t> shape;
-      uint64_t numel = 1;
-      for (const auto& d : w.at("shape")) {
-        if (!d.is_number_integer() || d.get<int64_t>() < 0 || d.get<int64_t>() > (int64_t{1} << 31))
-          throw bad(fmt::format("shape entry {} is not a dimension", d.dump()));
-        shape.push_back(d.get<int64_t>());
-        numel *= static_cast<uint64_t>(shape.back());
-        if (numel > (uint64_t{1} << 34)) throw bad("more than 2^34 elements");
-      }
-      const std::string dtype = w.at("dtype").get<std::string>();
-      std::string qdtype;
-      double qmin = 0, qscale = 1;
-      if (w.contains("quantization")) {
-        const auto& q = w.at("quantization");
-        if (!q.is_object() || !q.contains("dtype") || !q.at("dtype").is_string())
-          throw bad("quantization without a dtype");
-        qdtype = q.at("dtype").get<std::string>();
-        if (qdtype == "uint8" || qdtype == "uint16") {
-          if (!q.contains("min") || !q.contains("scale") || !q.at("min").is_number() ||
-              !q.at("scale").is_number())
-            throw bad(fmt::format("{} quantization without numeric min and scale", qdtype));
-          qmin = q.at("min").get<double>();
-          qscale = q.at("scale").get<double>();
-        } else if (qdtype != "float16") {
-          throw bad(fmt::format(
-              "unknown quantization dtype \"{}\" (TensorFlow.js knows uint8, uint16, float16)", qdtype));
-        }
-        if (dtype != "float32")
-          throw bad(fmt::format("quantized weights of dtype {} are not network weights", dtype));
-      } else if (dtype != "float32") {
-        if (element_size(dtype) == 0) throw bad(fmt::format("unknown dtype \"{}\"", dtype));
-      }
-      const size_t esize = element_size(qdtype.empty() ? dtype : qdtype);
-      const uint64_t bytes = numel * esize;
-      if (offset + bytes > data.size()) {
-        std::string shard = shard_ends.empty() ? "(none)" : shard_ends.back().first;
-        throw bad(
-            fmt::format("needs bytes {}..{} of weight group {}, whose shards hold {} bytes: shard \"{}\" is "
-                        "truncated, or a shard is missing from the manifest",
-                        offset, offset + bytes, g, data.size(), shard));
-      }
-      const char* src = data.data() + offset;
-      offset += bytes;
-      if (!seen.insert(name).second) throw bad("named twice in the manifest");
-      quant.insert(qdtype.empty() ? "none" : qdtype);
-      if (qdtype.empty() && dtype != "float32") continue;  // int32 / bool weights are no network weights
-      auto t = torch::empty(shape, torch::kFloat32);
-      float* out = t.data_ptr<float>();
-      if (qdtype == "uint8") {
-        const auto* q = reinterpret_cast<const unsigned char*>(src);
-        for (uint64_t i = 0; i < numel; ++i) out[i] = static_cast<float>(q[i] * qscale + qmin);
-      } else if (qdtype == "uint16") {
-        for (uint64_t i = 0; i < numel; ++i) {
-          uint16_t q;
-          std::memcpy(&q, src + 2 * i, 2);
-          out[i] = static_cast<float>(q * qscale + qmin);
-        }
-      } else if (qdtype == "float16") {
-        for (uint64_t i = 0; i < numel; ++i) {
-          uint16_t h;
-          std::memcpy(&h, src + 2 * i, 2);
-          out[i] = half_to_float(h);
-        }
-      } else {
-        if (numel) std::memcpy(out, src, bytes);
-      }
-      m.weights.emplace_back(name, std::move(t));
-    }
-  }
+  for (size_t g = 0; g < manifest.size(); ++g) read_group(s, manifest[g], g, m, seen, quant);
   m.quantisation = fmt::format("{}", fmt::join(quant, "+"));
   if (m.quantisation.empty()) m.quantisation = "none";
   return m;

@@ -11,6 +11,8 @@
 #include <regex>
 #include <set>
 
+#include "keras_layout.h"
+#include "keras_provenance.h"
 #include "oess/core/error.h"
 #include "oess/models/backbone.h"
 #include "oess/version.h"
@@ -21,66 +23,6 @@ namespace {
 using Json = nlohmann::json;
 
 std::string shape_str(at::IntArrayRef s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
-
-// Each mixed block's concatenation, branch by branch: the 1-based conv number ending each branch, 0 for a
-// max-pool branch (Keras's inception_v3.py and torchvision's forward() agree on this order).
-const std::vector<std::vector<int>>& inception_concats() {
-  static const std::vector<std::vector<int>> t = {
-      {6, 8, 11, 12},   {13, 15, 18, 19},         {20, 22, 25, 26},        {27, 30, 0},
-      {31, 34, 39, 40}, {41, 44, 49, 50},         {51, 54, 59, 60},        {61, 64, 69, 70},
-      {72, 76, 0},      {77, 79, 80, 83, 84, 85}, {86, 88, 89, 92, 93, 94}};
-  return t;
-}
-
-struct TorchConv {
-  std::string prefix;  // "Mixed_5b.branch1x1" (Inception) or "features.0" (VGG)
-  std::vector<int64_t> weight_shape;
-  std::vector<int64_t> kernel, stride, padding;
-};
-
-std::vector<TorchConv> torch_convs(Backbone& b) {
-  std::vector<TorchConv> out;
-  const bool inception = b.arch() == Arch::kInceptionV3;
-  for (const auto& item : b.module().named_modules("", /*include_self=*/false)) {
-    const auto* conv = item.value()->as<torch::nn::Conv2d>();
-    if (!conv) continue;
-    std::string prefix = item.key();
-    if (inception) {
-      if (prefix.size() < 5 || prefix.compare(prefix.size() - 5, 5, ".conv") != 0) continue;
-      prefix.resize(prefix.size() - 5);
-      if (prefix.rfind("AuxLogits", 0) == 0) continue;
-    }
-    TorchConv c;
-    c.prefix = prefix;
-    c.weight_shape = conv->weight.sizes().vec();
-    const auto& o = conv->options;
-    c.kernel = {(*o.kernel_size())[0], (*o.kernel_size())[1]};
-    c.stride = {(*o.stride())[0], (*o.stride())[1]};
-    const auto& pad = c10::get<torch::ExpandingArray<2>>(o.padding());
-    c.padding = {(*pad)[0], (*pad)[1]};
-    out.push_back(std::move(c));
-  }
-  return out;
-}
-
-// Collects the names of the layers feeding a layer, from Keras 2 inbound_nodes ([[name, node, tensor,
-// kwargs], ...]) or Keras 3's ({args: [{config: {keras_history: [name, ...]}}]}).
-void inbound_names(const Json& j, std::vector<std::string>& out) {
-  if (j.is_array()) {
-    if (j.size() >= 3 && j[0].is_string() && j[1].is_number()) {
-      out.push_back(j[0].get<std::string>());
-      return;
-    }
-    for (const auto& e : j) inbound_names(e, out);
-  } else if (j.is_object()) {
-    if (j.contains("keras_history") && j.at("keras_history").is_array() && !j.at("keras_history").empty() &&
-        j.at("keras_history")[0].is_string()) {
-      out.push_back(j.at("keras_history")[0].get<std::string>());
-      return;
-    }
-    for (const auto& [k, v] : j.items()) inbound_names(v, out);
-  }
-}
 
 class Importer {
  public:
@@ -438,12 +380,6 @@ class Importer {
         }
   }
 
-  static std::string span(const std::vector<std::string>& taps) {
-    if (taps.empty()) return "none";
-    if (taps.size() == 1) return taps.front();
-    return taps.front() + ".." + taps.back();
-  }
-
   void provenance() {
     std::map<std::string, bool> imagenet;  // torch prefix -> known ImageNet
     for (const auto& [prefix, layers] : layer_of_prefix_) {
@@ -454,51 +390,7 @@ class Importer {
       }
       imagenet[prefix] = v;
     }
-    if (o_.imagenet != "unknown")
-      for (const auto& tap : default_taps(o_.arch)) {
-        const int idx = resolve_tap(o_.arch, tap).index;
-        bool all = true;
-        for (const auto& [prefix, v] : imagenet) {
-          const int li = layer_index(o_.arch, prefix + ".");
-          if (li >= 0 && li <= idx) all = all && v;
-        }
-        (all ? out_.imagenet_taps : out_.other_taps).push_back(tap);
-      }
-    const std::string arch = o_.arch == Arch::kVgg16 ? "VGG-16" : "Inception-v3";
-    std::string what;
-    if (o_.imagenet == "unknown")
-      what = "ImageNet status not stated";
-    else if (out_.other_taps.empty())
-      what = "ImageNet weights at every tap";
-    else if (out_.imagenet_taps.empty())
-      what = "no tap known to hold ImageNet weights";
-    else
-      what =
-          fmt::format("taps {} ImageNet, {} not ImageNet", span(out_.imagenet_taps), span(out_.other_taps));
-    const std::string quant = m_.quantisation == "none" ? "float32" : m_.quantisation + "-quantised";
-    const std::string description =
-        fmt::format("Keras {} ({} {}, {}); {}{}", arch, m_.format,
-                    std::filesystem::path(m_.files.front().first).filename().string(), quant, what,
-                    o_.note.empty() ? "" : ". " + o_.note);
-    Json files = Json::array();
-    for (const auto& [name, sha] : m_.files) files.push_back({{"name", name}, {"sha256", sha}});
-    const Json meta = {
-        {"format", "oess-weights"},
-        {"format_version", 1},
-        {"arch", arch_name(o_.arch)},
-        {"flavour", "keras"},
-        {"preprocessing", o_.arch == Arch::kVgg16 ? "keras_caffe" : "keras_tf"},
-        {"description", description},
-        {"source",
-         {{"format", m_.format},
-          {"files", files},
-          {"keras_version", m_.keras_version},
-          {"quantisation", m_.quantisation}}},
-        {"imagenet", {{"basis", o_.imagenet}, {"taps", out_.imagenet_taps}, {"other_taps", out_.other_taps}}},
-        {"ignored_layers", out_.ignored},
-        {"note", o_.note},
-        {"oess", OESS_VERSION_STRING}};
-    out_.meta_json = meta.dump(2);
+    describe_provenance(m_, o_, imagenet, out_);
   }
 
   const io::KerasModel& m_;

@@ -6,31 +6,27 @@
 #include <cmath>
 #include <numeric>
 
+#include "oess/config/choices.h"
 #include "oess/core/error.h"
 #include "oess/core/random.h"
 
 namespace oess::train {
 
 Task parse_task(const std::string& s) {
-  if (s == "binary") return Task::kBinary;
-  if (s == "oess4") return Task::kOess4;
-  throw UsageError(fmt::format("task \"{}\": expected binary or oess4", s));
+  return config::tasks().index(s) == 0 ? Task::kOess4 : Task::kBinary;  // tasks()' order
 }
 std::string task_name(Task t) { return t == Task::kBinary ? "binary" : "oess4"; }
 int num_classes(Task t) { return t == Task::kBinary ? 2 : 4; }
 int target_of(int grade, Task t) { return t == Task::kBinary ? (grade >= 2 ? 1 : 0) : grade; }
 
 void validate(const TrainOptions& o) {
-  if (o.optimizer != "adam" && o.optimizer != "sgd" && o.optimizer != "lbfgs")
-    throw UsageError(fmt::format("classifier.optimizer \"{}\": expected adam, sgd or lbfgs", o.optimizer));
+  config::optimizers().index(o.optimizer);
   if (!(o.lr > 0)) throw UsageError("classifier.lr must be > 0");
   if (!(o.weight_decay >= 0)) throw UsageError("classifier.weight_decay must be >= 0");
   if (o.batch < 1) throw UsageError("classifier.batch must be >= 1");
   if (o.max_epochs < 1) throw UsageError("classifier.max_epochs must be >= 1");
   if (o.patience < 1) throw UsageError("classifier.early_stopping.patience must be >= 1");
-  if (o.monitor != "val_accuracy" && o.monitor != "val_loss")
-    throw UsageError(fmt::format(
-        "classifier.early_stopping.monitor \"{}\": expected val_accuracy or val_loss", o.monitor));
+  config::monitors().index(o.monitor);
 }
 
 torch::Tensor LinearModel::logits(const torch::Tensor& z) const { return torch::addmm(bias, z, weight.t()); }
@@ -57,13 +53,14 @@ torch::Tensor objective(const LinearModel& m, const torch::Tensor& z, const torc
 }
 
 size_t best_epoch_index(const std::vector<CurvePoint>& c, const std::string& monitor) {
+  const bool by_loss =
+      config::parse<config::Monitor>(config::monitors(), monitor) == config::Monitor::kValLoss;
   size_t best = 0;
   for (size_t i = 1; i < c.size(); ++i) {
     const bool better =
-        monitor == "val_loss"
-            ? c[i].val_loss < c[best].val_loss
-            : (c[i].val_accuracy > c[best].val_accuracy ||
-               (c[i].val_accuracy == c[best].val_accuracy && c[i].val_loss < c[best].val_loss));
+        by_loss ? c[i].val_loss < c[best].val_loss
+                : (c[i].val_accuracy > c[best].val_accuracy ||
+                   (c[i].val_accuracy == c[best].val_accuracy && c[i].val_loss < c[best].val_loss));
     if (better) best = i;
   }
   return best;
@@ -78,6 +75,82 @@ torch::Tensor targets_tensor(const std::vector<int>& grades, Task t) {
     v.push_back(target_of(g, t));
   }
   return torch::tensor(v, torch::kLong);
+}
+
+// Balanced class weights (n / (classes present x count)) per row, or ones.
+torch::Tensor row_weights(const torch::Tensor& t, const TrainOptions& o) {
+  const int64_t n = t.size(0);
+  if (!o.class_weights) return torch::ones({n});
+  const auto counts = torch::bincount(t, {}, num_classes(o.task)).to(torch::kFloat32);
+  const auto present = (counts > 0).sum().to(torch::kFloat32);
+  const auto per_class = torch::where(counts > 0, n / (present * counts), torch::zeros_like(counts));
+  return per_class.index_select(0, t);
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(LinearModel& m, const TrainOptions& o) {
+  std::vector<torch::Tensor> params{m.weight, m.bias};
+  const auto which = config::parse<config::Optimizer>(config::optimizers(), o.optimizer);
+  if (which == config::Optimizer::kAdam)
+    return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(o.lr));
+  if (which == config::Optimizer::kSgd)
+    return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(o.lr).momentum(o.momentum));
+  return std::make_unique<torch::optim::LBFGS>(params, torch::optim::LBFGSOptions(o.lr)
+                                                           .max_iter(20)
+                                                           .history_size(20)
+                                                           .tolerance_grad(1e-9)
+                                                           .tolerance_change(1e-12)
+                                                           .line_search_fn("strong_wolfe"));
+}
+
+// The standardised training set and what one epoch needs.
+struct Fit {
+  LinearModel& m;
+  const TrainOptions& o;
+  torch::Tensor z, t, w;  // standardised features, targets, row weights
+  torch::optim::Optimizer& opt;
+  Rng& rng;
+  std::vector<int64_t>& order;
+};
+
+// One epoch: LBFGS on the whole set, else shuffled mini-batches; the mean training loss.
+double train_epoch(Fit& f) {
+  torch::GradMode::set_enabled(true);
+  double train_loss = 0;
+  if (config::parse<config::Optimizer>(config::optimizers(), f.o.optimizer) == config::Optimizer::kLbfgs) {
+    auto closure = [&] {
+      f.opt.zero_grad();
+      auto loss = objective(f.m, f.z, f.t, f.w, f.o.weight_decay);
+      loss.backward();
+      return loss;
+    };
+    train_loss = static_cast<torch::optim::LBFGS&>(f.opt).step(closure).item<double>();
+  } else {
+    const int64_t n = f.z.size(0);
+    f.rng.shuffle(f.order);
+    const auto idx_all = torch::tensor(f.order, torch::kLong);
+    double sum = 0;
+    for (int64_t s = 0; s < n; s += f.o.batch) {
+      const auto idx = idx_all.slice(0, s, std::min(n, s + f.o.batch));
+      f.opt.zero_grad();
+      auto loss = objective(f.m, f.z.index_select(0, idx), f.t.index_select(0, idx), f.w.index_select(0, idx),
+                            f.o.weight_decay);
+      loss.backward();
+      f.opt.step();
+      sum += loss.item<double>() * static_cast<double>(idx.size(0));
+    }
+    train_loss = sum / static_cast<double>(n);
+  }
+  torch::GradMode::set_enabled(false);
+  return train_loss;
+}
+
+// Validation loss (data term only, comparable across runs) and accuracy.
+std::pair<double, double> val_figures(const LinearModel& m, const torch::Tensor& zv,
+                                      const torch::Tensor& tv) {
+  const auto loss = objective(m, zv, tv, torch::ones({zv.size(0)}), 0.0).item<double>();
+  const auto l = m.logits(zv);
+  const auto pred = m.task == Task::kBinary ? (l.squeeze(1) > 0).to(torch::kLong) : l.argmax(1);
+  return {loss, pred.eq(tv).to(torch::kFloat64).mean().item<double>()};
 }
 
 }  // namespace
@@ -100,82 +173,24 @@ TrainResult train_classifier(const torch::Tensor& x_train, const std::vector<int
   m.mean = xt.mean(0);
   m.std = xt.std(0, /*unbiased=*/false);
   m.std = torch::where(m.std > 0, m.std, torch::ones_like(m.std));
-  const auto z = (xt - m.mean) / m.std;
   const auto zv = (x_val.to(torch::kFloat32) - m.mean) / m.std;
-  const auto t = targets_tensor(y_train, o.task);
   const auto tv = targets_tensor(y_val, o.task);
-  auto w = torch::ones({n});
-  if (o.class_weights) {
-    const int k = num_classes(o.task);
-    const auto counts = torch::bincount(t, {}, k).to(torch::kFloat32);
-    const auto present = (counts > 0).sum().to(torch::kFloat32);
-    const auto per_class = torch::where(counts > 0, n / (present * counts), torch::zeros_like(counts));
-    w = per_class.index_select(0, t);
-  }
-  const auto wv = torch::ones({x_val.size(0)});
   // Zero initial weights: deterministic, and the convex objective does not need symmetry breaking.
   m.weight = torch::zeros({k_out, f}).set_requires_grad(true);
   m.bias = torch::zeros({k_out}).set_requires_grad(true);
-
-  std::unique_ptr<torch::optim::Optimizer> opt;
-  if (o.optimizer == "adam")
-    opt = std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{m.weight, m.bias},
-                                               torch::optim::AdamOptions(o.lr));
-  else if (o.optimizer == "sgd")
-    opt = std::make_unique<torch::optim::SGD>(std::vector<torch::Tensor>{m.weight, m.bias},
-                                              torch::optim::SGDOptions(o.lr).momentum(o.momentum));
-  else
-    opt = std::make_unique<torch::optim::LBFGS>(std::vector<torch::Tensor>{m.weight, m.bias},
-                                                torch::optim::LBFGSOptions(o.lr)
-                                                    .max_iter(20)
-                                                    .history_size(20)
-                                                    .tolerance_grad(1e-9)
-                                                    .tolerance_change(1e-12)
-                                                    .line_search_fn("strong_wolfe"));
-
-  auto evaluate = [&](const torch::Tensor& zz, const torch::Tensor& tt, const torch::Tensor& ww) {
-    const auto loss = objective(m, zz, tt, ww, 0.0).item<double>();  // data term only, comparable across runs
-    const auto l = m.logits(zz);
-    const auto pred = o.task == Task::kBinary ? (l.squeeze(1) > 0).to(torch::kLong) : l.argmax(1);
-    return std::pair<double, double>(loss, pred.eq(tt).to(torch::kFloat64).mean().item<double>());
-  };
+  auto opt = make_optimizer(m, o);
+  Rng rng(mix_seed(o.seed, 0xC1A5));
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  const auto t = targets_tensor(y_train, o.task);
+  Fit fit{m, o, (xt - m.mean) / m.std, t, row_weights(t, o), *opt, rng, order};
 
   TrainResult r;
   torch::Tensor best_w = m.weight.detach().clone(), best_b = m.bias.detach().clone();
   int since_best = 0;
-  Rng rng(mix_seed(o.seed, 0xC1A5));
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
   for (int epoch = 1; epoch <= o.max_epochs; ++epoch) {
-    double train_loss = 0;
-    {
-      torch::GradMode::set_enabled(true);
-      if (o.optimizer == "lbfgs") {
-        auto closure = [&] {
-          opt->zero_grad();
-          auto loss = objective(m, z, t, w, o.weight_decay);
-          loss.backward();
-          return loss;
-        };
-        train_loss = static_cast<torch::optim::LBFGS*>(opt.get())->step(closure).item<double>();
-      } else {
-        rng.shuffle(order);
-        const auto idx_all = torch::tensor(order, torch::kLong);
-        double sum = 0;
-        for (int64_t s = 0; s < n; s += o.batch) {
-          const auto idx = idx_all.slice(0, s, std::min(n, s + o.batch));
-          opt->zero_grad();
-          auto loss = objective(m, z.index_select(0, idx), t.index_select(0, idx), w.index_select(0, idx),
-                                o.weight_decay);
-          loss.backward();
-          opt->step();
-          sum += loss.item<double>() * static_cast<double>(idx.size(0));
-        }
-        train_loss = sum / static_cast<double>(n);
-      }
-      torch::GradMode::set_enabled(false);
-    }
-    const auto [val_loss, val_acc] = evaluate(zv, tv, wv);
+    const double train_loss = train_epoch(fit);
+    const auto [val_loss, val_acc] = val_figures(m, zv, tv);
     r.curve.push_back({epoch, train_loss, val_loss, val_acc});
     if (best_epoch_index(r.curve, o.monitor) == r.curve.size() - 1) {
       best_w = m.weight.detach().clone();

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "oess/data/loader.h"
+#include "oess/models/preprocessing.h"
 #include "oess/data/synth.h"
 #include "oess/features/cache.h"
 #include "oess/features/extractor.h"

@@ -6,6 +6,7 @@
 
 #include "oess/data/balance.h"
 #include "oess/data/loader.h"
+#include "oess/models/preprocessing.h"
 
 namespace fs = std::filesystem;
 using namespace oess::data;

@@ -31,7 +31,7 @@ struct ImageScore {
   int binary_vote = 0;
 };
 
-enum class HeatMethod { kGradCam, kIntegratedGradients, kGradCamIg };
+enum class HeatMethod { kGradCam, kIntegratedGradients, kGradCamIg };  // config::heat_methods() order
 
 struct HeatOptions {
   HeatMethod method = HeatMethod::kGradCamIg;

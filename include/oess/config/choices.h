@@ -1,0 +1,40 @@
+#pragma once
+// oess/config/choices.h — the closed sets of oess's options, each spelled once. The config schema's
+// `choices` (docs/config.md), the command line's checks (CLI::IsMember) and the parsers of the areas that
+// use them (data, features, train, export) all read these lists; an enum whose order follows its list
+// turns a name into a value (parse<E>).
+//
+// Choices::index(value, what): the value's position, else UsageError `WHAT "value": expected a, b or c`.
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace oess::config {
+
+struct Choices {
+  const char* what;  // the option, as messages name it when the caller does not
+  std::vector<std::string> names;
+  size_t index(const std::string& value, const std::string& what = "") const;
+  bool contains(const std::string& value) const;
+  std::string expected() const;  // "a, b or c"
+};
+
+const Choices& split_methods();     // per_class stratified grouped column
+const Choices& balance_modes();     // oversample class_weights none
+const Choices& run_poolings();      // avg max: what a run's classifiers can use
+const Choices& extract_poolings();  // avg max none: `oess extract` can also keep the full maps
+const Choices& tasks();             // oess4 binary
+const Choices& optimizers();        // adam sgd lbfgs
+const Choices& monitors();          // val_accuracy val_loss
+const Choices& variations();        // grid seed
+const Choices& heat_methods();      // gradcam ig gradcam-ig
+
+enum class Optimizer { kAdam, kSgd, kLbfgs };   // optimizers()' order
+enum class Monitor { kValAccuracy, kValLoss };  // monitors()' order
+
+template <typename E>
+E parse(const Choices& c, const std::string& value, const std::string& what = "") {
+  return static_cast<E>(c.index(value, what));
+}
+
+}  // namespace oess::config
