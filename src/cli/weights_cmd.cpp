@@ -33,15 +33,6 @@ std::string dtype_name(const torch::Tensor& t) {
 }
 
 // How well a state dict fits each architecture, in words (without building VGG's 124 M-parameter head).
-// Only the classification head (and Inception's AuxLogits) missing: a features-only file.
-bool features_only(const models::LoadReport& r) {
-  if (r.missing.empty() || !r.unexpected.empty() || !r.mismatched.empty()) return false;
-  for (const auto& k : r.missing)
-    if (k.rfind("fc.", 0) != 0 && k.rfind("AuxLogits.", 0) != 0 && k.rfind("classifier.", 0) != 0)
-      return false;
-  return true;
-}
-
 std::string describe_fit(const io::StateDict& state) {
   std::vector<std::string> lines;
   size_t tensors = 0;
@@ -62,7 +53,7 @@ std::string describe_fit(const io::StateDict& state) {
           fmt::format("{}: the features fit; {} classifier tensors present (check them with "
                       "`oess weights check --arch {}`)",
                       models::arch_name(arch), r.ignored.size(), models::arch_name(arch)));
-    } else if (features_only(r)) {
+    } else if (r.only_head_missing()) {
       lines.push_back(fmt::format("{}: every tensor fits the features (the file has no classifier{})",
                                   models::arch_name(arch),
                                   arch == Arch::kInceptionV3 ? " or AuxLogits" : ""));

@@ -32,6 +32,13 @@ void append_list(std::string& out, const char* label, const std::vector<std::str
 
 }  // namespace
 
+bool LoadReport::only_head_missing() const {
+  if (missing.empty() || !unexpected.empty() || !mismatched.empty()) return false;
+  for (const auto& k : missing)
+    if (!has_prefix(k, "fc.") && !has_prefix(k, "classifier.") && !has_prefix(k, "AuxLogits.")) return false;
+  return true;
+}
+
 std::string LoadReport::summary() const { return fmt::format("{} tensors loaded", loaded) + details(); }
 
 std::string LoadReport::details() const {
@@ -108,12 +115,7 @@ LoadReport Backbone::load(const io::StateDict& raw, bool strict, const std::stri
 
   if (strict && !report.ok()) {
     std::string hint;
-    const std::string head = arch() == Arch::kVgg16 ? "classifier." : "fc.";
-    bool only_head_missing =
-        !report.missing.empty() && report.unexpected.empty() && report.mismatched.empty();
-    for (const auto& k : report.missing)
-      only_head_missing = only_head_missing && (has_prefix(k, head) || has_prefix(k, "AuxLogits."));
-    if (only_head_missing)
+    if (report.only_head_missing())
       hint =
           "\n  only the classification head is missing: a features-only file (converted with --drop-head) "
           "loads into a backbone built without the head (`oess weights check --features-only`)";

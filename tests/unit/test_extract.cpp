@@ -6,10 +6,10 @@
 #include <fstream>
 
 #include "oess/data/loader.h"
-#include "oess/models/preprocessing.h"
 #include "oess/data/synth.h"
 #include "oess/features/cache.h"
 #include "oess/features/extractor.h"
+#include "oess/models/preprocessing.h"
 
 namespace fs = std::filesystem;
 using namespace oess;

@@ -66,6 +66,9 @@ struct LoadReport {
   std::vector<std::string> ignored;     // keys of parts not built (classifier, AuxLogits)
   int64_t loaded = 0;                   // tensors copied
   bool ok() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
+  // Only the classification head (fc., classifier.) and Inception's AuxLogits missing, nothing else wrong:
+  // a features-only file, which loads into a backbone built without the head.
+  bool only_head_missing() const;
   std::string summary() const;  // the loaded count, then details()
   std::string details() const;  // one indented line per non-empty category, every key named
 };
