@@ -30,9 +30,9 @@ inline void swallow_oess_errors(void (*fn)(const std::string&), const std::strin
 
 inline void manifest(const std::string& file) {
   const auto m = oess::data::read_manifest(file, /*check_files=*/false);
-  for (const char* method : {"per_class", "stratified", "grouped", "column"}) {
+  for (const auto& method : oess::config::split_methods().names) {
     oess::data::SplitOptions o;
-    o.method = method;
+    o.method = oess::config::parse<oess::config::SplitMethod>(method);
     o.val_per_class = o.test_per_class = 1;
     o.allow_patient_overlap = true;
     try {

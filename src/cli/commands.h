@@ -18,5 +18,4 @@ void add_config_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_export_command(CLI::App& app);
 void add_score_command(CLI::App& app);
-// --split-method, --val-per-class, --test-per-class, --val-fraction, --test-fraction, --seed.
 }  // namespace oess::cli

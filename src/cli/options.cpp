@@ -12,9 +12,7 @@
 namespace oess::cli {
 
 void add_split_options(CLI::App& sub, data::SplitOptions& s) {
-  sub.add_option("--split-method", s.method,
-                 fmt::format("{}", fmt::join(config::split_methods().names, " | ")))
-      ->capture_default_str();
+  add_choice_option(sub, "--split-method", s.method, "how images are divided");
   sub.add_option("--val-per-class", s.val_per_class, "per_class: validation images per grade")
       ->capture_default_str();
   sub.add_option("--test-per-class", s.test_per_class, "per_class: test images per grade")

@@ -1,8 +1,13 @@
 #pragma once
 // src/cli/options.h — command-line options several subcommands share, declared once.
-namespace CLI {
-class App;
-}
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "oess/config/choices.h"
+
 namespace oess::data {
 struct SplitOptions;
 }
@@ -12,5 +17,17 @@ namespace oess::cli {
 // --split-method, --val-per-class, --test-per-class, --val-fraction, --test-fraction, --seed,
 // --allow-patient-overlap (data/split.h).
 void add_split_options(CLI::App& sub, data::SplitOptions& split);
+
+// An option whose value is one of a closed set (config/choices.h): the help lists the names and shows the
+// default; a name outside the set is a usage error `FLAG "x": expected a, b or c` (exit 2).
+template <typename E>
+CLI::Option* add_choice_option(CLI::App& sub, const std::string& flag, E& target, const std::string& help) {
+  const std::string names = fmt::format("{}", fmt::join(config::choices_of<E>().names, " | "));
+  return sub
+      .add_option_function<std::string>(
+          flag, [&target, flag](const std::string& v) { target = config::parse<E>(v, flag); },
+          help.empty() ? names : help + ": " + names)
+      ->default_str(config::name(target));
+}
 
 }  // namespace oess::cli

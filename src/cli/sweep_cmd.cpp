@@ -19,7 +19,8 @@ namespace {
 namespace fs = std::filesystem;
 
 struct SweepArgs {
-  std::string features, manifest, out, task = "oess4", balance = "oversample";
+  std::string features, manifest, out, task = "oess4";
+  config::Balance balance = config::Balance::kOversample;
   data::SplitOptions split;
   train::TrainOptions train;
   int threads = 2, members = 0, cross_tap = 0, bootstrap = 2000;
@@ -31,7 +32,6 @@ void run_sweep(SweepArgs a) {
   st.train.task = train::parse_task(a.task);
   train::validate(st.train);
   data::validate_split_options(a.split);
-  config::balance_modes().index(a.balance, "--balance");
   st.balance = a.balance;
   st.split = a.split;
   st.seed = a.split.seed;
@@ -41,8 +41,8 @@ void run_sweep(SweepArgs a) {
   auto c = experiment::chain_from_features(a.features, a.manifest, st);
   experiment::index_rows(c);
   fmt::print("{} training rows after {} ({} images), {} validation, {} test; task {}; {} tap(s)\n",
-             c.rows.train.size(), a.balance, c.split.indices(data::Part::kTrain).size(), c.rows.val.size(),
-             c.rows.test.size(), a.task, c.features.taps.size());
+             c.rows.train.size(), config::name(a.balance), c.split.indices(data::Part::kTrain).size(),
+             c.rows.val.size(), c.rows.test.size(), a.task, c.features.taps.size());
   experiment::run_sweep(c);
   fmt::print("\n{}", experiment::format_sweep_table(c));
   experiment::select_tap(c);
@@ -78,20 +78,15 @@ void add_sweep_command(CLI::App& app) {
          "--task", a->task,
          fmt::format("{} (oess4: grades 0-3; binary: 0-1 vs 2-3)", fmt::join(config::tasks().names, " | ")))
       ->capture_default_str();
-  sub->add_option("--balance", a->balance, fmt::format("{}", fmt::join(config::balance_modes().names, " | ")))
-      ->capture_default_str();
-  sub->add_option("--optimizer", a->train.optimizer,
-                  fmt::format("{}", fmt::join(config::optimizers().names, " | ")))
-      ->capture_default_str();
+  add_choice_option(*sub, "--balance", a->balance, "training-set balancing");
+  add_choice_option(*sub, "--optimizer", a->train.optimizer, "");
   sub->add_option("--lr", a->train.lr, "learning rate")->capture_default_str();
   sub->add_option("--weight-decay", a->train.weight_decay, "L2 coefficient")->capture_default_str();
   sub->add_option("--batch", a->train.batch, "mini-batch size")->capture_default_str();
   sub->add_option("--max-epochs", a->train.max_epochs, "epoch limit")->capture_default_str();
   sub->add_option("--patience", a->train.patience, "early stopping: epochs without improvement")
       ->capture_default_str();
-  sub->add_option("--monitor", a->train.monitor,
-                  fmt::format("{}", fmt::join(config::monitors().names, " | ")))
-      ->capture_default_str();
+  add_choice_option(*sub, "--monitor", a->train.monitor, "early stopping watches");
   sub->add_option("--train-seed", a->train.seed, "classifier seed (mini-batch order)")->capture_default_str();
   sub->add_option("--threads", a->threads, "taps trained in parallel")->capture_default_str();
   sub->add_option("--members", a->members, "ensemble members on the best tap (the study: 10); 0 = none")

@@ -118,30 +118,29 @@ Split check_overlap(const Manifest& m, Split s, const SplitOptions& o) {
         "{}: the {} split puts {} patient(s) in both training and test: {}. Test figures would be optimistic "
         "(leakage). Use split method \"grouped\" to keep each patient in one part, or allow it knowingly "
         "(data.allow_patient_overlap: true, --allow-patient-overlap)",
-        m.file, o.method, both.size(), names));
+        m.file, config::name(o.method), both.size(), names));
   spdlog::warn(
       "{}: the {} split puts {} patient(s) in both training and test ({}): allowed by "
       "allow_patient_overlap; test figures will be optimistic",
-      m.file, o.method, both.size(), names);
+      m.file, config::name(o.method), both.size(), names);
   return s;
 }
 }  // namespace
 
 void validate_split_options(const SplitOptions& o) {
-  config::split_methods().index(o.method);
-  if (o.method == "per_class" && (o.val_per_class < 0 || o.test_per_class < 0))
+  if (o.method == config::SplitMethod::kPerClass && (o.val_per_class < 0 || o.test_per_class < 0))
     throw UsageError("per_class split: val_per_class and test_per_class must be >= 0");
-  if ((o.method == "stratified" || o.method == "grouped") &&
+  if ((o.method == config::SplitMethod::kStratified || o.method == config::SplitMethod::kGrouped) &&
       !(o.val_fraction >= 0 && o.test_fraction >= 0 && o.val_fraction + o.test_fraction < 1))
-    throw UsageError(fmt::format("{} split: fractions val {} + test {} must be >= 0 and sum to < 1", o.method,
-                                 o.val_fraction, o.test_fraction));
+    throw UsageError(fmt::format("{} split: fractions val {} + test {} must be >= 0 and sum to < 1",
+                                 config::name(o.method), o.val_fraction, o.test_fraction));
 }
 
 Split make_split(const Manifest& m, const SplitOptions& o) {
   validate_split_options(o);
   Rng rng(mix_seed(o.seed, 0x5B11));
   const auto counts = m.counts();
-  if (o.method == "per_class") {
+  if (o.method == config::SplitMethod::kPerClass) {
     std::vector<std::string> short_grades;
     for (int g = 0; g < kNumGrades; ++g)
       if (counts[static_cast<size_t>(g)] < o.val_per_class + o.test_per_class)
@@ -156,11 +155,11 @@ Split make_split(const Manifest& m, const SplitOptions& o) {
                                         std::vector<int>(kNumGrades, o.test_per_class)),
                          o);
   }
-  if (o.method == "stratified" || o.method == "grouped") {
+  if (o.method == config::SplitMethod::kStratified || o.method == config::SplitMethod::kGrouped) {
     if (!(o.val_fraction >= 0 && o.test_fraction >= 0 && o.val_fraction + o.test_fraction < 1))
       throw UsageError(fmt::format("{} split: fractions val {} + test {} must be >= 0 and sum to < 1",
-                                   o.method, o.val_fraction, o.test_fraction));
-    if (o.method == "grouped") return grouped(m, o, rng);
+                                   config::name(o.method), o.val_fraction, o.test_fraction));
+    if (o.method == config::SplitMethod::kGrouped) return grouped(m, o, rng);
     std::vector<int> nv(kNumGrades), nt(kNumGrades);
     for (size_t g = 0; g < kNumGrades; ++g) {
       nt[g] = static_cast<int>(std::lround(o.test_fraction * counts[g]));
@@ -168,7 +167,7 @@ Split make_split(const Manifest& m, const SplitOptions& o) {
     }
     return check_overlap(m, take_per_grade(m, rng, nv, nt), o);
   }
-  if (o.method == "column") {
+  if (o.method == config::SplitMethod::kColumn) {
     if (!m.has_split)
       throw UsageError(fmt::format("{}: split method \"column\" needs a split column", m.file));
     Split s;

@@ -101,7 +101,7 @@ void index_rows(Chain& c) {
 }
 
 void run_sweep(Chain& c, const ProgressFn& progress) {
-  c.s.train.class_weights = c.s.balance == "class_weights";
+  c.s.train.class_weights = c.s.balance == config::Balance::kClassWeights;
   c.sweep = train::sweep(c.features, c.rows, c.grades, c.s.train, c.s.train_threads, progress);
 }
 
@@ -134,7 +134,7 @@ void train_members(Chain& c, const ProgressFn& progress) {
       if (std::find(taps.begin(), taps.end(), name) == taps.end()) taps.push_back(name);
     }
     std::vector<train::TrainOptions> grid;
-    if (c.s.variation == "grid") {
+    if (c.s.variation == config::Variation::kGrid) {
       grid = ensemble::member_grid(c.s.members, c.s.train);
     } else {
       for (int m = 0; m < c.s.members; ++m) {
@@ -252,7 +252,7 @@ void write_report(const Chain& c, const std::string& dir) {
     for (size_t g = 0; g < 4; ++g) in.split_counts[p][g] = cnt[p][g];
   for (const auto& it : c.items)
     ++in.train_balanced[static_cast<size_t>(c.manifest.samples[it.sample].score)];
-  in.balance = c.s.balance + (c.s.augment ? " (copies augmented)" : "");
+  in.balance = config::name(c.s.balance) + (c.s.augment ? " (copies augmented)" : "");
   for (size_t i = 0; i < c.sweep.taps.size(); ++i) {
     const auto& t = c.sweep.taps[i];
     const auto tm =

@@ -75,19 +75,21 @@ void stage_data(Chain& c, bool may_make, const std::string& dir, Console& con) {
   c.manifest = data::read_manifest(file);
   c.split = data::make_split(c.manifest, c.s.split);
   const auto train = c.split.indices(data::Part::kTrain);
-  c.items = c.s.balance == "oversample" ? data::oversample(train, c.manifest.scores(), c.s.seed)
-                                        : data::no_balancing(train);
+  c.items = c.s.balance == config::Balance::kOversample
+                ? data::oversample(train, c.manifest.scores(), c.s.seed)
+                : data::no_balancing(train);
   data::write_split_csv((fs::path(dir) / "split.csv").string(), c.manifest, c.split);
   const auto cnt = c.split.counts(c.manifest);
-  std::string table = fmt::format("  {}: {} images; split {}\n  {:<8} {:>6} {:>6} {:>6} {:>6}\n", file,
-                                  c.manifest.samples.size(), c.s.split.method, "", "0", "1", "2", "3");
+  std::string table =
+      fmt::format("  {}: {} images; split {}\n  {:<8} {:>6} {:>6} {:>6} {:>6}\n", file,
+                  c.manifest.samples.size(), config::name(c.s.split.method), "", "0", "1", "2", "3");
   for (size_t p = 0; p < 3; ++p)
     table += fmt::format("  {:<8} {:>6} {:>6} {:>6} {:>6}\n", data::part_name(static_cast<data::Part>(p)),
                          cnt[p][0], cnt[p][1], cnt[p][2], cnt[p][3]);
   std::array<int, 4> bal{};
   for (const auto& it : c.items) ++bal[static_cast<size_t>(c.manifest.samples[it.sample].score)];
   table += fmt::format("  {:<8} {:>6} {:>6} {:>6} {:>6}  ({}{})\n", "balanced", bal[0], bal[1], bal[2],
-                       bal[3], c.s.balance, c.s.augment ? ", copies augmented" : "");
+                       bal[3], config::name(c.s.balance), c.s.augment ? ", copies augmented" : "");
   con.say(table);
 }
 

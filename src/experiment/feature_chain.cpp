@@ -27,8 +27,9 @@ Chain chain_from_features(const std::string& features_file, const std::string& m
           fmt::format("{}:{}: {} has no row in {}", c.manifest.file, smp.line, smp.rel_path, features_file));
   c.split = data::make_split(c.manifest, s.split);
   const auto train_idx = c.split.indices(data::Part::kTrain);
-  c.items = s.balance == "oversample" ? data::oversample(train_idx, c.manifest.scores(), s.seed)
-                                      : data::no_balancing(train_idx);
+  c.items = s.balance == config::Balance::kOversample
+                ? data::oversample(train_idx, c.manifest.scores(), s.seed)
+                : data::no_balancing(train_idx);
   return c;
 }
 

@@ -36,7 +36,8 @@ void data_settings(const config::Config& cf, Settings& s) {
   s.synth.seed = static_cast<uint64_t>(cf.get_int("data.synthetic.seed"));
   s.synth.label_noise = cf.get_number("data.synthetic.label_noise");
   s.synth.threads = static_cast<int>(cf.get_int("features.threads"));
-  s.split.method = cf.get_string("data.split.method");
+  s.split.method =
+      config::parse<config::SplitMethod>(cf.get_string("data.split.method"), "data.split.method");
   s.split.val_per_class = static_cast<int>(cf.get_int("data.split.val_per_class"));
   s.split.test_per_class = static_cast<int>(cf.get_int("data.split.test_per_class"));
   s.split.val_fraction = cf.get_number("data.split.val_fraction");
@@ -44,9 +45,9 @@ void data_settings(const config::Config& cf, Settings& s) {
   s.split.seed = s.seed;
   s.split.allow_patient_overlap = cf.get_bool("data.allow_patient_overlap");
   checked("data.split", [&] { data::validate_split_options(s.split); });
-  s.balance = cf.get_string("data.balance");
+  s.balance = config::parse<config::Balance>(cf.get_string("data.balance"), "data.balance");
   s.augment = cf.get_bool("data.augment");
-  if (s.augment && s.balance != "oversample")
+  if (s.augment && s.balance != config::Balance::kOversample)
     throw UsageError("data.augment: augmented copies come from oversampling; set data.balance: oversample");
 }
 
@@ -81,14 +82,16 @@ void backbone_settings(const config::Config& cf, Settings& s) {
 void classifier_settings(const config::Config& cf, Settings& s) {
   auto& t = s.train;
   t.task = train::parse_task(cf.get_string("classifier.task"));
-  t.optimizer = cf.get_string("classifier.optimizer");
+  t.optimizer =
+      config::parse<config::Optimizer>(cf.get_string("classifier.optimizer"), "classifier.optimizer");
   t.lr = cf.get_number("classifier.lr");
   t.weight_decay = cf.get_number("classifier.weight_decay");
   t.momentum = cf.get_number("classifier.momentum");
   t.batch = static_cast<int>(cf.get_int("classifier.batch"));
   t.max_epochs = static_cast<int>(cf.get_int("classifier.max_epochs"));
   t.patience = static_cast<int>(cf.get_int("classifier.early_stopping.patience"));
-  t.monitor = cf.get_string("classifier.early_stopping.monitor");
+  t.monitor = config::parse<config::Monitor>(cf.get_string("classifier.early_stopping.monitor"),
+                                             "classifier.early_stopping.monitor");
   t.seed = s.seed;
   checked("classifier", [&] { train::validate(t); });
   s.train_threads = static_cast<int>(cf.get_int("classifier.threads"));
@@ -115,7 +118,7 @@ Settings settings_from(const config::Config& cf) {
   s.selection = cf.get_string("selection.tap");
   s.members = static_cast<int>(cf.get_int("ensemble.members"));
   s.ensemble_taps = cf.get_strings("ensemble.taps");
-  s.variation = cf.get_string("ensemble.variation");
+  s.variation = config::parse<config::Variation>(cf.get_string("ensemble.variation"), "ensemble.variation");
   const auto formats = cf.get_strings("report.formats");
   s.report_md = std::find(formats.begin(), formats.end(), "md") != formats.end();
   s.report_html = std::find(formats.begin(), formats.end(), "html") != formats.end();

@@ -20,13 +20,11 @@ int num_classes(Task t) { return t == Task::kBinary ? 2 : 4; }
 int target_of(int grade, Task t) { return t == Task::kBinary ? (grade >= 2 ? 1 : 0) : grade; }
 
 void validate(const TrainOptions& o) {
-  config::optimizers().index(o.optimizer);
   if (!(o.lr > 0)) throw UsageError("classifier.lr must be > 0");
   if (!(o.weight_decay >= 0)) throw UsageError("classifier.weight_decay must be >= 0");
   if (o.batch < 1) throw UsageError("classifier.batch must be >= 1");
   if (o.max_epochs < 1) throw UsageError("classifier.max_epochs must be >= 1");
   if (o.patience < 1) throw UsageError("classifier.early_stopping.patience must be >= 1");
-  config::monitors().index(o.monitor);
 }
 
 torch::Tensor LinearModel::logits(const torch::Tensor& z) const { return torch::addmm(bias, z, weight.t()); }
@@ -52,9 +50,8 @@ torch::Tensor objective(const LinearModel& m, const torch::Tensor& z, const torc
   return (per_row * row_weights).sum() / row_weights.sum() + 0.5 * weight_decay * m.weight.pow(2).sum();
 }
 
-size_t best_epoch_index(const std::vector<CurvePoint>& c, const std::string& monitor) {
-  const bool by_loss =
-      config::parse<config::Monitor>(config::monitors(), monitor) == config::Monitor::kValLoss;
+size_t best_epoch_index(const std::vector<CurvePoint>& c, config::Monitor monitor) {
+  const bool by_loss = monitor == config::Monitor::kValLoss;
   size_t best = 0;
   for (size_t i = 1; i < c.size(); ++i) {
     const bool better =
@@ -89,10 +86,9 @@ torch::Tensor row_weights(const torch::Tensor& t, const TrainOptions& o) {
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(LinearModel& m, const TrainOptions& o) {
   std::vector<torch::Tensor> params{m.weight, m.bias};
-  const auto which = config::parse<config::Optimizer>(config::optimizers(), o.optimizer);
-  if (which == config::Optimizer::kAdam)
+  if (o.optimizer == config::Optimizer::kAdam)
     return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(o.lr));
-  if (which == config::Optimizer::kSgd)
+  if (o.optimizer == config::Optimizer::kSgd)
     return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(o.lr).momentum(o.momentum));
   return std::make_unique<torch::optim::LBFGS>(params, torch::optim::LBFGSOptions(o.lr)
                                                            .max_iter(20)
@@ -116,7 +112,7 @@ struct Fit {
 double train_epoch(Fit& f) {
   torch::GradMode::set_enabled(true);
   double train_loss = 0;
-  if (config::parse<config::Optimizer>(config::optimizers(), f.o.optimizer) == config::Optimizer::kLbfgs) {
+  if (f.o.optimizer == config::Optimizer::kLbfgs) {
     auto closure = [&] {
       f.opt.zero_grad();
       auto loss = objective(f.m, f.z, f.t, f.w, f.o.weight_decay);

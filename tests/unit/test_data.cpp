@@ -203,7 +203,7 @@ TEST_CASE("per_class split: N of each grade to val and test, disjoint, seeded", 
 TEST_CASE("stratified split: round(fraction x count) per grade", "[split]") {
   const Manifest m = read_manifest(make_manifest("split_st", {100, 30, 21, 7}).string());
   SplitOptions o;
-  o.method = "stratified";
+  o.method = oess::config::SplitMethod::kStratified;
   o.val_fraction = 0.2;   // 20, 6, 4.2 -> 4, 1.4 -> 1
   o.test_fraction = 0.1;  // 10, 3, 2.1 -> 2, 0.7 -> 1
   const auto c = make_split(m, o).counts(m);
@@ -214,7 +214,7 @@ TEST_CASE("stratified split: round(fraction x count) per grade", "[split]") {
 TEST_CASE("grouped split never puts a patient in two parts", "[split]") {
   const Manifest m = read_manifest(make_manifest("split_gr", {120, 70, 50, 40}, 28).string());
   SplitOptions o;
-  o.method = "grouped";
+  o.method = oess::config::SplitMethod::kGrouped;
   o.val_fraction = 0.15;
   o.test_fraction = 0.15;
   for (uint64_t seed = 0; seed < 20; ++seed) {
@@ -241,7 +241,7 @@ TEST_CASE("column split and patient overlap detection", "[split]") {
   write(d / "m.csv", "path,score,patient,split\na.png,0,P1,train\nb.png,1,P1,test\nc.png,2,P2,val\n");
   const Manifest m = read_manifest((d / "m.csv").string());
   SplitOptions o;
-  o.method = "column";
+  o.method = oess::config::SplitMethod::kColumn;
   // The leakage guard: P1 is in training and test.
   REQUIRE_THROWS_WITH(make_split(m, o),
                       Contains("m.csv: the column split puts 1 patient(s) in both training and "

@@ -115,10 +115,10 @@ TEST_CASE("early stopping picks the best epoch on a constructed curve", "[train]
   // the lower loss -> epoch 3 (index 2). By loss alone also index 2. A plateau keeps the earliest.
   const std::vector<train::CurvePoint> c = {
       {1, 0, 1.0, 0.5}, {2, 0, 0.8, 0.7}, {3, 0, 0.6, 0.7}, {4, 0, 0.9, 0.6}};
-  CHECK(train::best_epoch_index(c, "val_accuracy") == 2);
-  CHECK(train::best_epoch_index(c, "val_loss") == 2);
+  CHECK(train::best_epoch_index(c, oess::config::Monitor::kValAccuracy) == 2);
+  CHECK(train::best_epoch_index(c, oess::config::Monitor::kValLoss) == 2);
   const std::vector<train::CurvePoint> flat = {{1, 0, 0.5, 0.6}, {2, 0, 0.5, 0.6}};
-  CHECK(train::best_epoch_index(flat, "val_accuracy") == 0);
+  CHECK(train::best_epoch_index(flat, oess::config::Monitor::kValAccuracy) == 0);
 }
 
 TEST_CASE("training restores the best epoch's weights and stops after patience", "[train]") {
@@ -204,10 +204,10 @@ TEST_CASE("L2 logistic and softmax regression agree with scikit-learn", "[train]
   for (const std::string task : {"oess4", "binary"}) {
     train::TrainOptions o;
     o.task = train::parse_task(task);
-    o.optimizer = "lbfgs";
+    o.optimizer = oess::config::Optimizer::kLbfgs;
     o.lr = 1;
     o.weight_decay = 1.0 / (C * static_cast<double>(x.size(0)));  // sklearn: C * sum(loss) + ||W||^2 / 2
-    o.monitor = "val_loss";
+    o.monitor = oess::config::Monitor::kValLoss;
     o.max_epochs = 60;
     o.patience = 60;
     const auto r = train::train_classifier(x, grades, x, grades, o);

@@ -29,12 +29,48 @@ const Choices& monitors();          // val_accuracy val_loss
 const Choices& variations();        // grid seed
 const Choices& heat_methods();      // gradcam ig gradcam-ig
 
-enum class Optimizer { kAdam, kSgd, kLbfgs };   // optimizers()' order
-enum class Monitor { kValAccuracy, kValLoss };  // monitors()' order
+// Enums whose order follows their list. choices_of<E>() is the list; parse<E>(name) the value (UsageError
+// naming `what`, else the list's option, when the name is not in it); name(e) the name.
+enum class SplitMethod { kPerClass, kStratified, kGrouped, kColumn };  // split_methods()
+enum class Balance { kOversample, kClassWeights, kNone };              // balance_modes()
+enum class Optimizer { kAdam, kSgd, kLbfgs };                          // optimizers()
+enum class Monitor { kValAccuracy, kValLoss };                         // monitors()
+enum class Variation { kGrid, kSeed };                                 // variations()
+
+template <typename E>
+const Choices& choices_of();
+template <>
+inline const Choices& choices_of<SplitMethod>() {
+  return split_methods();
+}
+template <>
+inline const Choices& choices_of<Balance>() {
+  return balance_modes();
+}
+template <>
+inline const Choices& choices_of<Optimizer>() {
+  return optimizers();
+}
+template <>
+inline const Choices& choices_of<Monitor>() {
+  return monitors();
+}
+template <>
+inline const Choices& choices_of<Variation>() {
+  return variations();
+}
 
 template <typename E>
 E parse(const Choices& c, const std::string& value, const std::string& what = "") {
   return static_cast<E>(c.index(value, what));
+}
+template <typename E>
+E parse(const std::string& value, const std::string& what = "") {
+  return parse<E>(choices_of<E>(), value, what);
+}
+template <typename E>
+const std::string& name(E e) {
+  return choices_of<E>().names.at(static_cast<size_t>(e));
 }
 
 }  // namespace oess::config

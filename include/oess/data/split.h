@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "oess/config/choices.h"
 #include "oess/data/manifest.h"
 
 namespace oess::data {
@@ -26,7 +27,7 @@ enum class Part { kTrain = 0, kVal = 1, kTest = 2 };
 std::string part_name(Part p);
 
 struct SplitOptions {
-  std::string method = "per_class";  // per_class | stratified | grouped | column
+  config::SplitMethod method = config::SplitMethod::kPerClass;
   int val_per_class = 44, test_per_class = 44;
   double val_fraction = 0.1, test_fraction = 0.1;
   uint64_t seed = 0;

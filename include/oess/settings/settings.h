@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "oess/config/choices.h"
 #include "oess/config/config.h"
 #include "oess/data/split.h"
 #include "oess/data/synth.h"
@@ -23,7 +24,7 @@ struct Settings {
   std::string manifest = "synthetic";
   data::SynthOptions synth;
   data::SplitOptions split;
-  std::string balance = "oversample";
+  config::Balance balance = config::Balance::kOversample;
   bool augment = false;
   features::ExtractOptions extract;  // taps, cache, crop, backbone ...; pooling set per entry of poolings
   std::vector<std::string> poolings{"avg"};
@@ -32,7 +33,7 @@ struct Settings {
   std::string selection = "best";
   int members = 10;
   std::vector<std::string> ensemble_taps{"best"};
-  std::string variation = "grid";
+  config::Variation variation = config::Variation::kGrid;
   bool report_md = true, report_html = true;
   int bootstrap = 2000;
 };

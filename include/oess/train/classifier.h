@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "oess/config/choices.h"
+
 namespace oess::train {
 
 enum class Task { kBinary, kOess4 };
@@ -32,15 +34,15 @@ int target_of(int grade, Task t);
 
 struct TrainOptions {
   Task task = Task::kOess4;
-  std::string optimizer = "adam";  // adam | sgd | lbfgs
+  config::Optimizer optimizer = config::Optimizer::kAdam;
   double lr = 1e-3;
   double weight_decay = 1e-4;
   double momentum = 0.9;  // sgd
   int batch = 64;
   int max_epochs = 200;
   int patience = 10;
-  std::string monitor = "val_accuracy";  // val_accuracy | val_loss
-  bool class_weights = false;            // weight rows n / (k n_c)
+  config::Monitor monitor = config::Monitor::kValAccuracy;
+  bool class_weights = false;  // weight rows n / (k n_c)
   uint64_t seed = 0;
 };
 void validate(const TrainOptions& o);  // UsageError naming the option
@@ -80,6 +82,6 @@ torch::Tensor objective(const LinearModel& m, const torch::Tensor& standardised,
 
 // Index of the best epoch of a curve by the monitor (val_accuracy: highest, ties by lowest val_loss, then
 // earliest; val_loss: lowest, then earliest).
-size_t best_epoch_index(const std::vector<CurvePoint>& curve, const std::string& monitor);
+size_t best_epoch_index(const std::vector<CurvePoint>& curve, config::Monitor monitor);
 
 }  // namespace oess::train
