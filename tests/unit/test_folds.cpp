@@ -1,0 +1,148 @@
+// K-fold assignment (data/folds.h): coverage, patient grouping, stratification, determinism, errors.
+#include <catch2/catch.hpp>
+#include <map>
+#include <set>
+#include <string>
+
+#include "oess/core/error.h"
+#include "oess/core/random.h"
+#include "oess/data/folds.h"
+
+using oess::data::FoldOptions;
+using oess::data::make_folds;
+using oess::data::Manifest;
+
+namespace {
+
+// 40 patients with 1-9 images each, grades drawn per image with the study's proportions.
+Manifest patients_manifest(uint64_t seed) {
+  Manifest m;
+  m.file = "mem.csv";
+  m.has_patient = true;
+  oess::Rng rng(seed);
+  for (int p = 0; p < 40; ++p) {
+    const int n = 1 + static_cast<int>(rng.below(9));
+    for (int i = 0; i < n; ++i) {
+      oess::data::Sample s;
+      s.rel_path = "P" + std::to_string(p) + "_" + std::to_string(i) + ".png";
+      s.patient = "P" + std::to_string(p);
+      const double u = rng.uniform();
+      s.score = u < 0.44 ? 0 : u < 0.69 ? 1 : u < 0.87 ? 2 : 3;
+      m.samples.push_back(s);
+    }
+  }
+  return m;
+}
+
+Manifest images_manifest(const std::vector<int>& grades) {
+  Manifest m;
+  m.file = "mem.csv";
+  for (size_t i = 0; i < grades.size(); ++i) {
+    oess::data::Sample s;
+    s.rel_path = std::to_string(i) + ".png";
+    s.score = grades[i];
+    m.samples.push_back(s);
+  }
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("k-fold: every image in exactly one test fold, no patient in two, train and test disjoint",
+          "[folds]") {
+  const Manifest m = patients_manifest(7);
+  const auto all = make_folds(m, {5, 1, 11});
+  REQUIRE(all.size() == 1);
+  const auto& f = all[0];
+  CHECK(f.grouped);
+  REQUIRE(f.fold.size() == m.samples.size());
+  std::vector<int> seen(m.samples.size(), 0);
+  for (int k = 0; k < 5; ++k) {
+    const auto test = f.test(k), train = f.train(k);
+    CHECK(!test.empty());
+    CHECK(test.size() + train.size() == m.samples.size());
+    const std::set<size_t> test_set(test.begin(), test.end());
+    for (size_t i : train) CHECK(test_set.count(i) == 0);  // the actual indices, not the fold labels
+    std::set<std::string> test_patients, train_patients;
+    for (size_t i : test) {
+      ++seen[i];
+      test_patients.insert(m.samples[i].patient);
+    }
+    for (size_t i : train) train_patients.insert(m.samples[i].patient);
+    for (const auto& p : test_patients) CHECK(train_patients.count(p) == 0);
+    std::set<int> grades;
+    for (size_t i : test) grades.insert(m.samples[i].score);
+    CHECK(grades.size() == 4);  // stratified: every grade in every test fold
+  }
+  for (int s : seen) CHECK(s == 1);
+}
+
+TEST_CASE("k-fold: same seed same folds; repeats and other seeds reshuffle", "[folds]") {
+  const Manifest m = patients_manifest(3);
+  const auto a = make_folds(m, {4, 3, 5});
+  const auto b = make_folds(m, {4, 3, 5});
+  REQUIRE(a.size() == 3);
+  for (size_t r = 0; r < 3; ++r) CHECK(a[r].fold == b[r].fold);
+  CHECK(a[0].fold != a[1].fold);
+  CHECK(make_folds(m, {4, 1, 6})[0].fold != a[0].fold);
+}
+
+TEST_CASE("k-fold without patients: image folds, each grade spread evenly (hand-checked case)", "[folds]") {
+  // Six images, grades 0 0 0 1 1 1, three folds: each fold must test exactly one 0 and one 1.
+  const Manifest m = images_manifest({0, 0, 0, 1, 1, 1});
+  const auto f = make_folds(m, {3, 1, 0})[0];
+  CHECK_FALSE(f.grouped);
+  for (int k = 0; k < 3; ++k) {
+    std::map<int, int> per_grade;
+    for (size_t i : f.test(k)) ++per_grade[m.samples[i].score];
+    CHECK(per_grade == std::map<int, int>{{0, 1}, {1, 1}});
+  }
+  // 23 images of uneven grades (10, 7, 3, 3): per grade, fold sizes differ by at most one.
+  std::vector<int> grades;
+  for (int i = 0; i < 23; ++i) grades.push_back(i % 7 < 3 ? 0 : i % 7 < 5 ? 1 : i % 7 < 6 ? 2 : 3);
+  const Manifest m2 = images_manifest(grades);
+  const auto f2 = make_folds(m2, {3, 1, 2})[0];
+  for (int g = 0; g < 4; ++g) {
+    int lo = 1 << 30, hi = 0;
+    for (int k = 0; k < 3; ++k) {
+      int n = 0;
+      for (size_t i : f2.test(k)) n += m2.samples[i].score == g;
+      lo = std::min(lo, n);
+      hi = std::max(hi, n);
+    }
+    CHECK(hi - lo <= 1);
+  }
+}
+
+TEST_CASE("k-fold refuses 1 fold and a grade with fewer patients than folds", "[folds]") {
+  const Manifest m = patients_manifest(7);
+  CHECK_THROWS_AS(make_folds(m, {1, 1, 0}), oess::UsageError);
+  CHECK_THROWS_AS(make_folds(m, {5, 0, 0}), oess::UsageError);
+  // Grade 3 on two patients only, five folds.
+  Manifest few = images_manifest({});
+  few.has_patient = true;
+  for (int p = 0; p < 10; ++p)
+    for (int g = 0; g < 3; ++g) {
+      oess::data::Sample s;
+      s.rel_path = "P" + std::to_string(p) + "g" + std::to_string(g) + ".png";
+      s.patient = "P" + std::to_string(p);
+      s.score = g;
+      few.samples.push_back(s);
+    }
+  for (int p = 0; p < 2; ++p) {
+    oess::data::Sample s;
+    s.rel_path = "P" + std::to_string(p) + "g3.png";
+    s.patient = "P" + std::to_string(p);
+    s.score = 3;
+    few.samples.push_back(s);
+  }
+  try {
+    make_folds(few, {5, 1, 0});
+    FAIL("expected an error");
+  } catch (const oess::UsageError&) {
+    FAIL("a data problem, not a usage error");
+  } catch (const oess::Error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("grade 3 has images of only 2 patient(s), fewer than the 5 folds"));
+  }
+  CHECK_NOTHROW(make_folds(few, {2, 1, 0}));
+}
