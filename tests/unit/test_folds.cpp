@@ -77,7 +77,7 @@ TEST_CASE("k-fold: every image in exactly one test fold, no patient in two, trai
   for (int s : seen) CHECK(s == 1);
 }
 
-TEST_CASE("k-fold: same seed same folds; repeats and other seeds reshuffle", "[folds]") {
+TEST_CASE("k-fold: same seed same folds, repeats and other seeds reshuffle", "[folds]") {
   const Manifest m = patients_manifest(3);
   const auto a = make_folds(m, {4, 3, 5});
   const auto b = make_folds(m, {4, 3, 5});
