@@ -141,9 +141,9 @@ double train_epoch(Fit& f) {
 }
 
 // Validation loss (data term only, comparable across runs) and accuracy.
-std::pair<double, double> val_figures(const LinearModel& m, const torch::Tensor& zv,
-                                      const torch::Tensor& tv) {
-  const auto loss = objective(m, zv, tv, torch::ones({zv.size(0)}), 0.0).item<double>();
+std::pair<double, double> val_figures(const LinearModel& m, const torch::Tensor& zv, const torch::Tensor& tv,
+                                      const torch::Tensor& wv) {
+  const auto loss = objective(m, zv, tv, wv, 0.0).item<double>();
   const auto l = m.logits(zv);
   const auto pred = m.task == Task::kBinary ? (l.squeeze(1) > 0).to(torch::kLong) : l.argmax(1);
   return {loss, pred.eq(tv).to(torch::kFloat64).mean().item<double>()};
@@ -171,6 +171,7 @@ TrainResult train_classifier(const torch::Tensor& x_train, const std::vector<int
   m.std = torch::where(m.std > 0, m.std, torch::ones_like(m.std));
   const auto zv = (x_val.to(torch::kFloat32) - m.mean) / m.std;
   const auto tv = targets_tensor(y_val, o.task);
+  const auto wv = torch::ones({x_val.size(0)});  // validation rows weigh alike
   // Zero initial weights: deterministic, and the convex objective does not need symmetry breaking.
   m.weight = torch::zeros({k_out, f}).set_requires_grad(true);
   m.bias = torch::zeros({k_out}).set_requires_grad(true);
@@ -186,7 +187,7 @@ TrainResult train_classifier(const torch::Tensor& x_train, const std::vector<int
   int since_best = 0;
   for (int epoch = 1; epoch <= o.max_epochs; ++epoch) {
     const double train_loss = train_epoch(fit);
-    const auto [val_loss, val_acc] = val_figures(m, zv, tv);
+    const auto [val_loss, val_acc] = val_figures(m, zv, tv, wv);
     r.curve.push_back({epoch, train_loss, val_loss, val_acc});
     if (best_epoch_index(r.curve, o.monitor) == r.curve.size() - 1) {
       best_w = m.weight.detach().clone();
