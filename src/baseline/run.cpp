@@ -30,13 +30,11 @@ metrics::Predictions predictions(const data::Manifest& m, const std::vector<size
   return pr;
 }
 
-}  // namespace
-
-Result run(const data::Manifest& m, const data::Split& split, int threads,
-           const std::function<void(int64_t, int64_t)>& progress) {
+// Every image's colour fraction, decoded on `threads` threads.
+std::vector<double> fractions(const data::Manifest& m, int threads,
+                              const std::function<void(int64_t, int64_t)>& progress, std::string& summary) {
   if (threads < 1) throw UsageError("--threads must be >= 1");
-  Result r;
-  r.fraction.resize(m.samples.size());
+  std::vector<double> fraction(m.samples.size());
   data::DecodeNotes notes;
   std::atomic<int64_t> done{0};
   std::mutex progress_mutex;
@@ -44,11 +42,47 @@ Result run(const data::Manifest& m, const data::Split& split, int threads,
     const cv::Mat img = data::decode_image(m.samples[i].path, &notes);
     const cv::Rect box = data::find_colour_box(img);
     if (box.area() == 0) ++notes.no_colour_box;
-    r.fraction[i] = colour_fraction(img, box);
+    fraction[i] = colour_fraction(img, box);
     std::lock_guard<std::mutex> lock(progress_mutex);
     if (progress) progress(++done, static_cast<int64_t>(m.samples.size()));
   });
-  r.decode_notes = notes.summary();
+  summary = notes.summary();
+  return fraction;
+}
+
+}  // namespace
+
+FoldResult run_folds(const data::Manifest& m, const data::Folds& folds, int threads,
+                     const std::function<void(int64_t, int64_t)>& progress) {
+  FoldResult r;
+  r.fraction = fractions(m, threads, progress, r.decode_notes);
+  for (int f = 0; f < folds.k; ++f) {
+    std::vector<double> x;
+    std::vector<int> y;
+    for (size_t i : folds.train(f)) {
+      x.push_back(r.fraction[i]);
+      y.push_back(m.samples[i].score);
+    }
+    r.thresholds.push_back(fit_thresholds(x, y));
+  }
+  r.test = predictions(m, {}, r.fraction, {}, "out-of-fold");
+  for (size_t i = 0; i < m.samples.size(); ++i) {
+    const int f = folds.fold[i];
+    const auto one = predictions(m, {i}, r.fraction, r.thresholds[static_cast<size_t>(f)], "out-of-fold");
+    r.test.path.push_back(one.path[0]);
+    r.test.truth.push_back(one.truth[0]);
+    r.test.pred.push_back(one.pred[0]);
+    r.test.p.push_back(one.p[0]);
+    if (m.has_patient) r.test.patient.push_back(one.patient[0]);
+    r.fold.push_back(f);
+  }
+  return r;
+}
+
+Result run(const data::Manifest& m, const data::Split& split, int threads,
+           const std::function<void(int64_t, int64_t)>& progress) {
+  Result r;
+  r.fraction = fractions(m, threads, progress, r.decode_notes);
   std::vector<double> x;
   std::vector<int> y;
   for (size_t i : split.indices(data::Part::kTrain)) {

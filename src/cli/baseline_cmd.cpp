@@ -1,5 +1,6 @@
 // `oess baseline`: colour-pixel fraction in the colour box, thresholds fitted on training images.
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
 #include "oess/core/progress.h"
+#include "oess/data/folds.h"
 #include "oess/data/manifest.h"
 #include "oess/data/split.h"
 #include "oess/io/csv.h"
@@ -42,10 +44,66 @@ void print_summary(const metrics::Metrics& m, const std::string& label) {
       label, 100 * b.accuracy.value, b.sensitivity.value, b.specificity.value, b.kappa.value);
 }
 
+// --split-method kfold: thresholds per fold, every image predicted once out of fold.
+void run_baseline_folds(const BaselineArgs& a, const data::Manifest& m) {
+  if (a.split.repeats != 1)
+    throw UsageError("oess baseline: --repeats must be 1 (the comparator has no spread to repeat for)");
+  const auto folds = data::make_folds(m, {a.split.folds, 1, a.split.seed})[0];
+  if (!folds.grouped)
+    spdlog::warn(
+        "{}: no patient column: folds are made image by image (one patient's images can be in a fold's "
+        "training and test parts)",
+        m.file);
+  Progress bar("baseline: colour fractions", static_cast<int64_t>(m.samples.size()));
+  const auto r = baseline::run_folds(m, folds, a.threads, [&bar](int64_t d, int64_t) { bar.update(d); });
+  bar.finish(r.decode_notes);
+  nlohmann::json about = {
+      {"method",
+       "colour-pixel fraction in the colour box, 3 thresholds (balanced accuracy), per fold fitted on "
+       "every image outside the fold"},
+      {"folds", folds.k},
+      {"thresholds", nlohmann::json::array()}};
+  for (size_t f = 0; f < r.thresholds.size(); ++f) {
+    const auto& th = r.thresholds[f].t;
+    fmt::print("fold {}: grade 1 from {:.4f}, grade 2 from {:.4f}, grade 3 from {:.4f}\n", f + 1, th[0],
+               th[1], th[2]);
+    about["thresholds"].push_back({th[0], th[1], th[2]});
+  }
+  const auto test = metrics::evaluate(r.test, a.bootstrap, a.split.seed);
+  print_summary(test, fmt::format("out-of-fold ({} folds)", folds.k));
+  if (a.out.empty()) return;
+  fs::create_directories(a.out);
+  std::vector<std::string> head = {"path", "truth", "pred", "p0", "p1", "p2", "p3"};
+  if (m.has_patient) head.push_back("patient");
+  head.push_back("colour_fraction");
+  head.push_back("fold");
+  io::CsvWriter pred(head), split({"path", "score", "patient", "fold"});
+  for (size_t k = 0; k < r.test.path.size(); ++k) {
+    std::vector<std::string> row = {r.test.path[k], std::to_string(r.test.truth[k]),
+                                    std::to_string(r.test.pred[k])};
+    for (double p : r.test.p[k]) row.push_back(p == 1 ? "1" : "0");
+    if (m.has_patient) row.push_back(r.test.patient[k]);
+    row.push_back(fmt::format("{:.6f}", r.fraction[k]));
+    row.push_back(std::to_string(r.fold[k] + 1));
+    pred.row(row);
+    split.row({m.samples[k].rel_path, std::to_string(m.samples[k].score), m.samples[k].patient,
+               std::to_string(r.fold[k] + 1)});
+  }
+  split.write((fs::path(a.out) / "split.csv").string());
+  pred.write((fs::path(a.out) / "predictions.csv").string());
+  write_file_atomic((fs::path(a.out) / "metrics.json").string(), test.to_json());
+  write_file_atomic((fs::path(a.out) / "baseline.json").string(), about.dump(2) + "\n");
+  fmt::print(
+      "\nwrote {}/split.csv (fold per image), predictions.csv and metrics.json (out of fold), baseline.json "
+      "(thresholds per fold)\n",
+      a.out);
+}
+
 void run_baseline(const BaselineArgs& a) {
   data::validate_split_options(a.split);
   if (a.bootstrap < 0) throw UsageError("--bootstrap must be >= 0");
   const data::Manifest m = data::read_manifest(a.manifest);
+  if (a.split.method == config::SplitMethod::kKfold) return run_baseline_folds(a, m);
   const data::Split split = data::make_split(m, a.split);
   Progress bar("baseline: colour fractions", static_cast<int64_t>(m.samples.size()));
   const auto r = baseline::run(m, split, a.threads, [&bar](int64_t d, int64_t) { bar.update(d); });

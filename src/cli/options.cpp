@@ -17,7 +17,13 @@ void add_split_options(CLI::App& sub, data::SplitOptions& s) {
       ->capture_default_str();
   sub.add_option("--test-per-class", s.test_per_class, "per_class: test images per grade")
       ->capture_default_str();
-  sub.add_option("--val-fraction", s.val_fraction, "stratified/grouped: validation fraction")
+  sub.add_option("--val-fraction", s.val_fraction,
+                 "stratified/grouped: validation fraction; kfold: share of each fold's training part held "
+                 "out for validation")
+      ->capture_default_str();
+  sub.add_option("--folds", s.folds, "kfold: number of folds (patients kept together)")
+      ->capture_default_str();
+  sub.add_option("--repeats", s.repeats, "kfold: repeats of the folds, each reshuffled")
       ->capture_default_str();
   sub.add_option("--test-fraction", s.test_fraction, "stratified/grouped: test fraction")
       ->capture_default_str();

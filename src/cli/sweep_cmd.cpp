@@ -11,6 +11,7 @@
 #include "oess/config/choices.h"
 #include "oess/core/error.h"
 #include "oess/experiment/chain.h"
+#include "oess/experiment/kfold.h"
 #include "options.h"
 
 namespace oess::cli {
@@ -26,6 +27,26 @@ struct SweepArgs {
   int threads = 2, members = 0, cross_tap = 0, bootstrap = 2000;
 };
 
+// K-fold on a feature file: every stage of experiment/kfold.h but the refit (no model is exported here).
+void run_kfold(experiment::Chain& c, const SweepArgs& a) {
+  if (a.out.empty()) throw UsageError("--split-method kfold writes per-fold files: give --out DIR");
+  if (a.cross_tap > 1) throw UsageError("--cross-tap is not available with --split-method kfold");
+  fs::create_directories(a.out);
+  const experiment::SayFn say = [](const std::string& t) { fmt::print("{}", t); };
+  experiment::Kfold k;
+  experiment::kfold_data(c, k, a.out, say);
+  experiment::kfold_sweep(c, k, say);
+  experiment::kfold_select(c, k, a.out, say);
+  experiment::kfold_ensemble(c, k, say);
+  experiment::kfold_evaluate(c, k, a.out, say);
+  fmt::print("\n{}", experiment::format_final(c));
+  if (experiment::random_backbone(c.features)) c.notes.push_back(experiment::kNoImagenetNote);
+  experiment::write_report(c, a.out);
+  fmt::print(
+      "\nwrote {}/split.csv, folds/, layers.csv, predictions.csv, metrics.json, report.md, report.html\n",
+      a.out);
+}
+
 void run_sweep(SweepArgs a) {
   settings::Settings st;
   st.train = a.train;
@@ -39,6 +60,7 @@ void run_sweep(SweepArgs a) {
   st.members = a.members;
   st.bootstrap = a.bootstrap;
   auto c = experiment::chain_from_features(a.features, a.manifest, st);
+  if (experiment::is_kfold(st)) return run_kfold(c, a);
   experiment::index_rows(c);
   fmt::print("{} training rows after {} ({} images), {} validation, {} test; task {}; {} tap(s)\n",
              c.rows.train.size(), config::name(a.balance), c.split.indices(data::Part::kTrain).size(),

@@ -28,7 +28,7 @@ bool Choices::contains(const std::string& value) const {
 }
 
 const Choices& split_methods() {
-  static const Choices c{"split method", {"per_class", "stratified", "grouped", "column"}};
+  static const Choices c{"split method", {"per_class", "stratified", "grouped", "column", "kfold"}};
   return c;
 }
 const Choices& balance_modes() {

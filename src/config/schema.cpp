@@ -36,10 +36,20 @@ std::vector<Key> make_schema() {
         split_methods().names),
       k("data.split.val_per_class", T::kInt, "44", "per_class: validation images of each grade", {}, 0),
       k("data.split.test_per_class", T::kInt, "44", "per_class: test images of each grade", {}, 0),
-      k("data.split.val_fraction", T::kNumber, "0.1", "stratified / grouped: validation fraction", {}, 0,
-        false, 1),
+      k("data.split.val_fraction", T::kNumber, "0.1",
+        "stratified / grouped: validation fraction; kfold: the share of each fold's training part (patients "
+        "kept together) held out for early stopping and tap choice",
+        {}, 0, false, 1),
       k("data.split.test_fraction", T::kNumber, "0.1", "stratified / grouped: test fraction", {}, 0, false,
         1),
+      k("data.split.folds", T::kInt, "5",
+        "kfold: number of folds K; every image is in the test part of exactly one fold (patients kept "
+        "together)",
+        {}, 2),
+      k("data.split.repeats", T::kInt, "1",
+        "kfold: repeats R of the K folds, each reshuffled from the seed (predictions.csv: repeat 1; "
+        "metrics.json lists every repeat)",
+        {}, 1),
       k("data.allow_patient_overlap", T::kBool, "false",
         "with a patient column, allow a split that puts a patient in both training and test (else refused, "
         "naming them)"),

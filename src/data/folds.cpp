@@ -23,10 +23,12 @@ struct Group {
   size_t size() const { return samples.size(); }
 };
 
-std::vector<Group> groups_of(const Manifest& m) {
+// Groups of the samples `keep` says yes to (all when empty): patients, or single images.
+std::vector<Group> groups_of(const Manifest& m, const std::vector<bool>& keep = {}) {
   std::vector<Group> groups;
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < m.samples.size(); ++i) {
+    if (!keep.empty() && !keep[i]) continue;
     const auto& s = m.samples[i];
     size_t g = groups.size();
     if (m.has_patient) {
@@ -55,17 +57,66 @@ void check_enough_groups(const Manifest& m, const std::vector<Group>& groups, in
   }
 }
 
-Folds assign(const Manifest& m, const std::vector<Group>& groups, int k, uint64_t seed) {
-  std::array<double, kGrades> target{};
-  for (const auto& g : groups)
-    for (size_t c = 0; c < kGrades; ++c) target[c] += g.grades[c];
-  for (auto& t : target) t /= k;
+// Largest group first, ties in seeded random order.
+std::vector<size_t> visiting_order(const std::vector<Group>& groups, uint64_t seed) {
   std::vector<size_t> order(groups.size());
   std::iota(order.begin(), order.end(), size_t{0});
   Rng rng(seed);
   rng.shuffle(order);
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return groups[a].size() > groups[b].size(); });
+  return order;
+}
+
+// The manifest's fold column, as written (1-based in the file, 0-based in Folds::fold).
+Folds folds_from_column(const Manifest& m) {
+  Folds out;
+  out.grouped = m.has_patient;
+  out.from_column = true;
+  std::map<std::string, int> fold_of_patient;
+  std::map<std::string, int> line_of_patient;
+  for (const auto& s : m.samples) {
+    std::string v;
+    for (const auto& [k, val] : s.extra)
+      if (k == "fold") v = val;
+    size_t used = 0;
+    long f = 0;
+    try {
+      f = std::stol(v, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (v.empty() || used != v.size() || f < 1 || f > 1000)
+      throw Error(
+          fmt::format("{}:{}: fold \"{}\" is not a fold number (an integer from 1)", m.file, s.line, v));
+    out.fold.push_back(static_cast<int>(f - 1));
+    out.k = std::max(out.k, static_cast<int>(f));
+    if (m.has_patient && !s.patient.empty()) {
+      auto [it, inserted] = fold_of_patient.emplace(s.patient, static_cast<int>(f));
+      if (inserted) line_of_patient[s.patient] = s.line;
+      if (it->second != f)
+        throw Error(fmt::format(
+            "{}:{}: patient {} is in fold {} here and in fold {} on line {}: a patient in two folds leaks "
+            "between training and test",
+            m.file, s.line, s.patient, f, it->second, line_of_patient[s.patient]));
+    }
+  }
+  if (out.k < 2)
+    throw Error(fmt::format("{}: the fold column names {} fold(s): cross-validation needs at least 2", m.file,
+                            out.k));
+  for (int f = 0; f < out.k; ++f)
+    if (std::find(out.fold.begin(), out.fold.end(), f) == out.fold.end())
+      throw Error(fmt::format("{}: the fold column has no image in fold {} (folds are numbered 1..{})",
+                              m.file, f + 1, out.k));
+  return out;
+}
+
+Folds assign(const Manifest& m, const std::vector<Group>& groups, int k, uint64_t seed) {
+  std::array<double, kGrades> target{};
+  for (const auto& g : groups)
+    for (size_t c = 0; c < kGrades; ++c) target[c] += g.grades[c];
+  for (auto& t : target) t /= k;
+  const auto order = visiting_order(groups, seed);
   std::vector<std::array<int, kGrades>> counts(static_cast<size_t>(k));
   std::vector<size_t> sizes(static_cast<size_t>(k));
   Folds out;
@@ -114,12 +165,53 @@ std::vector<Folds> make_folds(const Manifest& m, const FoldOptions& o) {
   if (o.folds < 2)
     throw UsageError(fmt::format("data.split.folds: {} fold(s): cross-validation needs at least 2", o.folds));
   if (o.repeats < 1) throw UsageError(fmt::format("data.split.repeats: {}: at least 1", o.repeats));
+  if (std::find(m.extra_columns.begin(), m.extra_columns.end(), "fold") != m.extra_columns.end()) {
+    if (o.repeats != 1)
+      throw UsageError(fmt::format(
+          "data.split.repeats: {}: {} gives the folds in its fold column, which cannot be reshuffled",
+          o.repeats, m.file));
+    return {folds_from_column(m)};
+  }
   const auto groups = groups_of(m);
   check_enough_groups(m, groups, o.folds);
   std::vector<Folds> out;
   for (int r = 0; r < o.repeats; ++r)
     out.push_back(assign(m, groups, o.folds, mix_seed(o.seed, 0xF01D, static_cast<uint64_t>(r))));
   return out;
+}
+
+Split fold_split(const Manifest& m, const Folds& folds, int f, double val_fraction, uint64_t seed) {
+  Split s;
+  s.part.assign(m.samples.size(), Part::kTrain);
+  std::vector<bool> rest(m.samples.size());
+  for (size_t i = 0; i < m.samples.size(); ++i) {
+    rest[i] = folds.fold.at(i) != f;
+    if (!rest[i]) s.part[i] = Part::kTest;
+  }
+  const auto groups = groups_of(m, rest);
+  std::array<double, kGrades> target{};
+  for (const auto& g : groups)
+    for (size_t c = 0; c < kGrades; ++c) target[c] += val_fraction * g.grades[c];
+  std::array<double, kGrades> val{};
+  bool any = false;
+  for (size_t gi : visiting_order(groups, mix_seed(seed, 0x7A1, static_cast<uint64_t>(f + 1)))) {
+    const Group& g = groups[gi];
+    double delta = 0;  // change of the squared distance to the targets if g joins validation
+    for (size_t c = 0; c < kGrades; ++c) {
+      const double before = val[c] - target[c], after = before + g.grades[c];
+      delta += after * after - before * before;
+    }
+    if (delta >= 0) continue;
+    for (size_t c = 0; c < kGrades; ++c) val[c] += g.grades[c];
+    for (size_t i : g.samples) s.part[i] = Part::kVal;
+    any = true;
+  }
+  if (!any)
+    throw Error(fmt::format(
+        "{}: fold {}: no {} could be held out for validation with val_fraction {} (too few images; raise "
+        "data.split.val_fraction or use fewer folds)",
+        m.file, f + 1, m.has_patient ? "patient" : "image", val_fraction));
+  return s;
 }
 
 }  // namespace oess::data

@@ -58,6 +58,15 @@ std::array<double, 2> interval(const metrics::Figure& f, double fallback = NAN) 
 
 }  // namespace
 
+std::pair<double, double> mean_sd(const std::vector<double>& v) {
+  if (v.empty()) return {NAN, NAN};
+  double mean = 0, ss = 0;
+  for (double x : v) mean += x;
+  mean /= static_cast<double>(v.size());
+  for (double x : v) ss += (x - mean) * (x - mean);
+  return {mean, v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0.0};
+}
+
 bool random_backbone(const features::FeatureSet& f) {
   return f.meta.count("weights") && f.meta.at("weights").rfind("none", 0) == 0;
 }
@@ -189,6 +198,12 @@ void evaluate(Chain& c, const std::string& dir) {
   if (four) header.push_back("p_diseased");
   header.push_back("disagreement");
   header.push_back("binary_vote");
+  for (const auto& [name, values] : c.extra_columns) {
+    if (values.size() != pr.path.size())
+      throw Error(fmt::format("predictions.csv column {}: {} values for {} rows", name, values.size(),
+                              pr.path.size()));
+    header.push_back(name);
+  }
   io::CsvWriter csv(header);
   for (size_t k = 0; k < pr.path.size(); ++k) {
     // The written probabilities are rounded to 6 places; pred is their argmax, as `oess evaluate` reads it.
@@ -206,13 +221,15 @@ void evaluate(Chain& c, const std::string& dir) {
     if (four) row.push_back(fmt::format("{:.6f}", c.final.p_diseased[k]));
     row.push_back(fmt::format("{:.4f}", c.final.disagreement[k]));
     row.push_back(std::to_string(c.final.binary_vote[k]));
+    for (const auto& col : c.extra_columns) row.push_back(col.second[k]);
     csv.row(row);
   }
   const std::string file = (fs::path(dir) / "predictions.csv").string();
   csv.write(file);
   c.predictions = metrics::read_predictions(file);
   c.metrics = metrics::evaluate(c.predictions, c.s.bootstrap, c.s.seed);
-  write_file_atomic((fs::path(dir) / "metrics.json").string(), c.metrics->to_json());
+  c.metrics_text = c.metrics->to_json();
+  write_file_atomic((fs::path(dir) / "metrics.json").string(), c.metrics_text);
 }
 
 void write_layers(const Chain& c, const std::string& dir) {
@@ -252,7 +269,8 @@ void write_report(const Chain& c, const std::string& dir) {
     for (size_t g = 0; g < 4; ++g) in.split_counts[p][g] = cnt[p][g];
   for (const auto& it : c.items)
     ++in.train_balanced[static_cast<size_t>(c.manifest.samples[it.sample].score)];
-  in.balance = config::name(c.s.balance) + (c.s.augment ? " (copies augmented)" : "");
+  in.balance = config::name(c.s.balance) + (c.s.augment ? " (copies augmented)" : "") +
+               (c.cross_validation.folds > 0 ? "; fold 1's training part, every fold balanced alike" : "");
   for (size_t i = 0; i < c.sweep.taps.size(); ++i) {
     const auto& t = c.sweep.taps[i];
     const auto tm =
@@ -277,6 +295,20 @@ void write_report(const Chain& c, const std::string& dir) {
       return std::find(v.begin(), v.end(), base) != v.end();
     };
     row.weights = listed(c.imagenet_taps) ? "ImageNet" : listed(c.other_taps) ? "not ImageNet" : "";
+    if (i < c.tap_folds.size()) {
+      const auto& tf = c.tap_folds[i];
+      const auto [vm, vs] = mean_sd(tf.val);
+      const auto [tm2, ts] = mean_sd(tf.test);
+      const auto [km, ks] = mean_sd(tf.kappa);
+      row.val_accuracy = vm;
+      row.val_sd = vs;
+      row.test_mean = tm2;
+      row.test_sd = ts;
+      row.kappa_mean = km;
+      row.kappa_sd = ks;
+      row.fold_test_accuracy = tf.test;
+      row.chosen = tf.chosen;
+    }
     in.taps.push_back(row);
     report::Curve curve{t.tap, {}};
     for (const auto& pnt : t.fit.curve) curve.val_accuracy.push_back(pnt.val_accuracy);
@@ -291,6 +323,7 @@ void write_report(const Chain& c, const std::string& dir) {
   if (c.members.size() > 1) in.test_binary_vote = c.final.binary_vote;
   in.test_pred = c.predictions.pred;
   for (const auto& p : c.predictions.p) in.test_p_diseased.push_back(four ? p[2] + p[3] : p[1]);
+  in.cross_validation = c.cross_validation;
   in.write_md = c.s.report_md;
   in.write_html = c.s.report_html;
   report::write_report(dir, in);
@@ -320,7 +353,8 @@ std::string format_final(const Chain& c) {
   for (int g : c.test_grades) truth.push_back(train::target_of(g, c.s.train.task));
   const auto m = metrics::confusion(truth, c.final.pred, train::num_classes(c.s.train.task));
   std::string out =
-      fmt::format("{} on the test set: accuracy {:.1f}%\n{}", c.final_label, 100 * metrics::accuracy(m),
+      fmt::format("{} on {}: accuracy {:.1f}%\n{}", c.final_label,
+                  c.cross_validation.folds > 0 ? "every image" : "the test set", 100 * metrics::accuracy(m),
                   metrics::format_confusion(m, four ? std::vector<std::string>{"0", "1", "2", "3"}
                                                     : std::vector<std::string>{"healthy", "diseased"}));
   out += fmt::format("kappa unweighted {:.3f}, linear {:.3f}, quadratic {:.3f}\n",

@@ -21,6 +21,7 @@
 #include "oess/core/progress.h"
 #include "oess/core/random.h"
 #include "oess/experiment/chain.h"
+#include "oess/experiment/kfold.h"
 #include "oess/export/export_run.h"
 #include "oess/export/model_file.h"
 #include "oess/io/weights.h"
@@ -70,9 +71,10 @@ std::string dataset_manifest(const Settings& s, bool may_make, Console& con) {
   return labels;
 }
 
-void stage_data(Chain& c, bool may_make, const std::string& dir, Console& con) {
+void stage_data(Chain& c, Kfold& k, bool may_make, const std::string& dir, Console& con) {
   const std::string file = dataset_manifest(c.s, may_make, con);
   c.manifest = data::read_manifest(file);
+  if (is_kfold(c.s)) return kfold_data(c, k, dir, [&con](const std::string& t) { con.say(t); });
   c.split = data::make_split(c.manifest, c.s.split);
   const auto train = c.split.indices(data::Part::kTrain);
   c.items = c.s.balance == config::Balance::kOversample
@@ -179,13 +181,23 @@ void stage_export(const Chain& c, const std::string& dir, const config::Config& 
         {"preprocessing", e.preprocessing}}},
       {"pooling", c.s.poolings},
       {"config", "../config.resolved.yaml"},
-      {"metrics", c.metrics ? nlohmann::json::parse(c.metrics->to_json()) : nlohmann::json()}};
+      {"metrics", c.metrics_text.empty() ? nlohmann::json() : nlohmann::json::parse(c.metrics_text)}};
+  if (c.cross_validation.folds > 0)
+    j["cross_validation"] = {
+        {"folds", c.cross_validation.folds},
+        {"repeats", c.cross_validation.repeats},
+        {"refit",
+         fmt::format(
+             "refit on every image with tap {} (chosen by {} of {} folds), early-stopped on a held-out "
+             "{:.0f}% of them; metrics: the folds' out-of-fold predictions",
+             c.cross_validation.refit_tap, c.cross_validation.refit_chosen, c.cross_validation.rows.size(),
+             100 * c.cross_validation.val_fraction)}};
   if (e.backbone.flavour == models::Flavour::kKeras) j["backbone"]["flavour"] = "keras";
   write_file_atomic((model / "model.json").string(), j.dump(2) + "\n");
 
   r.s = settings::settings_from(resolved);  // paths as `oess export --run` reads them: absolute
   r.config_text = config_text;
-  r.metrics_text = c.metrics ? c.metrics->to_json() : "{}";
+  r.metrics_text = c.metrics_text.empty() ? "{}" : c.metrics_text;
   r.crop = resolved.get_string("data.crop");
   r.classes_json = classes.dump();
   r.members_json = members.dump();
@@ -310,9 +322,10 @@ void stage_ensemble(Chain& c, Console& con) {
   con.say("  " + c.final_label + "\n");
 }
 
-void stage_evaluate(Chain& c, const std::string& dir, Console& con) {
+// written: predictions.csv and metrics.json are there already (K-fold: kfold_evaluate).
+void stage_evaluate(Chain& c, const std::string& dir, Console& con, bool written) {
   if (c.rows.test.empty()) throw Error("the split left no test images: nothing to evaluate");
-  evaluate(c, dir);
+  if (!written) evaluate(c, dir);
   con.say(format_final(c));
   const auto& ci = c.metrics->accuracy.ci95;
   if (ci && !std::isnan(ci->lo) && !std::isnan(ci->hi))
@@ -332,6 +345,7 @@ void stage_report(const Chain& c, const std::string& dir, Console& con) {
 
 RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
   Chain c;
+  Kfold k;
   c.s = settings::settings_from(cf);
   RunSummary summary;
   summary.dir = options.out_dir.empty() ? c.s.out_dir : options.out_dir;
@@ -345,6 +359,8 @@ RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
   const std::string config_text = write_resolved_config(cf, c.s, dir, resolved);
   announce(c, cf, r, dir, con);
 
+  const bool kfold = is_kfold(c.s);
+  const SayFn say = [&con](const std::string& t) { con.say(t); };
   auto t_run = std::chrono::steady_clock::now();
   try {
     for (size_t i = 0; i <= r.last; ++i) {
@@ -354,28 +370,29 @@ RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
       const auto t0 = std::chrono::steady_clock::now();
       switch (i) {
         case kData:
-          stage_data(c, /*may_make=*/run, dir, con);
+          stage_data(c, k, /*may_make=*/run, dir, con);
           break;
         case kExtract:
           stage_extract(c, /*cache_only=*/!run, con);
           break;
         case kSweep:
-          stage_sweep(c, con);
+          kfold ? kfold_sweep(c, k, say) : stage_sweep(c, con);
           break;
         case kSelect:
-          stage_select(c, dir, con);
+          kfold ? kfold_select(c, k, dir, say) : stage_select(c, dir, con);
           break;
         case kEnsemble:
-          stage_ensemble(c, con);
+          kfold ? kfold_ensemble(c, k, say) : stage_ensemble(c, con);
           break;
         case kEvaluate:
-          stage_evaluate(c, dir, con);
+          if (kfold) kfold_evaluate(c, k, dir, say);
+          stage_evaluate(c, dir, con, /*written=*/kfold);
           break;
         case kReport:
           stage_report(c, dir, con);
           break;
         case kExport:
-          stage_export(c, dir, resolved, config_text);
+          stage_export(kfold ? kfold_refit(c, k, say) : c, dir, resolved, config_text);
           con.say(fmt::format("  {}/model/model.pt (score with: oess score --model {}/model IMAGES...)\n",
                               dir, dir));
           break;

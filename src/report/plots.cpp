@@ -117,6 +117,26 @@ cv::Mat tap_chart(const std::vector<TapRow>& taps) {
   return f.m;
 }
 
+cv::Mat tap_fold_chart(const std::vector<TapRow>& taps) {
+  const int w = std::max(480, 70 + 48 * static_cast<int>(taps.size()));
+  Frame f =
+      frame(w, 360, "Per tap over folds: validation mean (orange), test mean +- sd (blue), folds (grey)",
+            "tap", "accuracy");
+  const double step = 1.0 / static_cast<double>(taps.size());
+  const cv::Scalar grey(150, 150, 150);
+  for (size_t i = 0; i < taps.size(); ++i) {
+    const double x = (static_cast<double>(i) + 0.5) * step;
+    const auto& t = taps[i];
+    for (double a : t.fold_test_accuracy) cv::circle(f.m, f.at(x - step * 0.2, a), 2, grey, cv::FILLED);
+    cv::line(f.m, f.at(x, std::max(0.0, t.test_mean - t.test_sd)),
+             f.at(x, std::min(1.0, t.test_mean + t.test_sd)), kBlue, 2, cv::LINE_AA);
+    cv::circle(f.m, f.at(x, t.test_mean), 4, kBlue, cv::FILLED, cv::LINE_AA);
+    cv::circle(f.m, f.at(x + step * 0.2, t.val_accuracy), 4, kOrange, cv::FILLED, cv::LINE_AA);
+    text(f.m, t.tap + (t.best ? "*" : ""), f.at(x, 0) + cv::Point(-18, 18), 0.36);
+  }
+  return f.m;
+}
+
 cv::Mat curve_plot(const std::vector<Curve>& curves) {
   size_t epochs = 1;
   for (const auto& c : curves) epochs = std::max(epochs, c.val_accuracy.size());

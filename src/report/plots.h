@@ -15,6 +15,8 @@ cv::Mat confusion_plot(const std::vector<std::vector<long>>& cm, const std::vect
                        const std::string& title);
 cv::Mat roc_plot(const std::vector<int>& truth, const std::vector<double>& score, double auc);
 cv::Mat tap_chart(const std::vector<TapRow>& taps);
+// K-fold: per tap the validation mean (orange), the test mean +- sd over folds (blue) and each fold (grey).
+cv::Mat tap_fold_chart(const std::vector<TapRow>& taps);
 cv::Mat curve_plot(const std::vector<Curve>& curves);
 // One example per confusion cell (truth row, prediction column), 4x4 thumbnails.
 cv::Mat examples(const ReportInputs& in);

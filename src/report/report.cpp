@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <variant>
 
+#include "document.h"
 #include "oess/core/atomic_file.h"
 #include "oess/metrics/metrics.h"
 #include "plots.h"
@@ -20,30 +21,6 @@ namespace fs = std::filesystem;
 using metrics::Figure;
 using metrics::Metrics;
 
-// Text from configs (run name, description) shown in HTML.
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += ch;
-    }
-  }
-  return out;
-}
-
 std::string fmt_pct(double v) { return std::isnan(v) ? "–" : fmt::format("{:.1f}%", 100 * v); }
 std::string fmt_num(double v) { return std::isnan(v) ? "–" : fmt::format("{:.3f}", v); }
 std::string fmt_ci(const Figure& f, bool pct) {
@@ -54,69 +31,6 @@ std::string fmt_ci(const Figure& f, bool pct) {
 // A figure with its interval: "75.0% (68.2–81.1)" or "0.812 (0.741–0.870)".
 std::string pct(const Figure& f) { return fmt_pct(f.value) + fmt_ci(f, true); }
 std::string num(const Figure& f) { return fmt_num(f.value) + fmt_ci(f, false); }
-
-// A table; md() and html() render the same rows.
-struct Table {
-  std::vector<std::string> head;
-  std::vector<std::vector<std::string>> rows;
-  std::string md() const {
-    std::string s = "| " + fmt::format("{}", fmt::join(head, " | ")) + " |\n|";
-    for (size_t i = 0; i < head.size(); ++i) s += "---|";
-    s += "\n";
-    for (const auto& r : rows) s += "| " + fmt::format("{}", fmt::join(r, " | ")) + " |\n";
-    return s;
-  }
-  std::string html() const {
-    std::string s = "<table><tr>";
-    for (const auto& h : head) s += "<th>" + html_escape(h) + "</th>";
-    s += "</tr>";
-    for (const auto& r : rows) {
-      s += "<tr>";
-      for (const auto& c : r) s += "<td>" + html_escape(c) + "</td>";
-      s += "</tr>";
-    }
-    return s + "</table>";
-  }
-};
-
-struct Paragraph {
-  std::string text;
-};
-struct Plot {
-  std::string name, png;  // PNG bytes
-};
-using Part = std::variant<Table, Paragraph, Plot>;
-
-// One section of the report, rendered twice: Markdown and HTML.
-struct Section {
-  std::string title;
-  std::vector<Part> parts;
-};
-
-std::string render_md(const Section& s) {
-  std::string body;
-  for (size_t i = 0; i < s.parts.size(); ++i) {
-    const Part& p = s.parts[i];
-    if (i > 0 && !std::holds_alternative<Plot>(p)) body += "\n";
-    if (const auto* t = std::get_if<Table>(&p)) body += t->md();
-    if (const auto* t = std::get_if<Paragraph>(&p)) body += t->text + "\n";
-    if (const auto* t = std::get_if<Plot>(&p))
-      body += fmt::format("![{}](plots/{}.png)\n\n", t->name, t->name);
-  }
-  return "## " + s.title + "\n\n" + body + "\n";
-}
-
-std::string render_html(const Section& s) {
-  std::string body;
-  for (const Part& p : s.parts) {
-    if (const auto* t = std::get_if<Table>(&p)) body += t->html();
-    if (const auto* t = std::get_if<Paragraph>(&p)) body += "<p>" + html_escape(t->text) + "</p>";
-    if (const auto* t = std::get_if<Plot>(&p))
-      body += fmt::format("\n<figure><img alt=\"{}\" src=\"data:image/png;base64,{}\"></figure>", t->name,
-                          base64(t->png));
-  }
-  return "<h2>" + html_escape(s.title) + "</h2>" + body + "\n";
-}
 
 // The study's published figures beside this run's (Tables 3-5 and its text; "recomputed": from its own
 // tables' counts). One row per figure: name, published, recomputed, this run's value.
@@ -173,6 +87,53 @@ Section split_section(const ReportInputs& in) {
   return {"Table 1 — images per split and OESS grade", {t}};
 }
 
+std::string mean_sd(const std::vector<double>& v, bool percent) {
+  double mean = 0, sd = 0;
+  for (double x : v) mean += x / static_cast<double>(v.size());
+  for (double x : v) sd += (x - mean) * (x - mean);
+  sd = v.size() > 1 ? std::sqrt(sd / static_cast<double>(v.size() - 1)) : 0;
+  return percent ? fmt::format("{:.1f}% ± {:.1f}", 100 * mean, 100 * sd)
+                 : fmt::format("{:.3f} ± {:.3f}", mean, sd);
+}
+
+// K-fold runs' Table 1: one row per fold (its test images per grade, its training and validation sizes, the
+// tap chosen on its validation, its test figures), then the mean ± sd over folds.
+Section folds_section(const ReportInputs& in, bool four) {
+  const auto& cv = in.cross_validation;
+  Table t{{"fold", "test 0", "test 1", "test 2", "test 3", "training", "validation", "tap", "val accuracy",
+           "test accuracy", four ? "quadratic kappa" : "kappa"},
+          {}};
+  std::vector<double> acc, kap, val;
+  for (const auto& r : cv.rows) {
+    t.rows.push_back({cv.repeats > 1 ? fmt::format("{}.{}", r.repeat, r.fold) : std::to_string(r.fold),
+                      std::to_string(r.test_counts[0]), std::to_string(r.test_counts[1]),
+                      std::to_string(r.test_counts[2]), std::to_string(r.test_counts[3]),
+                      std::to_string(r.train), std::to_string(r.val), r.tap,
+                      fmt::format("{:.1f}%", 100 * r.val_accuracy), fmt::format("{:.1f}%", 100 * r.accuracy),
+                      fmt::format("{:.3f}", r.kappa)});
+    acc.push_back(r.accuracy);
+    kap.push_back(r.kappa);
+    val.push_back(r.val_accuracy);
+  }
+  t.rows.push_back(
+      {"mean ± sd", "", "", "", "", "", "", "", mean_sd(val, true), mean_sd(acc, true), mean_sd(kap, false)});
+  const std::string how = fmt::format(
+      "{}-fold cross-validation{}: every image is in the test part of exactly one fold{}, {}. In each fold, "
+      "{:.0f}% of the training part ({}) is held out as that fold's validation set: early stopping, the tap "
+      "choice and the ensemble use it, and the fold's test images take no part in anything but their own "
+      "predictions (nested selection). The tables below pool the out-of-fold predictions{}. The exported "
+      "model is refit on every image with the tap the most folds chose ({}, {} of {}), early-stopped on its "
+      "own held-out validation part.",
+      cv.folds, cv.repeats > 1 ? fmt::format(", repeated {} times", cv.repeats) : "",
+      cv.repeats > 1 ? " per repeat" : "",
+      cv.from_column ? "folds as given by the manifest's fold column"
+      : cv.grouped   ? "folds stratified by grade and grouped by patient (no patient in two folds)"
+                     : "folds stratified by grade, image by image (the manifest has no patient column)",
+      100 * cv.val_fraction, cv.grouped ? "whole patients" : "stratified by grade",
+      cv.repeats > 1 ? " of repeat 1" : "", cv.refit_tap, cv.refit_chosen, cv.rows.size());
+  return {"Table 1 — cross-validation folds", {Paragraph{how}, t}};
+}
+
 // Table 2: the training set after balancing.
 Section balance_section(const ReportInputs& in) {
   const auto& b = in.train_balanced;
@@ -193,6 +154,12 @@ Section taps_section(const ReportInputs& in, bool four) {
   const bool with_weights =
       std::any_of(in.taps.begin(), in.taps.end(), [](const TapRow& r) { return !r.weights.empty(); });
   if (with_weights) t.head.push_back("weights");
+  const bool cv = in.cross_validation.folds > 0;
+  if (cv) {
+    t.head[1] = "val accuracy (mean ± sd over folds)";
+    t.head[2] = "out-of-fold accuracy (95% CI)";
+    t.head.insert(t.head.end() - 1, {"test accuracy (mean ± sd over folds)", "chosen by folds"});
+  }
   for (const auto& r : in.taps) {
     std::vector<std::string> row = {r.tap + (r.best ? " *" : ""),
                                     fmt::format("{:.1f}%", 100 * r.val_accuracy),
@@ -209,10 +176,20 @@ Section taps_section(const ReportInputs& in, bool four) {
     row.push_back(
         fmt::format("{:.3f}", r.kappa_quadratic) +
         (std::isnan(r.kappa_ci[0]) ? "" : fmt::format(" ({:.3f}–{:.3f})", r.kappa_ci[0], r.kappa_ci[1])));
+    if (cv) {
+      row[1] = fmt::format("{:.1f}% ± {:.1f}", 100 * r.val_accuracy, 100 * r.val_sd);
+      row.push_back(fmt::format("{:.1f}% ± {:.1f}", 100 * r.test_mean, 100 * r.test_sd));
+      row.push_back(std::to_string(r.chosen));
+    }
     row.push_back(std::to_string(r.best_epoch));
     if (with_weights) row.push_back(r.weights.empty() ? "–" : r.weights);
     t.rows.push_back(row);
   }
+  if (cv)
+    return {
+        "Supplementary table — one classifier per tap and fold (* = chosen by the most folds; epoch: "
+        "fold 1's)",
+        {t}};
   return {"Supplementary table — one classifier per tap (* = best on validation)", {t}};
 }
 
@@ -310,6 +287,8 @@ Section plots_section(const ReportInputs& in, bool four, const std::string& dir)
                                     "Healthy / diseased, test set"));
   plots.emplace_back("roc", roc_plot(in.test_truth, in.test_p_diseased, m.healthy_diseased.auc.value));
   if (!in.taps.empty()) plots.emplace_back("taps", tap_chart(in.taps));
+  if (!in.taps.empty() && in.cross_validation.folds > 0)
+    plots.emplace_back("taps_folds", tap_fold_chart(in.taps));
   if (!in.curves.empty()) plots.emplace_back("curves", curve_plot(in.curves));
   if (!in.test_paths.empty()) plots.emplace_back("examples", examples(in));
   Section s{"Plots", {}};
@@ -333,7 +312,9 @@ constexpr const char* kHtmlHead =
 void write_report(const std::string& dir, const ReportInputs& in) {
   fs::create_directories(fs::path(dir) / "plots");
   const bool four = !in.metrics.binary;
-  std::vector<Section> sections = {split_section(in), balance_section(in), taps_section(in, four)};
+  std::vector<Section> sections = {
+      in.cross_validation.folds > 0 ? folds_section(in, four) : split_section(in), balance_section(in),
+      taps_section(in, four)};
   if (four) sections.push_back(four_class_section(in));
   sections.push_back(binary_section(in, four));
   if (in.metrics.per_patient) sections.push_back(patient_section(*in.metrics.per_patient));

@@ -44,6 +44,8 @@ void data_settings(const config::Config& cf, Settings& s) {
   s.split.test_fraction = cf.get_number("data.split.test_fraction");
   s.split.seed = s.seed;
   s.split.allow_patient_overlap = cf.get_bool("data.allow_patient_overlap");
+  s.split.folds = static_cast<int>(cf.get_int("data.split.folds"));
+  s.split.repeats = static_cast<int>(cf.get_int("data.split.repeats"));
   checked("data.split", [&] { data::validate_split_options(s.split); });
   s.balance = config::parse<config::Balance>(cf.get_string("data.balance"), "data.balance");
   s.augment = cf.get_bool("data.augment");

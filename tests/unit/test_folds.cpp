@@ -1,5 +1,6 @@
 // K-fold assignment (data/folds.h): coverage, patient grouping, stratification, determinism, errors.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <map>
 #include <set>
 #include <string>
@@ -145,4 +146,88 @@ TEST_CASE("k-fold refuses 1 fold and a grade with fewer patients than folds", "[
     CHECK_THAT(e.what(), Catch::Contains("grade 3 has images of only 2 patient(s), fewer than the 5 folds"));
   }
   CHECK_NOTHROW(make_folds(few, {2, 1, 0}));
+}
+
+TEST_CASE("fold split: test is the fold, validation carved by patient from the rest, about the fraction",
+          "[folds]") {
+  const Manifest m = patients_manifest(3);
+  const auto folds = make_folds(m, {5, 1, 2})[0];
+  for (int f = 0; f < 5; ++f) {
+    const auto s = oess::data::fold_split(m, folds, f, 0.2, 9);
+    std::map<std::string, std::set<oess::data::Part>> parts_of;
+    int val = 0, rest = 0;
+    for (size_t i = 0; i < m.samples.size(); ++i) {
+      CHECK((s.part[i] == oess::data::Part::kTest) == (folds.fold[i] == f));
+      parts_of[m.samples[i].patient].insert(s.part[i]);
+      if (folds.fold[i] != f) {
+        ++rest;
+        val += s.part[i] == oess::data::Part::kVal;
+      }
+    }
+    for (const auto& [patient, parts] : parts_of) CHECK(parts.size() == 1);  // a patient in one part
+    // Whole patients of 1-9 images: within 10 images of a fifth of the training part.
+    CHECK(std::abs(val - 0.2 * rest) <= 10);
+    CHECK(val > 0);
+  }
+  // Same inputs, same split; another seed, another carve.
+  CHECK(oess::data::fold_split(m, folds, 1, 0.2, 9).part == oess::data::fold_split(m, folds, 1, 0.2, 9).part);
+  CHECK(oess::data::fold_split(m, folds, 1, 0.2, 9).part !=
+        oess::data::fold_split(m, folds, 1, 0.2, 10).part);
+}
+
+TEST_CASE("fold split without patients: validation per grade is the rounded fraction (hand-checked)",
+          "[folds]") {
+  // 10 images of each grade, 2 folds of 5 per grade: the other fold's 5 per grade, 40% -> 2 per grade.
+  std::vector<int> grades;
+  for (int g = 0; g < 4; ++g)
+    for (int i = 0; i < 10; ++i) grades.push_back(g);
+  const Manifest m = images_manifest(grades);
+  const auto folds = make_folds(m, {2, 1, 5})[0];
+  const auto s = oess::data::fold_split(m, folds, 0, 0.4, 1);
+  const auto c = s.counts(m);
+  for (size_t g = 0; g < 4; ++g) {
+    CHECK(c[2][g] == 5);  // test
+    CHECK(c[1][g] == 2);  // validation
+    CHECK(c[0][g] == 3);  // training
+  }
+  // f = -1 (the refit): no test part; 40% of every grade's 10 to validation.
+  const auto r = oess::data::fold_split(m, folds, -1, 0.4, 1).counts(m);
+  for (size_t g = 0; g < 4; ++g) {
+    CHECK(r[2][g] == 0);
+    CHECK(r[1][g] == 4);
+  }
+}
+
+namespace {
+Manifest with_fold_column(const std::vector<std::pair<std::string, std::string>>& patient_fold) {
+  Manifest m;
+  m.file = "folds.csv";
+  m.has_patient = true;
+  m.extra_columns = {"fold"};
+  for (size_t i = 0; i < patient_fold.size(); ++i) {
+    oess::data::Sample s;
+    s.rel_path = std::to_string(i) + ".png";
+    s.patient = patient_fold[i].first;
+    s.score = static_cast<int>(i % 4);
+    s.line = static_cast<int>(i) + 2;
+    s.extra = {{"fold", patient_fold[i].second}};
+    m.samples.push_back(s);
+  }
+  return m;
+}
+}  // namespace
+
+TEST_CASE("explicit folds: a fold column is taken as written, and checked", "[folds]") {
+  const auto f = make_folds(with_fold_column({{"A", "1"}, {"B", "2"}, {"A", "1"}, {"C", "3"}}), {5, 1, 0});
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].from_column);
+  CHECK(f[0].k == 3);
+  CHECK(f[0].fold == std::vector<int>{0, 1, 0, 2});
+  CHECK_THROWS_WITH(make_folds(with_fold_column({{"A", "1"}, {"B", "x"}}), {5, 1, 0}),
+                    Catch::Contains("folds.csv:3: fold \"x\" is not a fold number"));
+  CHECK_THROWS_WITH(make_folds(with_fold_column({{"A", "1"}, {"B", "2"}, {"A", "2"}}), {5, 1, 0}),
+                    Catch::Contains("folds.csv:4: patient A is in fold 2 here and in fold 1 on line 2"));
+  CHECK_THROWS_WITH(make_folds(with_fold_column({{"A", "1"}, {"B", "3"}}), {5, 1, 0}),
+                    Catch::Contains("no image in fold 2"));
+  CHECK_THROWS_AS(make_folds(with_fold_column({{"A", "1"}, {"B", "2"}}), {5, 2, 0}), oess::UsageError);
 }

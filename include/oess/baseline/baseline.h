@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "oess/data/folds.h"
 #include "oess/data/manifest.h"
 #include "oess/data/split.h"
 #include "oess/metrics/evaluate.h"
@@ -47,5 +48,18 @@ struct Result {
 };
 Result run(const data::Manifest& m, const data::Split& split, int threads,
            const std::function<void(int64_t done, int64_t total)>& progress = {});
+
+// Cross-validated: the fractions once, then per fold thresholds fitted on every image outside the fold (the
+// comparator selects nothing, so no validation part is held out) and predictions of the fold's images.
+// test: every image once, manifest order (out of fold); fold[k]: the fold of test row k.
+struct FoldResult {
+  std::vector<double> fraction;
+  std::string decode_notes;
+  std::vector<Thresholds> thresholds;  // per fold
+  metrics::Predictions test;
+  std::vector<int> fold;
+};
+FoldResult run_folds(const data::Manifest& m, const data::Folds& folds, int threads,
+                     const std::function<void(int64_t done, int64_t total)>& progress = {});
 
 }  // namespace oess::baseline

@@ -19,7 +19,7 @@ struct Choices {
   std::string expected() const;  // "a, b or c"
 };
 
-const Choices& split_methods();     // per_class stratified grouped column
+const Choices& split_methods();     // per_class stratified grouped column kfold
 const Choices& balance_modes();     // oversample class_weights none
 const Choices& run_poolings();      // avg max: what a run's classifiers can use
 const Choices& extract_poolings();  // avg max none: `oess extract` can also keep the full maps
@@ -31,11 +31,11 @@ const Choices& heat_methods();      // gradcam ig gradcam-ig
 
 // Enums whose order follows their list. choices_of<E>() is the list; parse<E>(name) the value (UsageError
 // naming `what`, else the list's option, when the name is not in it); name(e) the name.
-enum class SplitMethod { kPerClass, kStratified, kGrouped, kColumn };  // split_methods()
-enum class Balance { kOversample, kClassWeights, kNone };              // balance_modes()
-enum class Optimizer { kAdam, kSgd, kLbfgs };                          // optimizers()
-enum class Monitor { kValAccuracy, kValLoss };                         // monitors()
-enum class Variation { kGrid, kSeed };                                 // variations()
+enum class SplitMethod { kPerClass, kStratified, kGrouped, kColumn, kKfold };  // split_methods()
+enum class Balance { kOversample, kClassWeights, kNone };                      // balance_modes()
+enum class Optimizer { kAdam, kSgd, kLbfgs };                                  // optimizers()
+enum class Monitor { kValAccuracy, kValLoss };                                 // monitors()
+enum class Variation { kGrid, kSeed };                                         // variations()
 
 template <typename E>
 const Choices& choices_of();

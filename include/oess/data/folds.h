@@ -11,10 +11,20 @@
 // errors: UsageError when folds < 2 or repeats < 1; Error (exit 1) when a grade present in the manifest has
 // fewer groups (patients, or images) than folds, naming the grade and both counts — a fold's test part
 // would miss that grade.
+// Explicit folds: a manifest with a `fold` column (integers 1..K, every value used) gives the folds as
+// written (from_column true, `folds` ignored, repeats must be 1). errors: Error "FILE:LINE" for a value that
+// is not an integer >= 1, a fold number with no image, a patient in two folds (naming it).
+//
+// fold_split(manifest, folds, f, val_fraction, seed): fold f's three parts: test = fold f; validation =
+// about val_fraction of every grade of the rest, carved by group (patients kept together; largest first,
+// ties in seeded order, a group joins validation when it brings validation's per-grade counts closer to
+// val_fraction x the training part's counts); training = the remainder. f = -1: no test part (the refit on
+// every image). Same inputs -> same split. errors: Error when validation ends up empty (too few images).
 #include <cstdint>
 #include <vector>
 
 #include "oess/data/manifest.h"
+#include "oess/data/split.h"
 
 namespace oess::data {
 
@@ -27,11 +37,14 @@ struct FoldOptions {
 struct Folds {
   int k = 0;
   bool grouped = false;                    // by patient
+  bool from_column = false;                // the manifest's fold column
   std::vector<int> fold;                   // per manifest sample, 0..k-1: the fold whose test part holds it
   std::vector<size_t> test(int f) const;   // samples of fold f, manifest order
   std::vector<size_t> train(int f) const;  // every other sample, manifest order
 };
 
 std::vector<Folds> make_folds(const Manifest& m, const FoldOptions& options);
+
+Split fold_split(const Manifest& m, const Folds& folds, int f, double val_fraction, uint64_t seed);
 
 }  // namespace oess::data

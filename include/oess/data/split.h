@@ -10,6 +10,9 @@
 //               ties in seeded random order) to the part whose per-grade targets they fill best, so grades
 //               stay as balanced as grouping allows. requires: a patient column.
 //   column      the manifest's split column. requires: the column, and a value on every row.
+//   kfold       not one split but K (and R repeats): data/folds.h (make_folds, fold_split). make_split
+//               refuses it (UsageError); validate_split_options checks folds >= 2, repeats >= 1 and
+//               0 < val_fraction < 1 (the share of each fold's training part kept for validation).
 // Leakage guard: with a patient column, a split that puts a patient in both training and test is refused
 // (oess::Error naming the patients) unless allow_patient_overlap, when it is logged as a warning.
 // ensures: every sample in exactly one part; the same manifest, options and seed give the same split on
@@ -32,6 +35,7 @@ struct SplitOptions {
   double val_fraction = 0.1, test_fraction = 0.1;
   uint64_t seed = 0;
   bool allow_patient_overlap = false;  // else a patient in both training and test is an error
+  int folds = 5, repeats = 1;          // kfold (data/folds.h)
 };
 
 struct Split {

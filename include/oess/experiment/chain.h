@@ -22,6 +22,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "oess/data/balance.h"
@@ -30,6 +31,7 @@
 #include "oess/ensemble/ensemble.h"
 #include "oess/features/extractor.h"
 #include "oess/metrics/evaluate.h"
+#include "oess/report/report.h"
 #include "oess/settings/settings.h"
 #include "oess/train/sweep.h"
 
@@ -62,7 +64,16 @@ struct Chain {
   std::string final_label;
   metrics::Predictions predictions;
   std::optional<metrics::Metrics> metrics;  // set by evaluate
-  std::vector<std::string> notes;           // shown at the top of the report (e.g. no ImageNet weights)
+  std::string metrics_text;                 // metrics.json as written (K-fold: with its cross_validation)
+  // More predictions.csv columns, after the run's own: name and one value per test row (K-fold: fold, tap).
+  std::vector<std::pair<std::string, std::vector<std::string>>> extra_columns;
+  report::CrossValidation cross_validation;  // K-fold: what the report says of the folds
+  struct TapFolds {
+    std::vector<double> val, test, kappa;  // one per fold
+    int chosen = 0;                        // folds that chose the tap
+  };
+  std::vector<TapFolds> tap_folds;  // K-fold: per tap, in sweep order
+  std::vector<std::string> notes;   // shown at the top of the report (e.g. no ImageNet weights)
   // What the weights file says of each tap (imported Keras weights): the report's per-tap "weights" column.
   std::vector<std::string> imagenet_taps, other_taps;
 };
@@ -72,6 +83,9 @@ bool random_backbone(const features::FeatureSet& f);
 inline constexpr const char* kNoImagenetNote =
     "NO IMAGENET WEIGHTS: backbone.weights is none, so the features come from a seeded random initialisation "
     "of the backbone, not from ImageNet training (docs/weights.md says how to use real weights).";
+
+// Mean and sample standard deviation (n - 1; 0 for one value, NaN for none).
+std::pair<double, double> mean_sd(const std::vector<double>& v);
 
 // The feature row label of an augmented oversampled copy.
 std::string copy_label(const std::string& rel_path, int copy);
@@ -86,7 +100,8 @@ void write_report(const Chain& c, const std::string& dir);
 
 // `oess sweep`: the chain's start on a feature file (features::read_feature_file) and the manifest it was
 // extracted from, split and balanced per s (s.split, s.balance, s.seed); every manifest row needs a feature
-// row (matched by path; Error "MANIFEST:LINE: PATH has no row in FEATURES"). Ready for index_rows.
+// row (matched by path; Error "MANIFEST:LINE: PATH has no row in FEATURES"). Ready for index_rows; with
+// split method kfold, not split: ready for kfold_data (experiment/kfold.h).
 Chain chain_from_features(const std::string& features_file, const std::string& manifest, const Settings& s);
 // The best k taps on validation, one classifier each (their sweep fits), combined: a copy of c whose members
 // and final are the cross-tap ensemble. requires: run_sweep.

@@ -24,6 +24,30 @@ struct TapRow {
   int best_epoch = 0;
   bool best = false;
   std::string weights;  // "ImageNet" / "not ImageNet" when the weights file says; "" (no column) otherwise
+  // K-fold runs: the row's accuracies are pooled out of fold (val_accuracy: mean over folds); these give the
+  // spread over folds and how many folds chose the tap.
+  std::vector<double> fold_test_accuracy;
+  double val_sd = 0, test_mean = 0, test_sd = 0, kappa_mean = 0, kappa_sd = 0;
+  int chosen = -1;
+};
+
+// One fold of a K-fold run: its parts' sizes, the tap it chose on its own validation and its test figures.
+struct FoldRow {
+  int repeat = 1, fold = 1;
+  std::array<int, 4> test_counts{};
+  int train = 0, val = 0;
+  std::string tap;
+  double val_accuracy = 0, accuracy = 0, kappa = 0;
+};
+
+struct CrossValidation {
+  int folds = 0;  // 0: not a K-fold run
+  int repeats = 1;
+  bool grouped = false, from_column = false;
+  double val_fraction = 0;
+  std::vector<FoldRow> rows;
+  std::string refit_tap;  // chosen by the most folds: the exported model's, refit on every image
+  int refit_chosen = 0;
 };
 
 struct Curve {
@@ -44,6 +68,7 @@ struct ReportInputs {
   std::vector<std::string> test_paths;  // for thumbnails (readable image files)
   std::vector<int> test_truth, test_pred, test_binary_vote;
   std::vector<double> test_p_diseased;
+  CrossValidation cross_validation;         // K-fold runs: Table 1 becomes the per-fold table
   bool write_md = true, write_html = true;  // plots/ are written either way
 };
 

@@ -1,0 +1,54 @@
+#pragma once
+// oess/experiment/kfold.h — data.split.method kfold (`oess run`, `oess sweep`): the chain once per fold on
+// shared features, pooled out of fold, and a refit on every image for export. `say` gets the console text.
+//
+// kfold_data      the folds (data::make_folds) and each fold's nested split (data::fold_split: test = the
+//                 fold, validation carved from the rest by patient), balanced; the refit's split (every
+//                 image: training and validation); c.items = every augmented copy any of them uses, so that
+//                 one extraction serves all. Writes DIR/split.csv (path, score, patient, fold[, fold_r2 ...],
+//                 refit) and DIR/folds/<fold>/split.csv (that fold's parts: train, val, test). Leakage guard:
+//                 a patient in a fold's training and test parts is an Error.
+// kfold_sweep     per fold: index_rows, run_sweep on the shared features (folds in turn, each sweep's taps
+//                 in parallel on classifier.threads).
+// kfold_select    per fold: select_tap on that fold's validation; DIR/folds/<fold>/layers.csv and curves/.
+// kfold_ensemble  per fold: train_members.
+// kfold_evaluate  c becomes the pooled chain: rows.test = every image (manifest order) with its fold's
+//                 final prediction (repeat 1), sweep.taps = per tap its out-of-fold probabilities and the
+//                 mean validation accuracy, selected = the tap the most folds chose (ties: higher mean
+//                 validation accuracy, then earlier tap). Writes predictions.csv (+ fold, tap columns),
+//                 metrics.json (the pooled figures as `oess evaluate` computes them, plus cross_validation:
+//                 per fold, mean ± sd, per repeat, taps chosen) and layers.csv (mean ± sd over folds).
+// kfold_refit     the exported model: the refit split, one sweep of the chosen tap (its validation part for
+//                 early stopping), the ensemble as configured; metrics = the pooled out-of-fold ones.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "oess/data/folds.h"
+#include "oess/experiment/chain.h"
+
+namespace oess::experiment {
+
+struct FoldRun {
+  int repeat = 0, fold = 0;  // 0-based
+  Chain chain;
+};
+
+struct Kfold {
+  std::vector<data::Folds> folds;  // per repeat
+  std::vector<FoldRun> runs;       // repeat-major
+  Chain refit;
+};
+
+using SayFn = std::function<void(const std::string&)>;
+
+inline bool is_kfold(const Settings& s) { return s.split.method == config::SplitMethod::kKfold; }
+
+void kfold_data(Chain& c, Kfold& k, const std::string& dir, const SayFn& say);
+void kfold_sweep(Chain& c, Kfold& k, const SayFn& say);
+void kfold_select(Chain& c, Kfold& k, const std::string& dir, const SayFn& say);
+void kfold_ensemble(Chain& c, Kfold& k, const SayFn& say);
+void kfold_evaluate(Chain& c, Kfold& k, const std::string& dir, const SayFn& say);
+Chain kfold_refit(const Chain& c, const Kfold& k, const SayFn& say);
+
+}  // namespace oess::experiment

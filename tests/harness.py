@@ -1,0 +1,43 @@
+"""Shared by the Python checks that drive the `oess` program from outside (tests/cli, tests/oracles):
+a fresh work folder, named checks that collect failures, `oess` runs that must exit as expected, CSV rows.
+
+    from harness import Harness
+    h = Harness(oess, work)          # work is emptied
+    p = h.run("run", config)         # exits the script (printing both streams) unless rc matches
+    h.check(cond, "what must hold")  # prints ok / FAIL
+    h.finish()                       # prints the count, exits 1 on any failure
+"""
+import csv
+import os
+import shutil
+import subprocess
+import sys
+
+
+def rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+class Harness:
+    def __init__(self, oess, work):
+        self.oess, self.work = oess, work
+        shutil.rmtree(work, ignore_errors=True)
+        os.makedirs(work)
+        self.failures = []
+
+    def check(self, cond, what):
+        print(("ok: " if cond else "FAIL: ") + what)
+        if not cond:
+            self.failures.append(what)
+
+    def run(self, *args, rc=0):
+        p = subprocess.run([self.oess, *args], capture_output=True, text=True)
+        if p.returncode != rc:
+            print(p.stdout, p.stderr)
+            sys.exit(f"FAIL: oess {' '.join(args)} exited {p.returncode}, expected {rc}")
+        return p
+
+    def finish(self):
+        print(f"{len(self.failures)} failure(s)")
+        sys.exit(1 if self.failures else 0)
