@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -155,11 +156,37 @@ void write_heatmaps(const ScoreArgs& a, exporting::Scorer& scorer, const std::ve
   fmt::print("wrote {} {} heat map overlay(s) to {}\n", files.size(), method, a.heatmap);
 }
 
+// What the model is, from its metadata: task, members and taps, backbone, and how its figures were made.
+std::string describe_model(const exporting::ModelFile& m) {
+  auto get = [&](const char* k) { return m.meta.count(k) ? m.meta.at(k) : std::string("?"); };
+  std::string taps;
+  for (const auto& t : m.member_taps)
+    if (taps.find(t) == std::string::npos) taps += (taps.empty() ? "" : " + ") + t;
+  std::string out = fmt::format("model: {}, {} member(s) on {}, {} ({})", get("task"), m.members.size(), taps,
+                                get("arch"), get("weights"));
+  const auto metrics = nlohmann::json::parse(get("metrics"), nullptr, /*allow_exceptions=*/false);
+  if (metrics.is_object() && metrics.contains("cross_validation")) {
+    const auto& cv = metrics["cross_validation"];
+    int chosen = 0;
+    if (cv.contains("taps_chosen") && cv["taps_chosen"].contains(cv.value("refit_tap", "")))
+      chosen = cv["taps_chosen"][cv.value("refit_tap", "")].get<int>();
+    out += fmt::format(
+        "; refit on every image after {}-fold cross-validation (tap {} chosen by {} of {} folds); its "
+        "figures are the folds' out-of-fold ones: accuracy {:.1f}%",
+        cv.value("folds", 0), cv.value("refit_tap", "?"), chosen,
+        cv.contains("per_fold") ? cv["per_fold"].size() : 0, 100 * metrics.value("accuracy", NAN));
+  } else if (metrics.is_object() && metrics.contains("accuracy") && metrics["accuracy"].is_number()) {
+    out += fmt::format("; test accuracy {:.1f}%", 100 * metrics["accuracy"].get<double>());
+  }
+  return out;
+}
+
 void run_score(const ScoreArgs& a) {
   exporting::HeatOptions heat;
   heat.method = exporting::parse_heat_method(a.heatmap_method);  // a usage error before any work
   heat.steps = a.heatmap_steps;
   const auto model = exporting::read_model(a.model);
+  fmt::print(stderr, "{}\n", describe_model(model));
   if (!a.heatmap.empty()) exporting::check_heat_options(model, heat);
   const auto files = collect_inputs(a.inputs);
   exporting::Scorer scorer(model, a.device, a.threads, a.batch);

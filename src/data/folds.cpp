@@ -57,14 +57,26 @@ void check_enough_groups(const Manifest& m, const std::vector<Group>& groups, in
   }
 }
 
-// Largest group first, ties in seeded random order.
+// Size class of a group: 1, 2-3, 4-7, 8-15, ... images.
+int size_class(size_t n) {
+  int c = 0;
+  while (n > 1) {
+    n >>= 1;
+    ++c;
+  }
+  return c;
+}
+
+// Larger size classes first (large groups placed early keep the folds balanced), seeded random order within
+// a class (so that another seed or repeat gives other folds even when patients' sizes are all different).
 std::vector<size_t> visiting_order(const std::vector<Group>& groups, uint64_t seed) {
   std::vector<size_t> order(groups.size());
   std::iota(order.begin(), order.end(), size_t{0});
   Rng rng(seed);
   rng.shuffle(order);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return groups[a].size() > groups[b].size(); });
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return size_class(groups[a].size()) > size_class(groups[b].size());
+  });
   return order;
 }
 

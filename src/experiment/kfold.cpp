@@ -9,11 +9,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
+#include "oess/core/parallel.h"
 #include "oess/core/progress.h"
 #include "oess/core/random.h"
 #include "oess/io/csv.h"
@@ -143,24 +145,41 @@ void kfold_data(Chain& c, Kfold& k, const std::string& dir, const SayFn& say) {
 }
 
 void kfold_sweep(Chain& c, Kfold& k, const SayFn& say) {
-  const int64_t taps = static_cast<int64_t>(c.features.taps.size());
-  Progress bar("sweep", taps * static_cast<int64_t>(k.runs.size()), "taps");
-  for (size_t i = 0; i < k.runs.size(); ++i) {
-    Chain& fc = k.runs[i].chain;
+  const size_t ntaps = c.features.taps.size();
+  for (auto& run : k.runs) {
+    Chain& fc = run.chain;
     fc.features = c.features;
     fc.imagenet_taps = c.imagenet_taps;
     fc.other_taps = c.other_taps;
+    fc.s.train.class_weights = fc.s.balance == config::Balance::kClassWeights;  // as run_sweep sets it
     index_rows(fc);
-    const int64_t base = static_cast<int64_t>(i) * taps;
-    run_sweep(fc, [&bar, base](int64_t d, int64_t) { bar.update(base + d); });
+  }
+  train::validate(c.s.train);
+  // Every fold's every tap on one pool of classifier.threads threads, one LibTorch thread each: the folds
+  // train in parallel where threads allow, and no result depends on the thread count.
+  std::vector<std::vector<train::TapResult>> results(k.runs.size(), std::vector<train::TapResult>(ntaps));
+  Progress bar("sweep", static_cast<int64_t>(k.runs.size() * ntaps), "taps");
+  std::mutex progress_mutex;
+  int64_t done = 0;
+  {
+    train::OneTorchThread single;
+    parallel_for(k.runs.size() * ntaps, c.s.train_threads, [&](size_t j) {
+      const Chain& fc = k.runs[j / ntaps].chain;
+      results[j / ntaps][j % ntaps] =
+          train::fit_tap(fc.features, fc.features.taps[j % ntaps], fc.rows, fc.grades, fc.s.train);
+      std::lock_guard<std::mutex> lock(progress_mutex);
+      bar.update(++done);
+    });
   }
   bar.finish();
-  for (const auto& run : k.runs) {
-    const auto& fc = run.chain;
+  for (size_t i = 0; i < k.runs.size(); ++i) {
+    Chain& fc = k.runs[i].chain;
+    fc.sweep.taps = std::move(results[i]);
+    fc.sweep.best = train::best_tap(fc.sweep.taps);
     const auto& b = fc.sweep.taps[fc.sweep.best];
     say(fmt::format("  {:<10} {} training rows, {} validation, {} test; best on validation {} ({})\n",
-                    fold_name(k, run), fc.rows.train.size(), fc.rows.val.size(), fc.rows.test.size(), b.tap,
-                    pct(b.val_accuracy)));
+                    fold_name(k, k.runs[i]), fc.rows.train.size(), fc.rows.val.size(), fc.rows.test.size(),
+                    b.tap, pct(b.val_accuracy)));
   }
 }
 

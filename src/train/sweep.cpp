@@ -24,6 +24,43 @@ std::vector<int> take_grades(const std::vector<int>& grades, const std::vector<i
 OneTorchThread::OneTorchThread() : before_(torch::get_num_threads()) { torch::set_num_threads(1); }
 OneTorchThread::~OneTorchThread() { torch::set_num_threads(before_); }
 
+TapResult fit_tap(const features::FeatureSet& f, const std::string& tap, const Rows& rows,
+                  const std::vector<int>& grades, const TrainOptions& o) {
+  const auto x = f.data.at(tap).reshape({f.rows(), -1}).to(torch::kFloat32);
+  TapResult t;
+  t.tap = tap;
+  t.fit = train_classifier(take_rows(x, rows.train), take_grades(grades, rows.train), take_rows(x, rows.val),
+                           take_grades(grades, rows.val), o);
+  t.val_accuracy = t.fit.best_val_accuracy;
+  t.val_loss = t.fit.best_val_loss;
+  if (!rows.test.empty()) {
+    torch::NoGradGuard no_grad;
+    t.test_probabilities = t.fit.model.probabilities(take_rows(x, rows.test));
+    const auto pred_t = t.test_probabilities.argmax(1);
+    std::vector<int> truth, pred;
+    for (size_t k = 0; k < rows.test.size(); ++k) {
+      truth.push_back(target_of(grades[static_cast<size_t>(rows.test[k])], o.task));
+      pred.push_back(static_cast<int>(pred_t[static_cast<int64_t>(k)].item<int64_t>()));
+    }
+    const auto c = metrics::confusion(truth, pred, num_classes(o.task));
+    t.test_accuracy = metrics::accuracy(c);
+    t.test_per_class = metrics::per_class_accuracy(c);
+    t.test_kappa_quadratic = metrics::kappa(c, metrics::KappaWeights::kQuadratic);
+  }
+  return t;
+}
+
+size_t best_tap(const std::vector<TapResult>& taps) {
+  size_t best = 0;
+  for (size_t i = 1; i < taps.size(); ++i) {
+    const auto& a = taps[i];
+    const auto& b = taps[best];
+    if (a.val_accuracy > b.val_accuracy || (a.val_accuracy == b.val_accuracy && a.val_loss < b.val_loss))
+      best = i;
+  }
+  return best;
+}
+
 SweepResult sweep(const features::FeatureSet& f, const Rows& rows, const std::vector<int>& grades,
                   const TrainOptions& o, int threads, const std::function<void(int64_t, int64_t)>& progress) {
   validate(o);
@@ -36,41 +73,14 @@ SweepResult sweep(const features::FeatureSet& f, const Rows& rows, const std::ve
   {
     OneTorchThread single;  // one LibTorch thread per classifier: parallel over taps, deterministic
     parallel_for(f.taps.size(), threads, [&](size_t i) {
-      const std::string& tap = f.taps[i];
-      const auto x = f.data.at(tap).reshape({f.rows(), -1}).to(torch::kFloat32);
-      TapResult t;
-      t.tap = tap;
-      t.fit = train_classifier(take_rows(x, rows.train), take_grades(grades, rows.train),
-                               take_rows(x, rows.val), take_grades(grades, rows.val), o);
-      t.val_accuracy = t.fit.best_val_accuracy;
-      t.val_loss = t.fit.best_val_loss;
-      if (!rows.test.empty()) {
-        torch::NoGradGuard no_grad;
-        t.test_probabilities = t.fit.model.probabilities(take_rows(x, rows.test));
-        const auto pred_t = t.test_probabilities.argmax(1);
-        std::vector<int> truth, pred;
-        for (size_t k = 0; k < rows.test.size(); ++k) {
-          truth.push_back(target_of(grades[static_cast<size_t>(rows.test[k])], o.task));
-          pred.push_back(static_cast<int>(pred_t[static_cast<int64_t>(k)].item<int64_t>()));
-        }
-        const auto c = metrics::confusion(truth, pred, num_classes(o.task));
-        t.test_accuracy = metrics::accuracy(c);
-        t.test_per_class = metrics::per_class_accuracy(c);
-        t.test_kappa_quadratic = metrics::kappa(c, metrics::KappaWeights::kQuadratic);
-      }
-      r.taps[i] = std::move(t);
+      r.taps[i] = fit_tap(f, f.taps[i], rows, grades, o);
       if (progress) {
         std::lock_guard<std::mutex> lock(progress_mutex);
         progress(++done, static_cast<int64_t>(f.taps.size()));
       }
     });
   }
-  for (size_t i = 1; i < r.taps.size(); ++i) {
-    const auto& a = r.taps[i];
-    const auto& b = r.taps[r.best];
-    if (a.val_accuracy > b.val_accuracy || (a.val_accuracy == b.val_accuracy && a.val_loss < b.val_loss))
-      r.best = i;
-  }
+  r.best = best_tap(r.taps);
   return r;
 }
 

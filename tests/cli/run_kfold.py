@@ -135,6 +135,12 @@ for name in ["split.csv", "predictions.csv", "metrics.json", "layers.csv", "fold
     check(open(os.path.join(work, "again", name), "rb").read() == open(os.path.join(out, name), "rb").read(),
           f"a second run gives an identical {name}")
 
+# Folds x taps share one thread pool: one thread gives the same results as two.
+run("run", config, "--set", "classifier.threads=1", "--stage", "..evaluate", "--out", os.path.join(work, "one-thread"))
+for name in ["predictions.csv", "metrics.json", "layers.csv"]:
+    check(open(os.path.join(work, "one-thread", name), "rb").read() == open(os.path.join(out, name), "rb").read(),
+          f"classifier.threads 1 and 2 give an identical {name}")
+
 # The exported model: refit on every image with the chosen tap; scores like any run's.
 model = json.load(open(os.path.join(out, "model", "model.json")))
 check(all(m["tap"] == cv["refit_tap"] for m in model["members"]) and len(model["members"]) == 2,
@@ -144,6 +150,8 @@ images = [os.path.join(work, "synth", r["path"]) for r in manifest[:3]]
 p = run("score", "--model", os.path.join(out, "model", "model.pt"), "--csv", os.path.join(work, "scores.csv"),
         *images)
 check(len(rows(os.path.join(work, "scores.csv"))) == 3, "`oess score` scores images with the refit model")
+check(f"refit on every image after {K}-fold cross-validation (tap {cv['refit_tap']}" in p.stderr and
+      "out-of-fold" in p.stderr, "and says it is a cross-validated refit, with the folds' figure")
 
 # The comparator, cross-validated.
 bout = os.path.join(work, "baseline")

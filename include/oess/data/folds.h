@@ -4,7 +4,8 @@
 //
 // make_folds(manifest, options) -> one Folds per repeat. Groups are the patients when the manifest has a
 // patient column (no patient in two folds), else single images (`grouped` false: the caller warns). Groups
-// are visited largest first (ties in seeded random order) and each goes to the fold whose per-grade counts
+// are visited by size class (1, 2-3, 4-7, 8-15 ... images; larger first), in seeded random order within a
+// class, and each goes to the fold whose per-grade counts
 // it brings closest to the per-grade targets (total / K): squared distance summed over grades, ties to the
 // fold with fewer images, then the lower fold. Repeat r reshuffles with mix_seed(seed, r). Same manifest,
 // options and seed -> the same folds.
@@ -16,8 +17,8 @@
 // is not an integer >= 1, a fold number with no image, a patient in two folds (naming it).
 //
 // fold_split(manifest, folds, f, val_fraction, seed): fold f's three parts: test = fold f; validation =
-// about val_fraction of every grade of the rest, carved by group (patients kept together; largest first,
-// ties in seeded order, a group joins validation when it brings validation's per-grade counts closer to
+// about val_fraction of every grade of the rest, carved by group (patients kept together; visited as above,
+// a group joins validation when it brings validation's per-grade counts closer to
 // val_fraction x the training part's counts); training = the remainder. f = -1: no test part (the refit on
 // every image). Same inputs -> same split. errors: Error when validation ends up empty (too few images).
 #include <cstdint>

@@ -38,6 +38,13 @@ struct SweepResult {
   size_t best = 0;
 };
 
+// One tap's classifier, as sweep trains each (on the calling thread's LibTorch threads; sweep sets 1), for
+// callers that schedule many sweeps' taps together (K-fold: folds x taps on one pool).
+TapResult fit_tap(const features::FeatureSet& f, const std::string& tap, const Rows& rows,
+                  const std::vector<int>& grades, const TrainOptions& o);
+// The best tap on validation: highest accuracy, ties the lower validation loss, then the earlier tap.
+size_t best_tap(const std::vector<TapResult>& taps);
+
 SweepResult sweep(const features::FeatureSet& f, const Rows& rows, const std::vector<int>& grades,
                   const TrainOptions& options, int threads = 2,
                   const std::function<void(int64_t, int64_t)>& progress = {});
