@@ -21,7 +21,8 @@ def rows(path):
 
 class Harness:
     def __init__(self, oess, work):
-        self.oess, self.work = oess, work
+        self.oess = os.path.abspath(oess) if os.sep in oess else oess  # runs may change directory
+        self.work = work
         shutil.rmtree(work, ignore_errors=True)
         os.makedirs(work)
         self.failures = []
@@ -31,8 +32,8 @@ class Harness:
         if not cond:
             self.failures.append(what)
 
-    def run(self, *args, rc=0):
-        p = subprocess.run([self.oess, *args], capture_output=True, text=True)
+    def run(self, *args, rc=0, cwd=None):
+        p = subprocess.run([self.oess, *args], capture_output=True, text=True, cwd=cwd)
         if p.returncode != rc:
             print(p.stdout, p.stderr)
             sys.exit(f"FAIL: oess {' '.join(args)} exited {p.returncode}, expected {rc}")

@@ -14,6 +14,7 @@ void add_run_command(CLI::App& app) {
   struct Args {
     std::string config, out, stage;
     std::vector<std::string> sets;
+    bool force = false;
   };
   auto a = std::make_shared<Args>();
   auto* sub = app.add_subcommand("run", "Run a YAML experiment end to end into a run folder");
@@ -22,6 +23,9 @@ void add_run_command(CLI::App& app) {
   sub->add_option("--set", a->sets,
                   "override a key: --set classifier.lr=0.01 (repeatable; value read as YAML)");
   sub->add_option("--out", a->out, "run folder (default: the config's output.dir, runs/{name})");
+  sub->add_flag("--force", a->force,
+                "run into a folder that holds a run of another config (files are replaced; a rerun of the "
+                "same config needs no --force)");
   sub->add_option("--stage", a->stage,
                   "X or ..X: run up to stage X; X..: from X (data, extract or sweep), reusing what the "
                   "earlier stages left");
@@ -30,11 +34,17 @@ void add_run_command(CLI::App& app) {
       "Run folder: config.resolved.yaml, split.csv, layers.csv, curves/, predictions.csv, metrics.json,\n"
       "report.md, report.html, plots/, model/, log.txt (docs/config.md, docs/formats.md).\n"
       "Features are cached (features.cache), so a rerun with other classifier settings takes seconds.\n"
+      "Warnings that qualify the result (patient overlap, tiny grades, an uncertain tap choice ...) go into\n"
+      "metrics.json (\"warnings\") and the top of the report as well as the console (docs/data.md).\n"
       "See a config resolved without running it: oess config show CONFIG [--set ...].");
   sub->callback([a] {
     const auto stages = experiment::parse_stages(a->stage);  // a bad --stage fails before any work
     const auto cfg = config::load_config(a->config, a->sets);
-    experiment::run_experiment(cfg, {a->out, stages});
+    experiment::RunOptions o;
+    o.out_dir = a->out;
+    o.stages = stages;
+    o.force = a->force;
+    experiment::run_experiment(cfg, o);
   });
 }
 

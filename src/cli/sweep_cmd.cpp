@@ -25,6 +25,7 @@ struct SweepArgs {
   data::SplitOptions split;
   train::TrainOptions train;
   int threads = 2, members = 0, cross_tap = 0, bootstrap = 2000;
+  bool beside_study = false;
 };
 
 // K-fold on a feature file: every stage of experiment/kfold.h but the refit (no model is exported here).
@@ -59,6 +60,7 @@ void run_sweep(SweepArgs a) {
   st.train_threads = a.threads;
   st.members = a.members;
   st.bootstrap = a.bootstrap;
+  st.beside_study = a.beside_study;
   auto c = experiment::chain_from_features(a.features, a.manifest, st);
   if (experiment::is_kfold(st)) return run_kfold(c, a);
   experiment::index_rows(c);
@@ -117,6 +119,8 @@ void add_sweep_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--bootstrap", a->bootstrap, "bootstrap resamples for the report's CIs")
       ->capture_default_str();
+  sub->add_flag("--beside-study", a->beside_study,
+                "the report sets the figures beside the study's published ones (for the study's data)");
   sub->add_option(
       "--out", a->out,
       "folder for layers.csv, curves/, split.csv, predictions.csv, metrics.json, report.md, report.html");

@@ -24,7 +24,14 @@ std::vector<Key> make_schema() {
         "master seed: split, oversampling, classifier batch order, random backbone weights", {}, 0),
       // data
       k("data.manifest", T::kString, "synthetic",
-        "manifest CSV (docs/data.md), or `synthetic`: the embedded synthetic dataset, made on first use"),
+        "manifest CSV (docs/data.md), or `synthetic`: the embedded synthetic dataset, made on first use; a "
+        "relative path resolves against the folder of the config file that sets it (--set: the working "
+        "directory)"),
+      k("data.columns.path", T::kString, "\"\"", "manifest column of the image paths; empty: `path`"),
+      k("data.columns.score", T::kString, "\"\"", "manifest column of the OESS grades; empty: `score`"),
+      k("data.columns.patient", T::kString, "\"\"",
+        "manifest column of the patient ids; empty: the first of patient, patient_id, patientid, subject, "
+        "subject_id, case, case_id (any case)"),
       k("data.synthetic.dir", T::kString, "data/synthetic",
         "where the synthetic dataset lives (made if absent)"),
       k("data.synthetic.counts", T::kIntList, "[742, 425, 307, 220]",
@@ -110,6 +117,9 @@ std::vector<Key> make_schema() {
       k("selection.tap", T::kString, "best",
         "the final model's tap: `best` (highest validation accuracy; the test set takes no part) or a tap "
         "name"),
+      k("selection.allow_empty_grades", T::kBool, "false",
+        "choose a `best` tap even when a grade has no validation image (else refused: the choice could not "
+        "see that grade)"),
       k("ensemble.members", T::kInt, "10",
         "classifiers per ensemble tap, with varied settings (the study: 10); 0: the selected tap's "
         "classifier "
@@ -123,6 +133,9 @@ std::vector<Key> make_schema() {
       // report, output
       k("report.formats", T::kStringList, "[md, html]", "report files to write", {"md", "html"}),
       k("report.bootstrap", T::kInt, "2000", "bootstrap resamples for the 95% intervals (0: none)", {}, 0),
+      k("report.beside_study", T::kBool, "false",
+        "add the section setting this run's figures beside the study's published ones (the paper configs "
+        "set it)"),
       k("output.dir", T::kString, "runs/{name}", "the run folder; {name} is replaced by the run name"),
   };
 }

@@ -324,6 +324,8 @@ void write_report(const Chain& c, const std::string& dir) {
   in.test_pred = c.predictions.pred;
   for (const auto& p : c.predictions.p) in.test_p_diseased.push_back(four ? p[2] + p[3] : p[1]);
   in.cross_validation = c.cross_validation;
+  in.warnings = c.warnings;
+  in.beside_study = c.s.beside_study;
   in.write_md = c.s.report_md;
   in.write_html = c.s.report_html;
   report::write_report(dir, in);

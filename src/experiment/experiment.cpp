@@ -29,6 +29,7 @@
 #include "oess/models/preprocessing.h"
 #include "oess/models/taps.h"
 #include "oess/version.h"
+#include "run_folder.h"
 
 namespace oess::experiment {
 namespace {
@@ -36,8 +37,6 @@ namespace {
 namespace fs = std::filesystem;
 
 enum StageIndex : size_t { kData, kExtract, kSweep, kSelect, kEnsemble, kEvaluate, kReport, kExport };
-
-std::string absolute(const std::string& p) { return fs::absolute(p).lexically_normal().string(); }
 
 std::string seconds(double s) {
   return s < 60 ? fmt::format("{:.1f} s", s) : fmt::format("{:.1f} min", s / 60);
@@ -73,9 +72,13 @@ std::string dataset_manifest(const Settings& s, bool may_make, Console& con) {
 
 void stage_data(Chain& c, Kfold& k, bool may_make, const std::string& dir, Console& con) {
   const std::string file = dataset_manifest(c.s, may_make, con);
-  c.manifest = data::read_manifest(file);
+  c.manifest = data::read_manifest(file, /*check_files=*/true, c.s.columns);
+  manifest_warnings(c.manifest, c.warnings);
+  con.say(c.manifest.has_patient ? fmt::format("  patients: column \"{}\"\n", c.manifest.patient_column)
+                                 : "  patients: no patient column (image-level splits and bootstrap)\n");
   if (is_kfold(c.s)) return kfold_data(c, k, dir, [&con](const std::string& t) { con.say(t); });
   c.split = data::make_split(c.manifest, c.s.split);
+  split_warnings(c.s, c.manifest, c.split, "", /*test_part=*/true, c.warnings);
   const auto train = c.split.indices(data::Part::kTrain);
   c.items = c.s.balance == config::Balance::kOversample
                 ? data::oversample(train, c.manifest.scores(), c.s.seed)
@@ -247,27 +250,6 @@ StageRange parse_stages(const std::string& spec) {
 
 namespace {
 
-// The resolved config: every key, paths made absolute so that it reruns from anywhere; written to
-// DIR/config.resolved.yaml, whose text is returned.
-std::string write_resolved_config(const config::Config& cf, const Settings& s, const std::string& dir,
-                                  config::Config& resolved) {
-  resolved = cf;
-  auto resolve_path = [&](const std::string& key, const std::string& value) {
-    if (value != absolute(value)) resolved.set(key, nlohmann::json(absolute(value)).dump(), "made absolute");
-  };
-  resolved.set("name", nlohmann::json(s.name).dump(), resolved.origin_of("name"));
-  resolve_path("output.dir", dir);
-  if (s.manifest != "synthetic") resolve_path("data.manifest", s.manifest);
-  resolve_path("data.synthetic.dir", s.synth.out_dir);
-  if (s.extract.weights != "none") resolve_path("backbone.weights", s.extract.weights);
-  if (!s.extract.cache_dir.empty()) resolve_path("features.cache", s.extract.cache_dir);
-  const std::string text = fmt::format("# oess {} resolved from {} ({})\n", OESS_VERSION_STRING,
-                                       cf.file.empty() ? "text" : cf.file, fmt::join(cf.files, ", ")) +
-                           resolved.yaml();
-  write_file_atomic((fs::path(dir) / "config.resolved.yaml").string(), text);
-  return text;
-}
-
 // The run's header on the console, and the notes every output carries (weights, data).
 void announce(Chain& c, const config::Config& cf, const StageRange& r, const std::string& dir, Console& con) {
   const auto& names = stage_names();
@@ -278,6 +260,7 @@ void announce(Chain& c, const config::Config& cf, const StageRange& r, const std
                       train::task_name(c.s.train.task), c.s.seed));
   if (c.s.extract.weights == "none") {
     c.notes.push_back(kNoImagenetNote);
+    add_warning(c.warnings, {"random_weights", kNoImagenetNote});
     con.say(fmt::format("\n*** {} ***\n", kNoImagenetNote));
   } else {
     // Imported weights say what they are (e.g. which taps hold ImageNet weights): console, log, report.
@@ -292,6 +275,8 @@ void announce(Chain& c, const config::Config& cf, const StageRange& r, const std
   }
   if (c.s.manifest == "synthetic")
     c.notes.push_back("Data: the embedded synthetic dataset (oess synth), not clinical images.");
+  for (const auto& w : c.warnings)  // what reading the config changed (the rest come as the stages find them)
+    if (w.code != "random_weights") con.say(fmt::format("warning [{}]: {}\n", w.code, w.message));
 }
 
 void stage_sweep(Chain& c, Console& con) {
@@ -310,6 +295,7 @@ void stage_select(Chain& c, const std::string& dir, Console& con) {
   con.say(fmt::format("  final tap: {} (validation accuracy {:.1f}%, {})\n", t.tap, 100 * t.val_accuracy,
                       c.s.selection == "best" ? "best on validation" : "named by selection.tap"));
   write_layers(c, dir);  // marks the selected tap
+  tap_warnings(c, c.warnings);
 }
 
 void stage_ensemble(Chain& c, Console& con) {
@@ -326,6 +312,8 @@ void stage_ensemble(Chain& c, Console& con) {
 void stage_evaluate(Chain& c, const std::string& dir, Console& con, bool written) {
   if (c.rows.test.empty()) throw Error("the split left no test images: nothing to evaluate");
   if (!written) evaluate(c, dir);
+  c.metrics_text = metrics_with_warnings(c.metrics_text, c.warnings);
+  write_file_atomic((fs::path(dir) / "metrics.json").string(), c.metrics_text);
   con.say(format_final(c));
   const auto& ci = c.metrics->accuracy.ci95;
   if (ci && !std::isnan(ci->lo) && !std::isnan(ci->hi))
@@ -341,22 +329,41 @@ void stage_report(const Chain& c, const std::string& dir, Console& con) {
                                                        : "html"));
 }
 
+// The run's last words: its times, its folder, and every warning that qualifies its result.
+void say_done(const Chain& c, const RunSummary& summary, double total, Console& con) {
+  std::string times;
+  for (const auto& t : summary.times) times += fmt::format("{} {}, ", t.stage, seconds(t.seconds));
+  con.say(fmt::format("\ndone in {} ({})\nrun folder: {}\n", seconds(total),
+                      times.substr(0, times.size() - 2), summary.dir));
+  if (!c.warnings.empty()) {
+    con.say(fmt::format("\n{} warning(s), also in metrics.json and at the top of the report:\n",
+                        c.warnings.size()));
+    for (const auto& w : c.warnings)
+      if (w.code != "random_weights") con.say(fmt::format("  [{}] {}\n", w.code, w.message));
+  }
+  if (c.s.extract.weights == "none")
+    con.say("NOTE: no ImageNet weights were used (backbone.weights: none).\n");
+}
+
 }  // namespace
 
 RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
   Chain c;
   Kfold k;
   c.s = settings::settings_from(cf);
+  c.warnings = c.s.warnings;
   RunSummary summary;
   summary.dir = options.out_dir.empty() ? c.s.out_dir : options.out_dir;
   const std::string& dir = summary.dir;
+  config::Config resolved;
+  const std::string config_text = resolved_config(cf, c.s, dir, resolved);
+  check_before_run(cf, c.s, dir, config_text, options.force);
   fs::create_directories(dir);
+  write_file_atomic((fs::path(dir) / "config.resolved.yaml").string(), config_text);
   Console con;
   SinkGuard sink(con);
   const auto& names = stage_names();
   const StageRange r = options.stages;
-  config::Config resolved;
-  const std::string config_text = write_resolved_config(cf, c.s, dir, resolved);
   announce(c, cf, r, dir, con);
 
   const bool kfold = is_kfold(c.s);
@@ -407,13 +414,7 @@ RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
     write_file_atomic((fs::path(dir) / "log.txt").string(), con.text());
     throw;
   }
-  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_run).count();
-  std::string times;
-  for (const auto& t : summary.times) times += fmt::format("{} {}, ", t.stage, seconds(t.seconds));
-  con.say(fmt::format("\ndone in {} ({})\nrun folder: {}\n", seconds(total),
-                      times.substr(0, times.size() - 2), dir));
-  if (c.s.extract.weights == "none")
-    con.say("NOTE: no ImageNet weights were used (backbone.weights: none).\n");
+  say_done(c, summary, std::chrono::duration<double>(std::chrono::steady_clock::now() - t_run).count(), con);
   write_file_atomic((fs::path(dir) / "log.txt").string(), con.text());
   return summary;
 }

@@ -118,6 +118,7 @@ void kfold_data(Chain& c, Kfold& k, const std::string& dir, const SayFn& say) {
       if (!leaked.empty())  // make_folds and fold_split keep patients together: this is a bug, not bad input
         throw Error(fmt::format("fold {}: patient {} is in both training and test", f + 1, leaked[0]));
       run.chain.items = balanced(c, run.chain.split);
+      split_warnings(c.s, m, run.chain.split, fold_name(k, run) + ": ", /*test_part=*/false, c.warnings);
       k.runs.push_back(std::move(run));
     }
   data::Folds all;
@@ -128,6 +129,7 @@ void kfold_data(Chain& c, Kfold& k, const std::string& dir, const SayFn& say) {
   k.refit.notes = c.notes;
   k.refit.split = data::fold_split(m, all, -1, o.val_fraction, mix_seed(c.s.seed, 0xF0, 0xA11));
   k.refit.items = balanced(c, k.refit.split);
+  split_warnings(c.s, m, k.refit.split, "refit: ", /*test_part=*/false, c.warnings);
 
   // One extraction for all: the images, and every augmented copy any fold (or the refit) trains on.
   std::set<std::pair<size_t, int>> copies;

@@ -143,6 +143,10 @@ Section balance_section(const ReportInputs& in) {
   return {"Table 2 — training set after balancing (" + in.balance + ")", {t}};
 }
 
+// Fewer images of a grade than this: its cells get no interval (a percentile bootstrap of 1-4 images is
+// 0-0 or 0-100).
+constexpr long kFewForInterval = 5;
+
 // The study's supplementary table: one classifier per tap.
 Section taps_section(const ReportInputs& in, bool four) {
   Table t{four ? std::vector<std::string>{"tap", "val accuracy", "test accuracy (95% CI)", "0", "1", "2", "3",
@@ -154,6 +158,13 @@ Section taps_section(const ReportInputs& in, bool four) {
   const bool with_weights =
       std::any_of(in.taps.begin(), in.taps.end(), [](const TapRow& r) { return !r.weights.empty(); });
   if (with_weights) t.head.push_back("weights");
+  // Each grade's (healthy/diseased's) test images: the n behind the per-class cells.
+  const auto& cm = four ? in.metrics.confusion.m : in.metrics.healthy_diseased.confusion.m;
+  std::vector<long> n_of(cm.size(), 0);
+  for (size_t g = 0; g < cm.size() && 3 + g < t.head.size(); ++g) {
+    for (long x : cm[g]) n_of[g] += x;
+    t.head[3 + g] += fmt::format(" (n = {})", n_of[g]);
+  }
   const bool cv = in.cross_validation.folds > 0;
   if (cv) {
     t.head[1] = "val accuracy (mean ± sd over folds)";
@@ -169,7 +180,8 @@ Section taps_section(const ReportInputs& in, bool four) {
       std::string cell = c < r.per_class.size() && !std::isnan(r.per_class[c])
                              ? fmt::format("{:.1f}%", 100 * r.per_class[c])
                              : "–";
-      if (c < r.per_class_ci.size() && !std::isnan(r.per_class_ci[c][0]))
+      if (c < r.per_class_ci.size() && !std::isnan(r.per_class_ci[c][0]) &&
+          (c >= n_of.size() || n_of[c] >= kFewForInterval))
         cell += fmt::format(" ({:.0f}–{:.0f})", 100 * r.per_class_ci[c][0], 100 * r.per_class_ci[c][1]);
       row.push_back(cell);
     }
@@ -201,7 +213,7 @@ std::string ci_note(const Metrics& m) {
 // Table 4: the 4-class confusion with the per-class accuracy row.
 Section four_class_section(const ReportInputs& in) {
   const Metrics& m = in.metrics;
-  Table t{{"Rheumatologist \\ oess", "0", "1", "2", "3", "Total"}, {}};
+  Table t{{"Expert \\ oess", "0", "1", "2", "3", "Total"}, {}};
   for (size_t i = 0; i < 4; ++i) {
     std::vector<std::string> row = {std::to_string(i)};
     long sum = 0;
@@ -213,7 +225,14 @@ Section four_class_section(const ReportInputs& in) {
     t.rows.push_back(row);
   }
   std::vector<std::string> acc_row = {"Accuracy (95% CI)"};
-  for (const auto& f : m.per_class_accuracy) acc_row.push_back(pct(f));
+  for (size_t i = 0; i < m.per_class_accuracy.size(); ++i) {
+    const auto& f = m.per_class_accuracy[i];
+    long n = 0;
+    for (long x : m.confusion.m[i]) n += x;
+    acc_row.push_back(n < kFewForInterval
+                          ? fmt::format("{} (n = {}: too few for an interval)", fmt_pct(f.value), n)
+                          : fmt::format("{} n = {}", pct(f), n));
+  }
   acc_row.push_back(pct(m.accuracy));
   t.rows.push_back(acc_row);
   return {"Table 4 — " + in.final_label + ", OESS 0–3, test set", {t, Paragraph{ci_note(m)}}};
@@ -229,7 +248,7 @@ Section binary_section(const ReportInputs& in, bool four) {
   };
   Section s{four ? "Tables 3/5 — healthy (0–1) / diseased (2–3) from the final grades, test set"
                  : "Table 3 — " + in.final_label + ", healthy (0–1) / diseased (2–3), test set",
-            {Table{{"Rheumatologist \\ oess", "Healthy", "Diseased"},
+            {Table{{"Expert \\ oess", "Healthy", "Diseased"},
                    {{"Healthy", share(0, 0), share(0, 1)}, {"Diseased", share(1, 0), share(1, 1)}}}}};
   if (!in.test_binary_vote.empty()) {
     const auto cv = metrics::confusion(metrics::to_binary(in.test_truth), in.test_binary_vote, 2);
@@ -318,12 +337,14 @@ void write_report(const std::string& dir, const ReportInputs& in) {
   if (four) sections.push_back(four_class_section(in));
   sections.push_back(binary_section(in, four));
   if (in.metrics.per_patient) sections.push_back(patient_section(*in.metrics.per_patient));
-  sections.push_back(study_section(in.metrics, four));
+  if (in.beside_study) sections.push_back(study_section(in.metrics, four));
   sections.push_back(plots_section(in, four, dir));
 
   if (in.write_md) {
     std::string md = "# " + in.title + "\n\n";
     for (const auto& n : in.notes) md += "> **" + n + "**\n\n";
+    for (const auto& w : in.warnings)
+      if (w.code != "random_weights") md += "> **Warning** (`" + w.code + "`): " + w.message + "\n\n";
     for (const auto& s : sections) md += render_md(s);
     write_file_atomic((fs::path(dir) / "report.md").string(), md);
   }
@@ -331,6 +352,10 @@ void write_report(const std::string& dir, const ReportInputs& in) {
     std::string html = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" +
                        html_escape(in.title) + kHtmlHead + "<h1>" + html_escape(in.title) + "</h1>\n";
     for (const auto& n : in.notes) html += "<p class=\"note\">" + html_escape(n) + "</p>\n";
+    for (const auto& w : in.warnings)
+      if (w.code != "random_weights")
+        html +=
+            "<p class=\"note\">Warning (" + html_escape(w.code) + "): " + html_escape(w.message) + "</p>\n";
     for (const auto& s : sections) html += render_html(s);
     write_file_atomic((fs::path(dir) / "report.html").string(), html + "</body></html>\n");
   }

@@ -24,8 +24,45 @@ auto checked(const std::string& key, F&& f) {
   }
 }
 
+// The config file an origin ("FILE:LINE") names; "" for --set, defaults and set() origins.
+std::string origin_file(const std::string& origin) {
+  const size_t colon = origin.rfind(':');
+  if (colon == std::string::npos || colon == 0) return "";
+  const std::string line = origin.substr(colon + 1);
+  if (line.empty() || line.find_first_not_of("0123456789") != std::string::npos) return "";
+  return origin.substr(0, colon);
+}
+
+// data.manifest: relative to the folder of the config file that sets it, as `base:` paths are.
+std::string manifest_path(const config::Config& cf) {
+  const std::string m = cf.get_string("data.manifest");
+  if (m == "synthetic" || m.empty() || fs::path(m).is_absolute()) return m;
+  const std::string file = origin_file(cf.origin_of("data.manifest"));
+  if (file.empty()) return m;  // --set or a default: the working directory
+  return (fs::path(file).parent_path() / m).lexically_normal().string();
+}
+
+// Settings made for the embedded synthetic data apply to it alone: on another manifest a value set by a
+// shipped base config (not by the user's own config file or --set) falls back to the safe default.
+void synthetic_only(const config::Config& cf, Settings& s) {
+  if (s.manifest == "synthetic" || !s.split.allow_patient_overlap) return;
+  const std::string origin = cf.origin_of("data.allow_patient_overlap");
+  const std::string file = origin_file(origin);
+  const bool users = origin == "--set" || file.empty() || (!cf.file.empty() && file == cf.file);
+  if (users) return;
+  s.split.allow_patient_overlap = false;
+  add_warning(s.warnings,
+              {"synthetic_only_setting",
+               fmt::format("data.allow_patient_overlap: true comes from {}, made for the embedded synthetic "
+                           "study split; on {} it is ignored and patients may not be in both training and "
+                           "test (set it in your own config or with --set to allow it knowingly)",
+                           origin, s.manifest)});
+}
+
 void data_settings(const config::Config& cf, Settings& s) {
-  s.manifest = cf.get_string("data.manifest");
+  s.manifest = manifest_path(cf);
+  s.columns = {cf.get_string("data.columns.path"), cf.get_string("data.columns.score"),
+               cf.get_string("data.columns.patient")};
   s.synth.out_dir = cf.get_string("data.synthetic.dir");
   const auto counts = cf.get_ints("data.synthetic.counts");
   if (counts.size() != 4)
@@ -44,6 +81,7 @@ void data_settings(const config::Config& cf, Settings& s) {
   s.split.test_fraction = cf.get_number("data.split.test_fraction");
   s.split.seed = s.seed;
   s.split.allow_patient_overlap = cf.get_bool("data.allow_patient_overlap");
+  synthetic_only(cf, s);
   s.split.folds = static_cast<int>(cf.get_int("data.split.folds"));
   s.split.repeats = static_cast<int>(cf.get_int("data.split.repeats"));
   checked("data.split", [&] { data::validate_split_options(s.split); });
@@ -118,6 +156,8 @@ Settings settings_from(const config::Config& cf) {
   backbone_settings(cf, s);
   classifier_settings(cf, s);
   s.selection = cf.get_string("selection.tap");
+  s.allow_empty_grades = cf.get_bool("selection.allow_empty_grades");
+  s.beside_study = cf.get_bool("report.beside_study");
   s.members = static_cast<int>(cf.get_int("ensemble.members"));
   s.ensemble_taps = cf.get_strings("ensemble.taps");
   s.variation = config::parse<config::Variation>(cf.get_string("ensemble.variation"), "ensemble.variation");

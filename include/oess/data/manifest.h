@@ -32,17 +32,26 @@ struct Sample {
   std::vector<std::pair<std::string, std::string>> extra;
 };
 
+// Which CSV columns hold the path, the grade and the patient. Empty: found by name, case-insensitively —
+// path, score, and for the patient the first of patient, patient_id, patientid, subject, subject_id, case,
+// case_id. A named column that is missing is an error listing the columns present.
+struct ManifestColumns {
+  std::string path, score, patient;
+};
+
 struct Manifest {
   std::string file;
   std::string folder;  // paths are relative to this
   std::vector<Sample> samples;
   bool has_patient = false, has_joint = false, has_split = false;
   std::vector<std::string> extra_columns;
+  std::string patient_column;                  // the header name used for patients ("" when none)
+  std::vector<std::string> unused_id_columns;  // other columns whose names look like identifiers
 
   std::vector<int> scores() const;
   std::vector<int> counts() const;  // per grade
 };
 
-Manifest read_manifest(const std::string& file, bool check_files = true);
+Manifest read_manifest(const std::string& file, bool check_files = true, const ManifestColumns& columns = {});
 
 }  // namespace oess::data

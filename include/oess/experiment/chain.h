@@ -72,8 +72,9 @@ struct Chain {
     std::vector<double> val, test, kappa;  // one per fold
     int chosen = 0;                        // folds that chose the tap
   };
-  std::vector<TapFolds> tap_folds;  // K-fold: per tap, in sweep order
-  std::vector<std::string> notes;   // shown at the top of the report (e.g. no ImageNet weights)
+  std::vector<TapFolds> tap_folds;   // K-fold: per tap, in sweep order
+  std::vector<std::string> notes;    // shown at the top of the report (e.g. no ImageNet weights)
+  std::vector<RunWarning> warnings;  // part of the result: metrics.json "warnings", the report's top
   // What the weights file says of each tap (imported Keras weights): the report's per-tap "weights" column.
   std::vector<std::string> imagenet_taps, other_taps;
 };
@@ -106,6 +107,24 @@ Chain chain_from_features(const std::string& features_file, const std::string& m
 // The best k taps on validation, one classifier each (their sweep fits), combined: a copy of c whose members
 // and final are the cross-tap ensemble. requires: run_sweep.
 Chain cross_tap_ensemble(const Chain& c, int k);
+
+// Warnings that are part of the result (core/warning.h; docs/data.md lists the codes).
+// manifest_warnings  the patient column used, or none (image-level bootstrap, no leakage guard); columns
+//                    that look like identifiers but are not used.
+// split_warnings     one split (`where`: "" or "fold 2: "): patients in both training and test (allowed by
+//                    data.allow_patient_overlap), grades with fewer than kSmallGrade validation images (and
+//                    test images, with `test_part`). A grade of the manifest with no validation image is an
+//                    Error (the tap choice could not see it) unless s.allow_empty_grades: then a warning.
+// tap_warnings       after select_tap with `best`: the choice is flagged when the runner-up is fewer than
+//                    kResolutionImages validation images behind.
+// metrics_with_warnings  metrics.json text with "warnings": [{code, message}] added (always present).
+inline constexpr int kSmallGrade = 10;
+inline constexpr int kResolutionImages = 3;
+void manifest_warnings(const data::Manifest& m, std::vector<RunWarning>& out);
+void split_warnings(const Settings& s, const data::Manifest& m, const data::Split& split,
+                    const std::string& where, bool test_part, std::vector<RunWarning>& out);
+void tap_warnings(const Chain& c, std::vector<RunWarning>& out);
+std::string metrics_with_warnings(const std::string& metrics_text, const std::vector<RunWarning>& warnings);
 
 // Console text: the per-tap table (the study's supplementary table) and the final model's test results.
 std::string format_sweep_table(const Chain& c);

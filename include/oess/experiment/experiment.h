@@ -34,6 +34,7 @@ StageRange parse_stages(const std::string& spec);
 
 struct RunOptions {
   std::string out_dir;  // overrides output.dir when not empty
+  bool force = false;   // run into a folder holding a run of another config (else UsageError)
   StageRange stages;
 };
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "oess/core/warning.h"
 #include "oess/metrics/evaluate.h"
 
 namespace oess::report {
@@ -69,6 +70,8 @@ struct ReportInputs {
   std::vector<int> test_truth, test_pred, test_binary_vote;
   std::vector<double> test_p_diseased;
   CrossValidation cross_validation;         // K-fold runs: Table 1 becomes the per-fold table
+  std::vector<RunWarning> warnings;         // shown at the top, each with its code
+  bool beside_study = true;                 // the "Beside the study" section (the study's published figures)
   bool write_md = true, write_html = true;  // plots/ are written either way
 };
 

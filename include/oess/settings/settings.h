@@ -11,6 +11,8 @@
 
 #include "oess/config/choices.h"
 #include "oess/config/config.h"
+#include "oess/core/warning.h"
+#include "oess/data/manifest.h"
 #include "oess/data/split.h"
 #include "oess/data/synth.h"
 #include "oess/features/extractor.h"
@@ -36,6 +38,11 @@ struct Settings {
   config::Variation variation = config::Variation::kGrid;
   bool report_md = true, report_html = true;
   int bootstrap = 2000;
+  data::ManifestColumns columns;  // data.columns.*
+  bool allow_empty_grades =
+      false;                  // selection.allow_empty_grades: pick a tap with a grade absent from validation
+  bool beside_study = false;  // report.beside_study: the report's "Beside the study" section
+  std::vector<RunWarning> warnings;  // what reading the config changed or could not guarantee
 };
 
 Settings settings_from(const config::Config& c);

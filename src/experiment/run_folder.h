@@ -1,0 +1,22 @@
+#pragma once
+// src/experiment/run_folder.h — the run folder before any stage: the resolved config and the checks that
+// must pass before anything is written. Private to the experiment area.
+#include <string>
+
+#include "oess/config/config.h"
+#include "oess/settings/settings.h"
+
+namespace oess::experiment {
+
+// The resolved config's text: every key, paths made absolute so that it reruns from anywhere, and what
+// settings_from decided (synthetic-only settings); `resolved` receives the config itself.
+std::string resolved_config(const config::Config& cf, const settings::Settings& s, const std::string& dir,
+                            config::Config& resolved);
+
+// Before anything is written: the manifest exists (else Error naming data.manifest, the config line that
+// set it and the path tried), and the run folder is new, holds a run of the same resolved config (a rerun
+// or a resume), or `force` is set (else UsageError naming --out and --force).
+void check_before_run(const config::Config& cf, const settings::Settings& s, const std::string& dir,
+                      const std::string& config_text, bool force);
+
+}  // namespace oess::experiment

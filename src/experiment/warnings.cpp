@@ -1,0 +1,110 @@
+// Warnings that are part of a run's result (experiment/chain.h).
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "oess/core/error.h"
+#include "oess/experiment/chain.h"
+
+namespace oess::experiment {
+
+void manifest_warnings(const data::Manifest& m, std::vector<RunWarning>& out) {
+  if (!m.has_patient)
+    add_warning(out,
+                {"no_patient_column",
+                 fmt::format("{} has no patient column (patient, patient_id, subject, case ... or "
+                             "data.columns.patient): splits cannot keep a patient's images together, and "
+                             "bootstrap intervals resample images, which is too narrow when patients have "
+                             "several",
+                             m.file)});
+  if (!m.unused_id_columns.empty())
+    add_warning(
+        out,
+        {"unused_id_column",
+         fmt::format("{}: column(s) {} look like identifiers but are not used{}; name the patient "
+                     "column with data.columns.patient if one of them is it",
+                     m.file, fmt::join(m.unused_id_columns, ", "),
+                     m.has_patient ? fmt::format(" (patients come from \"{}\")", m.patient_column) : "")});
+}
+
+void split_warnings(const Settings& s, const data::Manifest& m, const data::Split& split,
+                    const std::string& where, bool test_part, std::vector<RunWarning>& out) {
+  const auto both = data::patients_in_both(m, split, data::Part::kTrain, data::Part::kTest);
+  if (!both.empty())
+    add_warning(out,
+                {"patient_overlap",
+                 fmt::format("{}{} patient(s) have images in both training and test ({}{}): allowed by "
+                             "data.allow_patient_overlap, so test figures are optimistic",
+                             where, both.size(),
+                             fmt::join(both.begin(), both.begin() + std::min<size_t>(both.size(), 8), ", "),
+                             both.size() > 8 ? ", ..." : "")});
+  const auto total = m.counts();
+  const auto cnt = split.counts(m);
+  const auto& val = cnt[static_cast<size_t>(data::Part::kVal)];
+  const auto& test = cnt[static_cast<size_t>(data::Part::kTest)];
+  std::vector<std::string> empty, small;
+  for (size_t g = 0; g < 4; ++g) {
+    if (total[g] == 0) continue;
+    if (val[g] == 0) empty.push_back(std::to_string(g));
+    if (val[g] < kSmallGrade || (test_part && test[g] < kSmallGrade))
+      small.push_back(test_part ? fmt::format("grade {}: {} validation, {} test", g, val[g], test[g])
+                                : fmt::format("grade {}: {} validation", g, val[g]));
+  }
+  if (!empty.empty()) {
+    const std::string what = fmt::format(
+        "{}grade(s) {} have no validation image: early stopping and the tap choice cannot see them", where,
+        fmt::join(empty, ", "));
+    if (!s.allow_empty_grades)
+      throw Error(what +
+                  " (give validation more images — data.split.val_per_class / val_fraction, or "
+                  "data.split.method: kfold — or allow it knowingly with selection.allow_empty_grades: "
+                  "true)");
+    add_warning(out, {"empty_validation_grade", what + " (allowed by selection.allow_empty_grades)"});
+  }
+  if (!small.empty())
+    add_warning(out,
+                {"small_grade",
+                 fmt::format("{}fewer than {} images of a grade ({}): per-grade figures on so few images are "
+                             "unreliable{}",
+                             where, kSmallGrade, fmt::join(small, "; "),
+                             s.split.method == config::SplitMethod::kKfold
+                                 ? ""
+                                 : "; with a few hundred images, data.split.method: kfold tests every "
+                                   "image once")});
+}
+
+void tap_warnings(const Chain& c, std::vector<RunWarning>& out) {
+  if (c.s.selection != "best" || c.sweep.taps.size() < 2) return;
+  const auto& best = c.sweep.taps[c.selected];
+  const double n = static_cast<double>(c.rows.val.size());
+  double runner = -1;
+  std::string runner_tap;
+  for (size_t i = 0; i < c.sweep.taps.size(); ++i)
+    if (i != c.selected && c.sweep.taps[i].val_accuracy > runner) {
+      runner = c.sweep.taps[i].val_accuracy;
+      runner_tap = c.sweep.taps[i].tap;
+    }
+  const long apart = std::lround((best.val_accuracy - runner) * n);
+  if (apart >= kResolutionImages) return;
+  add_warning(
+      out, {"tap_choice_uncertain",
+            fmt::format("the best tap on validation, {} ({:.1f}%), is {} validation image(s) of {} ahead "
+                        "of {} ({:.1f}%): the choice is within the validation set's resolution, not a "
+                        "finding{}",
+                        best.tap, 100 * best.val_accuracy, apart, c.rows.val.size(), runner_tap, 100 * runner,
+                        c.s.split.method == config::SplitMethod::kKfold
+                            ? ""
+                            : "; data.split.method: kfold shows how often each tap wins across folds")});
+}
+
+std::string metrics_with_warnings(const std::string& metrics_text, const std::vector<RunWarning>& warnings) {
+  auto j = nlohmann::ordered_json::parse(metrics_text);
+  j["warnings"] = nlohmann::ordered_json::array();
+  for (const auto& w : warnings) j["warnings"].push_back({{"code", w.code}, {"message", w.message}});
+  return j.dump(2) + "\n";
+}
+
+}  // namespace oess::experiment
