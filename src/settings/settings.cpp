@@ -33,11 +33,12 @@ std::string origin_file(const std::string& origin) {
   return origin.substr(0, colon);
 }
 
-// data.manifest: relative to the folder of the config file that sets it, as `base:` paths are.
-std::string manifest_path(const config::Config& cf) {
-  const std::string m = cf.get_string("data.manifest");
-  if (m == "synthetic" || m.empty() || fs::path(m).is_absolute()) return m;
-  const std::string file = origin_file(cf.origin_of("data.manifest"));
+// A path key: relative to the folder of the config file that sets it, as `base:` paths are; given by --set
+// or left at its default, relative to the working directory. Words (`synthetic`, `none`, "") stay.
+std::string config_path(const config::Config& cf, const std::string& key) {
+  const std::string m = cf.get_string(key);
+  if (m == "synthetic" || m == "none" || m.empty() || fs::path(m).is_absolute()) return m;
+  const std::string file = origin_file(cf.origin_of(key));
   if (file.empty()) return m;  // --set or a default: the working directory
   return (fs::path(file).parent_path() / m).lexically_normal().string();
 }
@@ -60,10 +61,10 @@ void synthetic_only(const config::Config& cf, Settings& s) {
 }
 
 void data_settings(const config::Config& cf, Settings& s) {
-  s.manifest = manifest_path(cf);
+  s.manifest = config_path(cf, "data.manifest");
   s.columns = {cf.get_string("data.columns.path"), cf.get_string("data.columns.score"),
                cf.get_string("data.columns.patient")};
-  s.synth.out_dir = cf.get_string("data.synthetic.dir");
+  s.synth.out_dir = config_path(cf, "data.synthetic.dir");
   const auto counts = cf.get_ints("data.synthetic.counts");
   if (counts.size() != 4)
     throw UsageError(
@@ -97,7 +98,7 @@ void backbone_settings(const config::Config& cf, Settings& s) {
   e.backbone.classifier = false;
   e.backbone.aux_logits = false;
   e.backbone.transform_input = cf.get_bool("backbone.transform_input");
-  e.weights = cf.get_string("backbone.weights");
+  e.weights = config_path(cf, "backbone.weights");
   std::error_code ec;
   if (e.weights != "none" && !fs::is_regular_file(e.weights, ec))
     throw UsageError(
@@ -113,7 +114,7 @@ void backbone_settings(const config::Config& cf, Settings& s) {
   e.taps = cf.get_strings("features.layers");
   e.taps = checked("features.layers", [&] { return models::resolve_taps(e.backbone.arch, e.taps); });
   s.poolings = cf.get_strings("features.pooling");
-  const std::string cache = cf.get_string("features.cache");
+  const std::string cache = config_path(cf, "features.cache");
   e.cache_dir = cache == "none" ? "" : cache.empty() ? features::default_cache_dir() : cache;
   e.batch = static_cast<int>(cf.get_int("features.batch"));
   e.threads = static_cast<int>(cf.get_int("features.threads"));
@@ -149,7 +150,7 @@ Settings settings_from(const config::Config& cf) {
   if (s.name.empty()) s.name = cf.file.empty() ? "experiment" : fs::path(cf.file).stem().string();
   s.description = cf.get_string("description");
   s.seed = static_cast<uint64_t>(cf.get_int("seed"));
-  s.out_dir = cf.get_string("output.dir");
+  s.out_dir = config_path(cf, "output.dir");
   for (size_t at; (at = s.out_dir.find("{name}")) != std::string::npos;) s.out_dir.replace(at, 6, s.name);
 
   data_settings(cf, s);

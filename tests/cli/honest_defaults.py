@@ -95,6 +95,13 @@ check("Beside the study" not in open(f"{out}/report.md").read(), "a non-study co
 check("n = " in open(f"{out}/report.md").read(), "per-grade cells show their n")
 # ... and from another working directory: the manifest resolves against the config's folder (cwd "/").
 check(os.path.isfile(f"{out}/predictions.csv"), "a relative data.manifest resolves against the config's folder")
+rel = os.path.join(work, "cfg", "rel.yaml")
+with open(rel, "w") as f:
+    f.write(open(os.path.join(work, "cfg", "pid.yaml")).read().replace("name: pid", "name: rel")
+            .replace(f"dir: {work}/runs/{{name}}", "dir: rel-runs/{name}"))
+run("run", rel, "--stage", "..extract", cwd="/")
+check(os.path.isfile(os.path.join(work, "cfg", "rel-runs", "rel", "config.resolved.yaml")),
+      "a relative output.dir in a config resolves against the config's folder too")
 m2 = manifest("labels_mrn.csv", ["Path", "Score", "MRN"], lambda i, r: [r["path"], f"{r['score']}.0", r["patient"]])
 cfg = config(os.path.join(work, "cfg"), "mrn", "data: {manifest: ../synth/labels_mrn.csv, columns: {patient: MRN}, "
                                                "split: {method: grouped, val_fraction: 0.25, test_fraction: 0.25}}\n")
