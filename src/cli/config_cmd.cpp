@@ -2,13 +2,42 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <memory>
 
 #include "commands.h"
 #include "oess/config/config.h"
 #include "oess/core/error.h"
+#include "oess/settings/settings.h"
 
 namespace oess::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// After the resolved config: the paths as `oess run` will use them, whether each is there, and what
+// reading the config changed (settings::Settings::warnings).
+void print_paths(const config::Config& cf) {
+  const auto s = settings::settings_from(cf);
+  fmt::print(
+      "# paths as `oess run` uses them (a relative path in a config file resolves against its folder; "
+      "from --set or a default, against the working directory):\n");
+  auto line = [](const std::string& key, const std::string& path, const char* absent) {
+    std::error_code ec;
+    const std::string abs = fs::absolute(path).lexically_normal().string();
+    fmt::print("#   {:<20} {}{}\n", key, abs, fs::exists(path, ec) ? "" : fmt::format("  ({})", absent));
+  };
+  if (s.manifest == "synthetic")
+    line("data.synthetic.dir", s.synth.out_dir, "not there yet: made on first use");
+  else
+    line("data.manifest", s.manifest, "MISSING: `oess run` would stop");
+  if (s.extract.weights != "none") line("backbone.weights", s.extract.weights, "MISSING");
+  if (!s.extract.cache_dir.empty()) line("features.cache", s.extract.cache_dir, "not there yet");
+  line("output.dir", s.out_dir, "not there yet");
+  for (const auto& w : s.warnings) fmt::print("# warning [{}]: {}\n", w.code, w.message);
+}
+
+}  // namespace
 
 void add_config_command(CLI::App& app) {
   auto* sub = app.add_subcommand("config", "Experiment configs: list every key, or show a config resolved");
@@ -38,7 +67,11 @@ void add_config_command(CLI::App& app) {
   show->add_option("--set", *sets, "key.path=value override (repeatable)");
   show->footer(
       "Each value carries a comment naming where it came from: FILE:LINE or --set (none: the default).");
-  show->callback([file, sets] { fmt::print("{}", config::load_config(*file, *sets).yaml()); });
+  show->callback([file, sets] {
+    const auto cf = config::load_config(*file, *sets);
+    fmt::print("{}", cf.yaml());
+    print_paths(cf);
+  });
 }
 
 }  // namespace oess::cli
