@@ -18,7 +18,7 @@ packages=(
   libtorch-dev libopencv-dev libeigen3-dev libyaml-cpp-dev libfmt-dev libspdlog-dev
   libcli11-dev nlohmann-json3-dev catch2 libgdcm-dev libhdf5-dev
   # test oracles: Python torchvision (network parity), scikit-learn (metrics, classifiers)
-  python3-torchvision python3-sklearn python3-pydicom
+  python3-torchvision python3-sklearn python3-pydicom python3-pil
   # Keras-layout HDF5 fixtures (python3-h5py) for the weights importer's parity tests
   python3-h5py
   # headless browser that checks report.html opens cleanly

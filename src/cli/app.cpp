@@ -32,6 +32,7 @@ std::unique_ptr<CLI::App> make_app() {
   app.footer("Each subcommand has its own --help. Exit codes: 0 success, 1 failed work, 2 bad usage.");
   // In the order of the work: data, weights, features, experiments, results, models.
   add_synth_command(app);
+  add_manifest_command(app);
   add_baseline_command(app);
   add_weights_command(app);
   add_taps_command(app);

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include "oess/data/folds.h"
 #include "oess/data/manifest.h"
 #include "oess/data/split.h"
+#include "oess/experiment/chain.h"
 #include "oess/io/csv.h"
 #include "oess/metrics/evaluate.h"
 #include "options.h"
@@ -30,6 +32,34 @@ struct BaselineArgs {
   data::SplitOptions split;
   int threads = 2, bootstrap = 2000;
 };
+
+// What qualifies the comparator's figures (experiment/chain.h): the patient column, patient overlap and
+// small grades of the split (thresholds are fitted on training, so an empty validation grade is no error).
+std::vector<RunWarning> baseline_warnings(const data::Manifest& m, const data::Split* split,
+                                          const data::SplitOptions& o) {
+  std::vector<RunWarning> out;
+  experiment::manifest_warnings(m, out);
+  if (split) {
+    settings::Settings s;
+    s.split = o;
+    s.allow_empty_grades = true;
+    experiment::split_warnings(s, m, *split, "", /*test_part=*/true, out);
+    out.erase(std::remove_if(out.begin(), out.end(),
+                             [](const RunWarning& w) { return w.code == "empty_validation_grade"; }),
+              out.end());
+  }
+  return out;
+}
+
+std::string metrics_text(const metrics::Metrics& test, const std::vector<RunWarning>& warnings) {
+  return experiment::metrics_with_warnings(test.to_json(), warnings);
+}
+
+void say_warnings(const std::vector<RunWarning>& warnings) {
+  if (warnings.empty()) return;
+  fmt::print("\n{} warning(s), also in metrics.json:\n", warnings.size());
+  for (const auto& w : warnings) fmt::print("  [{}] {}\n", w.code, w.message);
+}
 
 void print_summary(const metrics::Metrics& m, const std::string& label) {
   fmt::print("\n{} set, 4-class (n = {}):\n{}", label, m.confusion.n(),
@@ -71,7 +101,8 @@ void run_baseline_folds(const BaselineArgs& a, const data::Manifest& m) {
   }
   const auto test = metrics::evaluate(r.test, a.bootstrap, a.split.seed);
   print_summary(test, fmt::format("out-of-fold ({} folds)", folds.k));
-  if (a.out.empty()) return;
+  const auto warnings = baseline_warnings(m, nullptr, a.split);
+  if (a.out.empty()) return say_warnings(warnings);
   fs::create_directories(a.out);
   std::vector<std::string> head = {"path", "truth", "pred", "p0", "p1", "p2", "p3"};
   if (m.has_patient) head.push_back("patient");
@@ -91,12 +122,13 @@ void run_baseline_folds(const BaselineArgs& a, const data::Manifest& m) {
   }
   split.write((fs::path(a.out) / "split.csv").string());
   pred.write((fs::path(a.out) / "predictions.csv").string());
-  write_file_atomic((fs::path(a.out) / "metrics.json").string(), test.to_json());
+  write_file_atomic((fs::path(a.out) / "metrics.json").string(), metrics_text(test, warnings));
   write_file_atomic((fs::path(a.out) / "baseline.json").string(), about.dump(2) + "\n");
   fmt::print(
       "\nwrote {}/split.csv (fold per image), predictions.csv and metrics.json (out of fold), baseline.json "
       "(thresholds per fold)\n",
       a.out);
+  say_warnings(warnings);
 }
 
 void run_baseline(const BaselineArgs& a) {
@@ -126,7 +158,8 @@ void run_baseline(const BaselineArgs& a) {
     test = metrics::evaluate(r.test, a.bootstrap, a.split.seed);
     print_summary(*test, "test");
   }
-  if (a.out.empty()) return;
+  const auto warnings = baseline_warnings(m, &split, a.split);
+  if (a.out.empty()) return say_warnings(warnings);
   fs::create_directories(a.out);
   data::write_split_csv((fs::path(a.out) / "split.csv").string(), m, split);
   std::vector<std::string> head = {"path", "truth", "pred", "p0", "p1", "p2", "p3"};
@@ -142,12 +175,13 @@ void run_baseline(const BaselineArgs& a) {
     pred.row(row);
   }
   pred.write((fs::path(a.out) / "predictions.csv").string());
-  if (test) write_file_atomic((fs::path(a.out) / "metrics.json").string(), test->to_json());
+  if (test) write_file_atomic((fs::path(a.out) / "metrics.json").string(), metrics_text(*test, warnings));
   write_file_atomic((fs::path(a.out) / "baseline.json").string(), about.dump(2) + "\n");
   fmt::print(
       "\nwrote {}/split.csv, predictions.csv and metrics.json (test set), baseline.json (thresholds, "
       "validation figures)\n",
       a.out);
+  say_warnings(warnings);
 }
 
 }  // namespace

@@ -18,4 +18,5 @@ void add_config_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_export_command(CLI::App& app);
 void add_score_command(CLI::App& app);
+void add_manifest_command(CLI::App& app);
 }  // namespace oess::cli

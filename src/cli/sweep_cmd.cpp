@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "oess/config/choices.h"
 #include "oess/core/error.h"
+#include "oess/core/warning.h"
 #include "oess/experiment/chain.h"
 #include "oess/experiment/kfold.h"
 #include "options.h"
@@ -25,8 +26,21 @@ struct SweepArgs {
   data::SplitOptions split;
   train::TrainOptions train;
   int threads = 2, members = 0, cross_tap = 0, bootstrap = 2000;
-  bool beside_study = false;
+  bool beside_study = false, allow_empty_grades = false;
 };
+
+// Every warning the sweep raised: in metrics.json and the report already; last on the console.
+void say_warnings(const experiment::Chain& c) {
+  if (c.warnings.empty()) return;
+  fmt::print("\n{} warning(s), also in metrics.json and at the top of the report:\n", c.warnings.size());
+  for (const auto& w : c.warnings) fmt::print("  [{}] {}\n", w.code, w.message);
+}
+
+void note_random_backbone(experiment::Chain& c) {
+  if (!experiment::random_backbone(c.features)) return;
+  c.notes.push_back(experiment::kNoImagenetNote);
+  add_warning(c.warnings, {"random_weights", experiment::kNoImagenetNote});
+}
 
 // K-fold on a feature file: every stage of experiment/kfold.h but the refit (no model is exported here).
 void run_kfold(experiment::Chain& c, const SweepArgs& a) {
@@ -41,11 +55,13 @@ void run_kfold(experiment::Chain& c, const SweepArgs& a) {
   experiment::kfold_ensemble(c, k, say);
   experiment::kfold_evaluate(c, k, a.out, say);
   fmt::print("\n{}", experiment::format_final(c));
-  if (experiment::random_backbone(c.features)) c.notes.push_back(experiment::kNoImagenetNote);
+  note_random_backbone(c);
+  experiment::write_metrics(c, a.out);
   experiment::write_report(c, a.out);
   fmt::print(
       "\nwrote {}/split.csv, folds/, layers.csv, predictions.csv, metrics.json, report.md, report.html\n",
       a.out);
+  say_warnings(c);
 }
 
 void run_sweep(SweepArgs a) {
@@ -61,8 +77,11 @@ void run_sweep(SweepArgs a) {
   st.members = a.members;
   st.bootstrap = a.bootstrap;
   st.beside_study = a.beside_study;
+  st.allow_empty_grades = a.allow_empty_grades;
   auto c = experiment::chain_from_features(a.features, a.manifest, st);
+  experiment::manifest_warnings(c.manifest, c.warnings);
   if (experiment::is_kfold(st)) return run_kfold(c, a);
+  experiment::split_warnings(st, c.manifest, c.split, "", /*test_part=*/true, c.warnings);
   experiment::index_rows(c);
   fmt::print("{} training rows after {} ({} images), {} validation, {} test; task {}; {} tap(s)\n",
              c.rows.train.size(), config::name(a.balance), c.split.indices(data::Part::kTrain).size(),
@@ -70,21 +89,24 @@ void run_sweep(SweepArgs a) {
   experiment::run_sweep(c);
   fmt::print("\n{}", experiment::format_sweep_table(c));
   experiment::select_tap(c);
+  experiment::tap_warnings(c, c.warnings);
   experiment::train_members(c);
   if (!c.rows.test.empty()) fmt::print("\n{}", experiment::format_final(c));
   if (a.cross_tap > 1 && !c.rows.test.empty())
     fmt::print("\n{}", experiment::format_final(experiment::cross_tap_ensemble(c, a.cross_tap)));
-  if (a.out.empty()) return;
+  if (a.out.empty()) return say_warnings(c);
   fs::create_directories(a.out);
   data::write_split_csv((fs::path(a.out) / "split.csv").string(), c.manifest, c.split);
   experiment::write_layers(c, a.out);
   if (!c.rows.test.empty()) {
     experiment::evaluate(c, a.out);
-    if (experiment::random_backbone(c.features)) c.notes.push_back(experiment::kNoImagenetNote);
+    note_random_backbone(c);
+    experiment::write_metrics(c, a.out);
     experiment::write_report(c, a.out);
   }
   fmt::print("\nwrote {}/layers.csv, curves/, split.csv{}\n", a.out,
              c.rows.test.empty() ? "" : ", predictions.csv, metrics.json, report.md, report.html, plots/");
+  say_warnings(c);
 }
 
 }  // namespace
@@ -119,6 +141,8 @@ void add_sweep_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--bootstrap", a->bootstrap, "bootstrap resamples for the report's CIs")
       ->capture_default_str();
+  sub->add_flag("--allow-empty-grades", a->allow_empty_grades,
+                "go on when a grade has no validation image (the tap choice cannot see it); a warning");
   sub->add_flag("--beside-study", a->beside_study,
                 "the report sets the figures beside the study's published ones (for the study's data)");
   sub->add_option(

@@ -60,6 +60,12 @@ std::vector<Key> make_schema() {
       k("data.allow_patient_overlap", T::kBool, "false",
         "with a patient column, allow a split that puts a patient in both training and test (else refused, "
         "naming them)"),
+      k("data.allow_duplicates", T::kBool, "false",
+        "allow the same picture (exact or near duplicate, docs/data.md) in two parts of the split or two "
+        "folds (else refused, naming the files); allowed, it is a warning"),
+      k("data.check", T::kBool, "true",
+        "the data stage decodes every image first: unreadable files, sizes, colour modes, duplicates "
+        "(`oess data check`)"),
       k("data.balance", T::kString, "oversample",
         "training-set balancing: repeat rarer grades (the study's Table 2), weight the loss, or neither",
         balance_modes().names),

@@ -5,6 +5,7 @@
 #include <gdcmImageReader.h>
 #include <gdcmPhotometricInterpretation.h>
 #include <gdcmPixelFormat.h>
+#include <gdcmReader.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -219,6 +220,25 @@ cv::Mat read_dicom_frame(const std::string& path, int frame, int* frames) {
   }
   to_display_order(out, pi);
   return out;
+}
+
+std::string read_dicom_patient_id(const std::string& path) {
+  if (!is_dicom_file(path))
+    throw Error(fmt::format("{}: not a DICOM file (no DICM marker): no PatientID", path));
+  check_file_meta(path);
+  gdcm::Reader reader;
+  reader.SetFileName(path.c_str());
+  const gdcm::Tag patient_id(0x0010, 0x0020);
+  if (!reader.ReadUpToTag(gdcm::Tag(0x0010, 0x0021)))
+    throw Error(fmt::format("{}: not a readable DICOM file (GDCM could not parse it)", path));
+  const gdcm::DataSet& ds = reader.GetFile().GetDataSet();
+  if (!ds.FindDataElement(patient_id)) return "";
+  const gdcm::ByteValue* v = ds.GetDataElement(patient_id).GetByteValue();
+  if (!v) return "";
+  std::string id(v->GetPointer(), v->GetLength());
+  while (!id.empty() && (id.back() == ' ' || id.back() == '\0')) id.pop_back();
+  const size_t b = id.find_first_not_of(' ');
+  return b == std::string::npos ? "" : id.substr(b);
 }
 
 }  // namespace oess::data

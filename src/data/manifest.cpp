@@ -50,7 +50,8 @@ int find_column(const io::CsvTable& t, const std::string& want, const std::vecto
   return -1;
 }
 
-// "2", "2.0", " 2 " -> 2; anything that is not a whole number 0..3 -> -1.
+}  // namespace
+
 int parse_grade(const std::string& text) {
   size_t b = text.find_first_not_of(" \t"), e = text.find_last_not_of(" \t");
   if (b == std::string::npos) return -1;
@@ -61,6 +62,8 @@ int parse_grade(const std::string& text) {
   if (v != std::floor(v) || v < 0 || v > 3) return -1;
   return static_cast<int>(v);
 }
+
+namespace {
 
 bool looks_like_id(const std::string& name) {
   const std::string n = lower(name);

@@ -12,6 +12,7 @@
 #include "oess/config/choices.h"
 #include "oess/core/error.h"
 #include "oess/core/random.h"
+#include "oess/core/warning.h"
 #include "oess/io/csv.h"
 
 namespace oess::data {
@@ -119,6 +120,7 @@ Split check_overlap(const Manifest& m, Split s, const SplitOptions& o) {
         "(leakage). Use split method \"grouped\" to keep each patient in one part, or allow it knowingly "
         "(data.allow_patient_overlap: true, --allow-patient-overlap)",
         m.file, config::name(o.method), both.size(), names));
+  const CodedWarning coded;  // the run records it as patient_overlap
   spdlog::warn(
       "{}: the {} split puts {} patient(s) in both training and test ({}): allowed by "
       "allow_patient_overlap; test figures will be optimistic",
@@ -159,7 +161,10 @@ Split make_split(const Manifest& m, const SplitOptions& o) {
     if (!short_grades.empty())
       throw Error(
           fmt::format("{}: {} image(s), fewer than the {} + {} the per_class split takes for validation "
-                      "and test",
+                      "and test. For a smaller dataset: smaller counts (data.split.val_per_class, "
+                      "test_per_class; --val-per-class, --test-per-class), a split by fractions keeping "
+                      "patients together (data.split.method: grouped), or cross-validation "
+                      "(data.split.method: kfold), which tests every image once",
                       m.file, fmt::join(short_grades, ", "), o.val_per_class, o.test_per_class));
     return check_overlap(m,
                          take_per_grade(m, rng, std::vector<int>(kNumGrades, o.val_per_class),

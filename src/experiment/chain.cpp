@@ -325,6 +325,7 @@ void write_report(const Chain& c, const std::string& dir) {
   for (const auto& p : c.predictions.p) in.test_p_diseased.push_back(four ? p[2] + p[3] : p[1]);
   in.cross_validation = c.cross_validation;
   in.warnings = c.warnings;
+  in.dataset = c.dataset;
   in.beside_study = c.s.beside_study;
   in.write_md = c.s.report_md;
   in.write_html = c.s.report_html;

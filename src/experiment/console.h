@@ -1,6 +1,7 @@
 #pragma once
 // src/experiment/console.h — a run's console: text goes to stdout and into log.txt, and warnings logged
-// anywhere during the run go into log.txt too. Private to the experiment area.
+// anywhere during the run go into log.txt too and, when no code covers them, into the result as
+// "log_warning". Private to the experiment area.
 #include <fmt/format.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
@@ -10,6 +11,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
+
+#include "oess/core/warning.h"
 
 namespace oess::experiment {
 
@@ -29,10 +33,20 @@ class Console {
     std::lock_guard<std::mutex> lock(mutex_);
     return log_;
   }
+  // Warnings logged during the run that no RunWarning code covers (see core/warning.h).
+  void record_warning(const std::string& text) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (std::find(logged_.begin(), logged_.end(), text) == logged_.end()) logged_.push_back(text);
+  }
+  std::vector<std::string> logged_warnings() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return logged_;
+  }
 
  private:
   std::mutex mutex_;
   std::string log_;
+  std::vector<std::string> logged_;
 };
 
 class LogSink : public spdlog::sinks::base_sink<std::mutex> {
@@ -41,8 +55,9 @@ class LogSink : public spdlog::sinks::base_sink<std::mutex> {
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    console_.record(fmt::format("oess: {}: {}\n", spdlog::level::to_string_view(msg.level),
-                                std::string(msg.payload.data(), msg.payload.size())));
+    const std::string text(msg.payload.data(), msg.payload.size());
+    console_.record(fmt::format("oess: {}: {}\n", spdlog::level::to_string_view(msg.level), text));
+    if (msg.level >= spdlog::level::warn && !CodedWarning::active()) console_.record_warning(text);
   }
   void flush_() override {}
 

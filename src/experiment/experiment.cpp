@@ -76,9 +76,15 @@ void stage_data(Chain& c, Kfold& k, bool may_make, const std::string& dir, Conso
   manifest_warnings(c.manifest, c.warnings);
   con.say(c.manifest.has_patient ? fmt::format("  patients: column \"{}\"\n", c.manifest.patient_column)
                                  : "  patients: no patient column (image-level splits and bootstrap)\n");
-  if (is_kfold(c.s)) return kfold_data(c, k, dir, [&con](const std::string& t) { con.say(t); });
+  const SayFn say = [&con](const std::string& t) { con.say(t); };
+  if (is_kfold(c.s)) {
+    kfold_data(c, k, dir, say);
+    if (c.s.check_data) check_data(c, fold_parts(k), fold_part_names(k), say);
+    return;
+  }
   c.split = data::make_split(c.manifest, c.s.split);
   split_warnings(c.s, c.manifest, c.split, "", /*test_part=*/true, c.warnings);
+  if (c.s.check_data) check_data(c, split_parts(c.split), {"train", "val", "test"}, say);
   const auto train = c.split.indices(data::Part::kTrain);
   c.items = c.s.balance == config::Balance::kOversample
                 ? data::oversample(train, c.manifest.scores(), c.s.seed)
@@ -312,8 +318,8 @@ void stage_ensemble(Chain& c, Console& con) {
 void stage_evaluate(Chain& c, const std::string& dir, Console& con, bool written) {
   if (c.rows.test.empty()) throw Error("the split left no test images: nothing to evaluate");
   if (!written) evaluate(c, dir);
-  c.metrics_text = metrics_with_warnings(c.metrics_text, c.warnings);
-  write_file_atomic((fs::path(dir) / "metrics.json").string(), c.metrics_text);
+  for (const auto& w : con.logged_warnings()) add_warning(c.warnings, {"log_warning", w});
+  write_metrics(c, dir);
   con.say(format_final(c));
   const auto& ci = c.metrics->accuracy.ci95;
   if (ci && !std::isnan(ci->lo) && !std::isnan(ci->hi))
@@ -358,6 +364,7 @@ RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
   config::Config resolved;
   const std::string config_text = resolved_config(cf, c.s, dir, resolved);
   check_before_run(cf, c.s, dir, config_text, options.force);
+  const fs::path made = first_missing_folder(dir);  // removed again if the data stage fails
   fs::create_directories(dir);
   write_file_atomic((fs::path(dir) / "config.resolved.yaml").string(), config_text);
   Console con;
@@ -410,8 +417,13 @@ RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
       con.say(fmt::format("  -- {} done in {}\n", names[i], seconds(sec)));
     }
   } catch (const std::exception& e) {
-    con.record(fmt::format("\noess: error: {}\n", e.what()));
-    write_file_atomic((fs::path(dir) / "log.txt").string(), con.text());
+    // A run that fails in its data stage leaves nothing behind that it made (the error is on the console).
+    std::error_code ec;
+    if (summary.times.empty() && r.first == kData && !made.empty()) fs::remove_all(made, ec);
+    if (!summary.times.empty() || r.first != kData || made.empty() || ec) {
+      con.record(fmt::format("\noess: error: {}\n", e.what()));
+      write_file_atomic((fs::path(dir) / "log.txt").string(), con.text());
+    }
     throw;
   }
   say_done(c, summary, std::chrono::duration<double>(std::chrono::steady_clock::now() - t_run).count(), con);

@@ -18,6 +18,7 @@
 #include "oess/core/parallel.h"
 #include "oess/core/progress.h"
 #include "oess/core/random.h"
+#include "oess/core/warning.h"
 #include "oess/io/csv.h"
 #include "oess/metrics/metrics.h"
 
@@ -99,11 +100,13 @@ void kfold_data(Chain& c, Kfold& k, const std::string& dir, const SayFn& say) {
   const auto& m = c.manifest;
   k.folds = data::make_folds(m, {o.folds, o.repeats, c.s.seed});
   const data::Folds& first = k.folds[0];
-  if (!first.grouped)
+  if (!first.grouped) {
+    const CodedWarning coded;  // manifest_warnings: no_patient_column
     spdlog::warn(
         "{}: no patient column: the folds are made image by image, so one patient's images can be in a "
         "fold's training and test parts; figures will be optimistic if patients have several images",
         m.file);
+  }
   k.runs.clear();
   for (size_t r = 0; r < k.folds.size(); ++r)
     for (int f = 0; f < k.folds[r].k; ++f) {

@@ -62,4 +62,15 @@ void check_before_run(const config::Config& cf, const settings::Settings& s, con
         dir));
 }
 
+std::filesystem::path first_missing_folder(const std::string& dir) {
+  namespace fs = std::filesystem;
+  fs::path p = fs::absolute(dir).lexically_normal(), missing;
+  while (!p.empty() && !fs::exists(p)) {
+    missing = p;
+    if (p == p.parent_path()) break;
+    p = p.parent_path();
+  }
+  return missing;
+}
+
 }  // namespace oess::experiment

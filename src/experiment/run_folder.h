@@ -1,6 +1,7 @@
 #pragma once
 // src/experiment/run_folder.h — the run folder before any stage: the resolved config and the checks that
 // must pass before anything is written. Private to the experiment area.
+#include <filesystem>
 #include <string>
 
 #include "oess/config/config.h"
@@ -18,5 +19,9 @@ std::string resolved_config(const config::Config& cf, const settings::Settings& 
 // or a resume), or `force` is set (else UsageError naming --out and --force).
 void check_before_run(const config::Config& cf, const settings::Settings& s, const std::string& dir,
                       const std::string& config_text, bool force);
+
+// The outermost folder of `dir` that does not exist yet ("" when dir exists): what creating dir makes,
+// removed again when the run fails in its data stage.
+std::filesystem::path first_missing_folder(const std::string& dir);
 
 }  // namespace oess::experiment

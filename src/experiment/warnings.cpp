@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
 #include "oess/experiment/chain.h"
 
@@ -105,6 +107,25 @@ std::string metrics_with_warnings(const std::string& metrics_text, const std::ve
   j["warnings"] = nlohmann::ordered_json::array();
   for (const auto& w : warnings) j["warnings"].push_back({{"code", w.code}, {"message", w.message}});
   return j.dump(2) + "\n";
+}
+
+void write_metrics(Chain& c, const std::string& dir) {
+  if (c.s.split.method != config::SplitMethod::kKfold && c.split.part.size() == c.manifest.samples.size() &&
+      !c.split.part.empty()) {
+    // What the split allowed: its sizes per grade and the patients it put on both sides.
+    auto j = nlohmann::ordered_json::parse(c.metrics_text);
+    const auto cnt = c.split.counts(c.manifest);
+    j["split"] = {
+        {"method", config::name(c.s.split.method)},
+        {"train", cnt[0]},
+        {"val", cnt[1]},
+        {"test", cnt[2]},
+        {"patients_in_train_and_test",
+         data::patients_in_both(c.manifest, c.split, data::Part::kTrain, data::Part::kTest).size()}};
+    c.metrics_text = j.dump(2) + "\n";
+  }
+  c.metrics_text = metrics_with_warnings(c.metrics_text, c.warnings);
+  write_file_atomic((std::filesystem::path(dir) / "metrics.json").string(), c.metrics_text);
 }
 
 }  // namespace oess::experiment

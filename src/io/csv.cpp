@@ -1,7 +1,9 @@
 #include "oess/io/csv.h"
 
 #include <fmt/format.h>
+
 #include <fmt/ranges.h>
+#include <algorithm>
 
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
@@ -14,7 +16,7 @@ int CsvTable::column(const std::string& name) const {
   return -1;
 }
 
-CsvTable parse_csv(const std::string& text, const std::string& path) {
+CsvTable parse_csv(const std::string& text, const std::string& path, char delimiter) {
   CsvTable t;
   t.path = path;
   const size_t n = text.size();
@@ -47,14 +49,14 @@ CsvTable parse_csv(const std::string& text, const std::string& path) {
           if (text[i] == '\n') ++line;
           field += text[i];
         }
-        if (!at_eol(i) && text[i] != ',')
+        if (!at_eol(i) && text[i] != delimiter)
           throw Error(fmt::format("{}:{}: unexpected character after a closing quote", path, start_line));
       } else {
-        while (!at_eol(i) && text[i] != ',') field += text[i++];
+        while (!at_eol(i) && text[i] != delimiter) field += text[i++];
       }
       fields.push_back(std::move(field));
       if (at_eol(i)) break;
-      ++i;  // the comma
+      ++i;  // the delimiter
       if (i >= n) {
         fields.emplace_back();
         break;
@@ -78,7 +80,23 @@ CsvTable parse_csv(const std::string& text, const std::string& path) {
   return t;
 }
 
-CsvTable read_csv(const std::string& path) { return parse_csv(read_file(path), path); }
+CsvTable read_csv(const std::string& path, char delimiter) {
+  return parse_csv(read_file(path), path, delimiter);
+}
+
+char detect_delimiter(const std::string& text) {
+  const std::string first = text.substr(0, text.find('\n'));
+  char best = ',';
+  long most = 0;
+  for (char d : {',', ';', '\t'}) {
+    const long n = std::count(first.begin(), first.end(), d);
+    if (n > most) {
+      most = n;
+      best = d;
+    }
+  }
+  return best;
+}
 
 CsvWriter::CsvWriter(std::vector<std::string> header) : width_(header.size()) { row(header); }
 

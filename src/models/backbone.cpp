@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 #include "oess/core/error.h"
+#include "oess/core/warning.h"
 
 namespace oess::models {
 namespace {
@@ -331,6 +332,7 @@ std::unique_ptr<Backbone> load_backbone(const BackboneOptions& options, const st
   if (weights == "none") {
     b->init_random(seed);
     b->set_fast_paths(b->fast_paths());
+    const CodedWarning coded;  // runs record it as random_weights
     spdlog::warn(
         "{}: NO IMAGENET WEIGHTS (weights: none) - seeded random initialisation (seed {}). Features and "
         "every result built on them are NOT ImageNet-based; see docs/weights.md to get real weights.",

@@ -79,9 +79,9 @@ cv::Mat confusion_plot(const std::vector<std::vector<long>>& cm, const std::vect
   return m;
 }
 
-cv::Mat roc_plot(const std::vector<int>& truth, const std::vector<double>& score, double auc) {
-  Frame f = frame(460, 440, fmt::format("ROC, healthy (0-1) vs diseased (2-3): AUC {:.3f}", auc),
-                  "1 - specificity", "sensitivity");
+cv::Mat roc_plot(const std::vector<int>& truth, const std::vector<double>& score, double auc,
+                 const std::string& what) {
+  Frame f = frame(460, 440, fmt::format("ROC, {}: AUC {:.3f}", what, auc), "1 - specificity", "sensitivity");
   cv::line(f.m, f.at(0, 0), f.at(1, 1), kGrid, 1, cv::LINE_AA);
   std::vector<size_t> order(score.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;

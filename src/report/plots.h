@@ -13,7 +13,8 @@ std::string png(const cv::Mat& m);
 // Rows = truth; cell colour by the row's share, count and share written in.
 cv::Mat confusion_plot(const std::vector<std::vector<long>>& cm, const std::vector<std::string>& names,
                        const std::string& title);
-cv::Mat roc_plot(const std::vector<int>& truth, const std::vector<double>& score, double auc);
+cv::Mat roc_plot(const std::vector<int>& truth, const std::vector<double>& score, double auc,
+                 const std::string& what);  // what: the two sides, e.g. "grades 0-1 vs 2-3"
 cv::Mat tap_chart(const std::vector<TapRow>& taps);
 // K-fold: per tap the validation mean (orange), the test mean +- sd over folds (blue) and each fold (grey).
 cv::Mat tap_fold_chart(const std::vector<TapRow>& taps);

@@ -147,13 +147,31 @@ Section balance_section(const ReportInputs& in) {
 // 0-0 or 0-100).
 constexpr long kFewForInterval = 5;
 
+// The two sides of the binary task: the study's words ("healthy" 0-1, "diseased" 2-3) when the run
+// reproduces it, the grades otherwise (whether grade 1 is "healthy" is the study's definition).
+struct BinaryNames {
+  std::string neg, pos;  // lower case, for table heads and prose
+  std::string pair;      // "healthy (0–1) / diseased (2–3)"
+  std::string plot;      // ASCII, for plot titles
+};
+BinaryNames binary_names(const ReportInputs& in) {
+  if (in.beside_study)
+    return {"healthy", "diseased", "healthy (0–1) / diseased (2–3)", "healthy (0-1) vs diseased (2-3)"};
+  return {"grades 0–1", "grades 2–3", "grades 0–1 / grades 2–3", "grades 0-1 vs 2-3"};
+}
+std::string capital(std::string s) {
+  if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');
+  return s;
+}
+
 // The study's supplementary table: one classifier per tap.
 Section taps_section(const ReportInputs& in, bool four) {
-  Table t{four ? std::vector<std::string>{"tap", "val accuracy", "test accuracy (95% CI)", "0", "1", "2", "3",
-                                          "quadratic kappa (95% CI)", "epoch"}
-               : std::vector<std::string>{"tap", "val accuracy", "test accuracy (95% CI)", "healthy",
-                                          "diseased", "kappa (95% CI)", "epoch"},
-          {}};
+  Table t{
+      four ? std::vector<std::string>{"tap", "val accuracy", "test accuracy (95% CI)", "0", "1", "2", "3",
+                                      "quadratic kappa (95% CI)", "epoch"}
+           : std::vector<std::string>{"tap", "val accuracy", "test accuracy (95% CI)", binary_names(in).neg,
+                                      binary_names(in).pos, "kappa (95% CI)", "epoch"},
+      {}};
   // Which taps hold ImageNet weights, when the weights file says (imported Keras weights).
   const bool with_weights =
       std::any_of(in.taps.begin(), in.taps.end(), [](const TapRow& r) { return !r.weights.empty(); });
@@ -246,16 +264,18 @@ Section binary_section(const ReportInputs& in, bool four) {
     const long row = cb[i][0] + cb[i][1];
     return fmt::format("{} ({:.1f}%)", cb[i][j], row ? 100.0 * static_cast<double>(cb[i][j]) / row : 0.0);
   };
-  Section s{four ? "Tables 3/5 — healthy (0–1) / diseased (2–3) from the final grades, test set"
-                 : "Table 3 — " + in.final_label + ", healthy (0–1) / diseased (2–3), test set",
-            {Table{{"Expert \\ oess", "Healthy", "Diseased"},
-                   {{"Healthy", share(0, 0), share(0, 1)}, {"Diseased", share(1, 0), share(1, 1)}}}}};
+  const BinaryNames bn = binary_names(in);
+  Section s{
+      four ? "Tables 3/5 — " + bn.pair + " from the final grades, test set"
+           : "Table 3 — " + in.final_label + ", " + bn.pair + ", test set",
+      {Table{{"Expert \\ oess", capital(bn.neg), capital(bn.pos)},
+             {{capital(bn.neg), share(0, 0), share(0, 1)}, {capital(bn.pos), share(1, 0), share(1, 1)}}}}};
   if (!in.test_binary_vote.empty()) {
     const auto cv = metrics::confusion(metrics::to_binary(in.test_truth), in.test_binary_vote, 2);
     s.parts.push_back(Paragraph{fmt::format(
-        "Majority vote of the members' healthy/diseased calls (the study's Table 5): accuracy {:.1f}%, "
+        "Majority vote of the members' {}/{} calls (the study's Table 5): accuracy {:.1f}%, "
         "sensitivity {:.3f}, specificity {:.3f}, kappa {:.3f} (confusion {}/{}/{}/{}: TN/FP/FN/TP).",
-        100 * metrics::accuracy(cv), metrics::sensitivity(cv), metrics::specificity(cv),
+        bn.neg, bn.pos, 100 * metrics::accuracy(cv), metrics::sensitivity(cv), metrics::specificity(cv),
         metrics::kappa(cv, metrics::KappaWeights::kUnweighted), cv.m[0][0], cv.m[0][1], cv.m[1][0],
         cv.m[1][1])});
   }
@@ -301,10 +321,14 @@ Section plots_section(const ReportInputs& in, bool four, const std::string& dir)
   if (four)
     plots.emplace_back("confusion_4class",
                        confusion_plot(m.confusion.m, {"0", "1", "2", "3"}, "OESS 0-3, test set"));
-  plots.emplace_back("confusion_binary",
-                     confusion_plot(m.healthy_diseased.confusion.m, {"healthy", "diseased"},
-                                    "Healthy / diseased, test set"));
-  plots.emplace_back("roc", roc_plot(in.test_truth, in.test_p_diseased, m.healthy_diseased.auc.value));
+  plots.emplace_back(
+      "confusion_binary",
+      confusion_plot(m.healthy_diseased.confusion.m,
+                     in.beside_study ? std::vector<std::string>{"healthy", "diseased"}
+                                     : std::vector<std::string>{"0-1", "2-3"},
+                     in.beside_study ? "Healthy / diseased, test set" : "Grades 0-1 / 2-3, test set"));
+  plots.emplace_back("roc", roc_plot(in.test_truth, in.test_p_diseased, m.healthy_diseased.auc.value,
+                                     binary_names(in).plot));
   if (!in.taps.empty()) plots.emplace_back("taps", tap_chart(in.taps));
   if (!in.taps.empty() && in.cross_validation.folds > 0)
     plots.emplace_back("taps_folds", tap_fold_chart(in.taps));
@@ -319,6 +343,19 @@ Section plots_section(const ReportInputs& in, bool four, const std::string& dir)
   return s;
 }
 
+// The data check's summary (data/dataset_check.h): one row per line, indented lines marked.
+Section dataset_section(const ReportInputs& in) {
+  Table t{{"Dataset check (the data stage decoded every image)"}, {}};
+  for (const auto& line : in.dataset) {
+    size_t indent = line.find_first_not_of(' ');
+    if (indent == std::string::npos) continue;
+    std::string mark;
+    for (size_t k = 0; k < indent / 2; ++k) mark += "· ";
+    t.rows.push_back({mark + line.substr(indent)});
+  }
+  return {"Dataset", {t}};
+}
+
 constexpr const char* kHtmlHead =
     "</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
     "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 8px;"
@@ -331,9 +368,11 @@ constexpr const char* kHtmlHead =
 void write_report(const std::string& dir, const ReportInputs& in) {
   fs::create_directories(fs::path(dir) / "plots");
   const bool four = !in.metrics.binary;
-  std::vector<Section> sections = {
-      in.cross_validation.folds > 0 ? folds_section(in, four) : split_section(in), balance_section(in),
-      taps_section(in, four)};
+  std::vector<Section> sections;
+  if (!in.dataset.empty()) sections.push_back(dataset_section(in));
+  sections.push_back(in.cross_validation.folds > 0 ? folds_section(in, four) : split_section(in));
+  sections.push_back(balance_section(in));
+  sections.push_back(taps_section(in, four));
   if (four) sections.push_back(four_class_section(in));
   sections.push_back(binary_section(in, four));
   if (in.metrics.per_patient) sections.push_back(patient_section(*in.metrics.per_patient));

@@ -88,6 +88,8 @@ void data_settings(const config::Config& cf, Settings& s) {
   checked("data.split", [&] { data::validate_split_options(s.split); });
   s.balance = config::parse<config::Balance>(cf.get_string("data.balance"), "data.balance");
   s.augment = cf.get_bool("data.augment");
+  s.allow_duplicates = cf.get_bool("data.allow_duplicates");
+  s.check_data = cf.get_bool("data.check");
   if (s.augment && s.balance != config::Balance::kOversample)
     throw UsageError("data.augment: augmented copies come from oversampling; set data.balance: oversample");
 }

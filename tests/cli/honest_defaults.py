@@ -64,6 +64,11 @@ p = run("run", paper, "--set", f"data.manifest={synth}/labels.csv", "--set", "da
         "--set", "data.split.test_per_class=3", *small, "--out", f"{work}/runs/paper", rc=1)
 check("synthetic_only_setting" in p.stdout and "in both training and test" in p.stderr,
       "paper config on a foreign manifest: the synthetic-only overlap setting is dropped and the split refused")
+check(not os.path.exists(f"{work}/runs/paper"), "a run refused in its data stage leaves no folder")
+p = run("run", paper, "--set", f"data.manifest={synth}/labels.csv", *small, "--out", f"{work}/runs/paper-44", rc=1)
+check("fewer than the 44 + 44" in p.stderr and "data.split.method: grouped" in p.stderr and
+      "data.split.method: kfold" in p.stderr and "val_per_class" in p.stderr,
+      "the study's 44 + 44 split on a smaller set says what to change: smaller counts, grouped or kfold")
 p = run("run", paper, "--set", f"data.manifest={synth}/labels.csv", "--set", "data.split.method=grouped", "--set",
         "data.split.val_fraction=0.25", "--set", "data.split.test_fraction=0.25", *small, "--out",
         f"{work}/runs/paper-grouped")
@@ -79,6 +84,8 @@ check("patient_overlap" in w and "optimistic" in w["patient_overlap"] and
       "overlap allowed with --set: patients in both parts listed in metrics.json and report.md")
 check("Beside the study" in open(f"{work}/runs/overlap/report.md").read(),
       "the paper config keeps its section beside the study")
+check("healthy (0–1) / diseased (2–3)" in open(f"{work}/runs/overlap/report.md").read(),
+      "and the study's words for the binary task")
 
 # 2. A patient column called patient_id is found (bootstrap by patient); an unused id-like column is named.
 m = manifest("labels_pid.csv", ["path", "score", "patient_id", "study_id"],
@@ -93,6 +100,9 @@ w = warnings_of(out)
 check("unused_id_column" in w and "study_id" in w["unused_id_column"], "study_id is reported as an unused identifier")
 check("Beside the study" not in open(f"{out}/report.md").read(), "a non-study config has no 'beside the study'")
 check("n = " in open(f"{out}/report.md").read(), "per-grade cells show their n")
+report = open(f"{out}/report.md").read()
+check("grades 0–1 / grades 2–3" in report and "healthy" not in report.lower(),
+      "outside the study the binary task is named by its grades, not 'healthy/diseased'")
 # ... and from another working directory: the manifest resolves against the config's folder (cwd "/").
 check(os.path.isfile(f"{out}/predictions.csv"), "a relative data.manifest resolves against the config's folder")
 rel = os.path.join(work, "cfg", "rel.yaml")
@@ -147,6 +157,9 @@ p = run("run", cfg, rc=1)
 check("data.manifest: no such file" in p.stderr and os.path.join(work, "cfg", "nowhere", "labels.csv") in p.stderr
       and "missing.yaml:" in p.stderr, "a missing manifest names the key, the config line and the path tried")
 check(not os.path.exists(f"{work}/runs/missing"), "and leaves no run folder")
+p = run("run", paper, "--set", f"data.manifest={synth}/labels.csv", "--set", "data.split.val_per_class=3",
+        "--set", "data.split.test_per_class=3", *small, "--out", f"{work}/fresh/deeper/run", rc=1)
+check(not os.path.exists(f"{work}/fresh"), "a data-stage failure removes the folders the run made, parents too")
 
 # 5. Three missing image files: all three lines named, with the count.
 with open(os.path.join(synth, "labels_gone.csv"), "w") as f:
@@ -165,5 +178,21 @@ check("holds a run of another config" in p.stderr and "--force" in p.stderr,
       "another config into the same folder is refused, naming --out and --force")
 run("run", cfg, "--set", "classifier.max_epochs=9", "--force")
 check("max_epochs: 9" in open(f"{work}/runs/pid/config.resolved.yaml").read(), "--force replaces it")
+
+# 7. oess sweep and oess baseline write the same coded warnings into their metrics.json.
+run("extract", "--manifest", f"{synth}/labels_pid.csv", "--weights", "none", "--layers", "mixed0,mixed1",
+    "--cache", f"{work}/cache", "--out", f"{work}/pid.oessfeat")
+p = run("sweep", "--features", f"{work}/pid.oessfeat", "--manifest", f"{synth}/labels_pid.csv", "--split-method",
+        "grouped", "--val-fraction", "0.25", "--test-fraction", "0.25", "--max-epochs", "4", "--bootstrap", "20",
+        "--out", f"{work}/sweep")
+w = warnings_of(f"{work}/sweep")
+check("unused_id_column" in w and "random_weights" in w and report_has(f"{work}/sweep", "unused_id_column"),
+      "oess sweep: unused identifier and random weights in metrics.json and report.md")
+check("[unused_id_column]" in p.stdout, "and at the end of its console output")
+p = run("baseline", "--manifest", f"{synth}/labels_val3.csv", "--split-method", "column", "--bootstrap", "20",
+        "--out", f"{work}/baseline")
+w = warnings_of(f"{work}/baseline")
+check("no_patient_column" in w and "small_grade" in w and "empty_validation_grade" not in w,
+      "oess baseline: no patient column and small grades in metrics.json")
 
 h.finish()

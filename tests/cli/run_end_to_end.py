@@ -86,8 +86,13 @@ check(all(int(r["truth"]) == truth[r["path"]] for r in pred), "truth column equa
 metrics = json.load(open(os.path.join(out, "metrics.json")))
 run("evaluate", "--predictions", os.path.join(out, "predictions.csv"), "--bootstrap", "300", "--seed", "0",
     "--out", os.path.join(work, "evaluated.json"))
-check(json.load(open(os.path.join(work, "evaluated.json"))) == {k: v for k, v in metrics.items() if k != "warnings"},
-      "metrics.json (but the run's warnings) equals `oess evaluate` on predictions.csv")
+check(json.load(open(os.path.join(work, "evaluated.json"))) ==
+      {k: v for k, v in metrics.items() if k not in ("warnings", "split")},
+      "metrics.json (but the run's warnings and split) equals `oess evaluate` on predictions.csv")
+per_part = {part: [sum(1 for r in split if r["split"] == part and int(r["score"]) == g) for g in range(4)]
+            for part in ("train", "val", "test")}
+check(all(metrics["split"][part] == per_part[part] for part in per_part) and metrics["split"]["method"] == "per_class",
+      "metrics.json's split sizes per grade are split.csv's")
 codes = [w["code"] for w in metrics["warnings"]]
 check("random_weights" in codes and "patient_overlap" in codes,
       "metrics.json lists the run's warnings: random weights, the patient overlap this config allows")

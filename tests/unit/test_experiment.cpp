@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <string>
 
+#include "../../src/experiment/console.h"  // private to the experiment area: its log capture
 #include "oess/config/config.h"
 #include "oess/core/error.h"
 #include "oess/experiment/chain.h"
@@ -94,4 +95,26 @@ TEST_CASE("experiment: --stage ranges") {
   CHECK_THROWS_AS(parse_stages("bogus"), UsageError);
   CHECK_THROWS_AS(parse_stages(".."), UsageError);
   CHECK_THROWS_AS(parse_stages("sweep..data"), UsageError);
+}
+
+TEST_CASE("experiment: warnings logged during a run are kept for its result unless a code covers them") {
+  using oess::experiment::Console;
+  using oess::experiment::SinkGuard;
+  Console con;
+  {
+    SinkGuard guard(con);
+    spdlog::warn("plain {}", 1);
+    {
+      const oess::CodedWarning coded;
+      spdlog::warn("already coded");
+    }
+    spdlog::info("only information");
+    spdlog::warn("plain {}", 1);  // the same text twice: once
+    spdlog::error("an error");
+  }
+  spdlog::warn("after the run");
+  CHECK(con.logged_warnings() == std::vector<std::string>{"plain 1", "an error"});
+  CHECK(con.text().find("already coded") != std::string::npos);  // log.txt still has every line
+  CHECK(con.text().find("after the run") == std::string::npos);
+  CHECK_FALSE(oess::CodedWarning::active());
 }

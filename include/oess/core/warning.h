@@ -21,4 +21,19 @@ inline void add_warning(std::vector<RunWarning>& list, RunWarning w) {
   list.push_back(std::move(w));
 }
 
+// While a CodedWarning is alive on a thread, warnings that thread logs are already recorded under a code
+// (RunWarning): a run's log capture skips them, so they are not listed twice. Every other warning logged
+// during a run becomes a "log_warning" in its result.
+class CodedWarning {
+ public:
+  CodedWarning() { active() = true; }
+  ~CodedWarning() { active() = false; }
+  CodedWarning(const CodedWarning&) = delete;
+  CodedWarning& operator=(const CodedWarning&) = delete;
+  static bool& active() {
+    thread_local bool on = false;
+    return on;
+  }
+};
+
 }  // namespace oess

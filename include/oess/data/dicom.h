@@ -20,4 +20,8 @@ cv::Mat read_dicom_frame(const std::string& path, int frame, int* frames = nullp
 // True when the file has the DICOM preamble and "DICM" magic.
 bool is_dicom_file(const std::string& path);
 
+// The PatientID element (0010,0020), trimmed; "" when the file has none. Reads the header only.
+// errors (oess::Error naming the file): not DICOM, or a header GDCM cannot parse.
+std::string read_dicom_patient_id(const std::string& path);
+
 }  // namespace oess::data

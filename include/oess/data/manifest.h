@@ -52,6 +52,9 @@ struct Manifest {
   std::vector<int> counts() const;  // per grade
 };
 
+// A grade as written: "2", "2.0", " 2 " -> 2; anything that is not a whole number 0..3 -> -1.
+int parse_grade(const std::string& text);
+
 Manifest read_manifest(const std::string& file, bool check_files = true, const ManifestColumns& columns = {});
 
 }  // namespace oess::data

@@ -75,6 +75,7 @@ struct Chain {
   std::vector<TapFolds> tap_folds;   // K-fold: per tap, in sweep order
   std::vector<std::string> notes;    // shown at the top of the report (e.g. no ImageNet weights)
   std::vector<RunWarning> warnings;  // part of the result: metrics.json "warnings", the report's top
+  std::vector<std::string> dataset;  // the data check's summary lines (data/dataset_check.h), for the report
   // What the weights file says of each tap (imported Keras weights): the report's per-tap "weights" column.
   std::vector<std::string> imagenet_taps, other_taps;
 };
@@ -118,6 +119,9 @@ Chain cross_tap_ensemble(const Chain& c, int k);
 // tap_warnings       after select_tap with `best`: the choice is flagged when the runner-up is fewer than
 //                    kResolutionImages validation images behind.
 // metrics_with_warnings  metrics.json text with "warnings": [{code, message}] added (always present).
+// write_metrics      after evaluate: c.metrics_text gains "split" (a single split: method, images per grade
+//                    in train/val/test, patients_in_train_and_test) and "warnings"; written to
+//                    DIR/metrics.json.
 inline constexpr int kSmallGrade = 10;
 inline constexpr int kResolutionImages = 3;
 void manifest_warnings(const data::Manifest& m, std::vector<RunWarning>& out);
@@ -125,6 +129,16 @@ void split_warnings(const Settings& s, const data::Manifest& m, const data::Spli
                     const std::string& where, bool test_part, std::vector<RunWarning>& out);
 void tap_warnings(const Chain& c, std::vector<RunWarning>& out);
 std::string metrics_with_warnings(const std::string& metrics_text, const std::vector<RunWarning>& warnings);
+void write_metrics(Chain& c, const std::string& dir);
+
+// check_data: the data stage's look at every image (data/dataset_check.h) after the split. `part` gives
+// each sample's part (split part, or fold) and `part_names` their names. Unreadable images are an Error
+// (all listed); a duplicate group across parts is an Error unless s.allow_duplicates (then the warning
+// duplicate_across_split); groups across grades or patients are warnings (duplicate_conflicting_grades,
+// duplicate_across_patients). Fills c.dataset; says the summary.
+std::vector<int> split_parts(const data::Split& split);  // 0 train, 1 val, 2 test per sample
+void check_data(Chain& c, const std::vector<int>& part, const std::vector<std::string>& part_names,
+                const std::function<void(const std::string&)>& say);
 
 // Console text: the per-tap table (the study's supplementary table) and the final model's test results.
 std::string format_sweep_table(const Chain& c);

@@ -45,6 +45,10 @@ using SayFn = std::function<void(const std::string&)>;
 inline bool is_kfold(const Settings& s) { return s.split.method == config::SplitMethod::kKfold; }
 
 void kfold_data(Chain& c, Kfold& k, const std::string& dir, const SayFn& say);
+// For check_data (chain.h): a part per sample that differs between two samples when any repeat puts them
+// in different folds, and names for repeat 1's folds ("fold 1" ...).
+std::vector<int> fold_parts(const Kfold& k);
+std::vector<std::string> fold_part_names(const Kfold& k);
 void kfold_sweep(Chain& c, Kfold& k, const SayFn& say);
 void kfold_select(Chain& c, Kfold& k, const std::string& dir, const SayFn& say);
 void kfold_ensemble(Chain& c, Kfold& k, const SayFn& say);

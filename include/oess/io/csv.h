@@ -22,8 +22,11 @@ struct CsvTable {
   int column(const std::string& name) const;
 };
 
-CsvTable read_csv(const std::string& path);
-CsvTable parse_csv(const std::string& text, const std::string& path_for_messages);
+// `delimiter`: ',' by default; ';' and '\t' for files from spreadsheets in other locales.
+CsvTable read_csv(const std::string& path, char delimiter = ',');
+CsvTable parse_csv(const std::string& text, const std::string& path_for_messages, char delimiter = ',');
+// The delimiter of a header line: whichever of ',', ';', TAB it holds most of (',' when none).
+char detect_delimiter(const std::string& text);
 
 class CsvWriter {
  public:

@@ -42,6 +42,8 @@ struct Settings {
   bool allow_empty_grades =
       false;                  // selection.allow_empty_grades: pick a tap with a grade absent from validation
   bool beside_study = false;  // report.beside_study: the report's "Beside the study" section
+  bool check_data = true;     // data.check: decode and fingerprint every image in the data stage
+  bool allow_duplicates = false;     // data.allow_duplicates: the same picture in two parts is a warning
   std::vector<RunWarning> warnings;  // what reading the config changed or could not guarantee
 };
 

@@ -1,0 +1,225 @@
+#include "oess/data/dataset_check.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <bitset>
+#include <cmath>
+#include <mutex>
+#include <numeric>
+#include <opencv2/imgproc.hpp>
+#include <set>
+
+#include "oess/core/parallel.h"
+#include "oess/core/sha256.h"
+#include "oess/data/image.h"
+
+namespace oess::data {
+
+std::array<uint64_t, 4> gradient_hash(const cv::Mat& bgr8) {
+  cv::Mat grey, small;
+  cv::cvtColor(bgr8, grey, cv::COLOR_BGR2GRAY);
+  cv::resize(grey, small, cv::Size(17, 16), 0, 0, cv::INTER_AREA);
+  std::array<uint64_t, 4> h{};
+  int bit = 0;
+  for (int y = 0; y < 16; ++y)
+    for (int x = 0; x < 16; ++x, ++bit)
+      if (small.at<uint8_t>(y, x + 1) > small.at<uint8_t>(y, x))
+        h[static_cast<size_t>(bit / 64)] |= uint64_t{1} << (bit % 64);
+  return h;
+}
+
+int hash_distance(const std::array<uint64_t, 4>& a, const std::array<uint64_t, 4>& b) {
+  int d = 0;
+  for (size_t i = 0; i < 4; ++i) d += static_cast<int>(std::bitset<64>(a[i] ^ b[i]).count());
+  return d;
+}
+
+namespace {
+
+ImageFacts inspect(const Sample& s) {
+  ImageFacts f;
+  try {
+    f.sha256 = sha256_file(s.path);
+    DecodeNotes notes;
+    const cv::Mat img = decode_image(s.path, &notes);
+    f.width = img.cols;
+    f.height = img.rows;
+    bool grey = notes.grey > 0;
+    if (!grey) {  // three equal channels are grey too
+      std::vector<cv::Mat> ch;
+      cv::split(img, ch);
+      grey = cv::countNonZero(ch[0] != ch[1]) == 0 && cv::countNonZero(ch[1] != ch[2]) == 0;
+    }
+    f.mode = (notes.sixteen_bit > 0 ? "16-bit " : "") + std::string(grey ? "grey" : "colour");
+    f.colour_box = !find_colour_box(img).empty();
+    f.hash = gradient_hash(img);
+    cv::Mat thumb;
+    cv::resize(img, thumb, cv::Size(32, 32), 0, 0, cv::INTER_AREA);
+    f.thumb.assign(thumb.data, thumb.data + thumb.total() * 3);
+  } catch (const std::exception& e) {
+    f = ImageFacts{};
+    f.error = e.what();
+  }
+  return f;
+}
+
+double thumb_difference(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  long sum = 0;
+  for (size_t i = 0; i < a.size(); ++i) sum += std::abs(static_cast<int>(a[i]) - static_cast<int>(b[i]));
+  return static_cast<double>(sum) / static_cast<double>(a.size());
+}
+
+size_t find_root(std::vector<size_t>& parent, size_t i) {
+  while (parent[i] != i) i = parent[i] = parent[parent[i]];
+  return i;
+}
+
+}  // namespace
+
+std::vector<ImageFacts> inspect_images(const Manifest& m, int threads,
+                                       const std::function<void(int64_t, int64_t)>& progress) {
+  std::vector<ImageFacts> out(m.samples.size());
+  std::mutex mu;
+  int64_t done = 0;
+  const auto total = static_cast<int64_t>(m.samples.size());
+  parallel_for(m.samples.size(), std::max(1, threads), [&](size_t i) {
+    out[i] = inspect(m.samples[i]);
+    std::lock_guard<std::mutex> lock(mu);
+    ++done;
+    if (progress) progress(done, total);
+  });
+  return out;
+}
+
+std::vector<DuplicateGroup> find_duplicates(const Manifest& m, const std::vector<ImageFacts>& images,
+                                            const std::vector<int>& part) {
+  const size_t n = images.size();
+  std::vector<size_t> parent(n);
+  std::iota(parent.begin(), parent.end(), size_t{0});
+  auto join = [&](size_t a, size_t b) { parent[find_root(parent, a)] = find_root(parent, b); };
+  for (size_t i = 0; i < n; ++i) {
+    if (!images[i].error.empty()) continue;
+    for (size_t j = i + 1; j < n; ++j) {
+      if (!images[j].error.empty()) continue;
+      if (images[i].sha256 == images[j].sha256 ||
+          (hash_distance(images[i].hash, images[j].hash) <= kNearHashBits &&
+           thumb_difference(images[i].thumb, images[j].thumb) <= kNearThumbDiff))
+        join(i, j);
+    }
+  }
+  std::map<size_t, std::vector<size_t>> members;
+  for (size_t i = 0; i < n; ++i)
+    if (images[i].error.empty()) members[find_root(parent, i)].push_back(i);
+  std::vector<DuplicateGroup> groups;
+  for (auto& [root, list] : members) {
+    if (list.size() < 2) continue;
+    DuplicateGroup g;
+    g.samples = list;
+    std::set<int> grades, parts;
+    std::set<std::string> patients;
+    for (size_t i : list) {
+      g.exact = g.exact && images[i].sha256 == images[list[0]].sha256;
+      grades.insert(m.samples[i].score);
+      if (m.has_patient) patients.insert(m.samples[i].patient);
+      if (!part.empty()) parts.insert(part[i]);
+    }
+    g.across_grades = grades.size() > 1;
+    g.across_patients = patients.size() > 1;
+    g.across_parts = parts.size() > 1;
+    groups.push_back(std::move(g));
+  }
+  return groups;  // ordered by their first member's manifest position
+}
+
+DatasetSummary summarise(const Manifest& m, const std::vector<ImageFacts>& images,
+                         std::vector<DuplicateGroup> duplicates) {
+  DatasetSummary s;
+  s.images = static_cast<int>(m.samples.size());
+  std::array<std::set<std::string>, kNumGrades> patients;
+  for (size_t i = 0; i < m.samples.size(); ++i) {
+    const auto g = static_cast<size_t>(m.samples[i].score);
+    ++s.per_grade[g];
+    if (m.has_patient) patients[g].insert(m.samples[i].patient);
+    const ImageFacts& f = images[i];
+    if (!f.error.empty()) {
+      ++s.unreadable;
+      s.errors.push_back(fmt::format("{}:{}: {}", m.file, m.samples[i].line, f.error));
+      continue;
+    }
+    ++s.sizes[fmt::format("{} x {}", f.width, f.height)];
+    ++s.modes[f.mode];
+    s.colour_boxes += f.colour_box ? 1 : 0;
+  }
+  for (size_t g = 0; g < kNumGrades; ++g) s.patients_per_grade[g] = static_cast<int>(patients[g].size());
+  s.duplicates = std::move(duplicates);
+  return s;
+}
+
+int DatasetSummary::groups_across(bool DuplicateGroup::*flag) const {
+  return static_cast<int>(std::count_if(duplicates.begin(), duplicates.end(),
+                                        [flag](const DuplicateGroup& g) { return g.*flag; }));
+}
+
+std::vector<std::string> DatasetSummary::lines(const Manifest& m, const std::vector<std::string>& part_names,
+                                               const std::vector<int>& part) const {
+  std::vector<std::string> out;
+  out.push_back(fmt::format("{} images: grade 0: {}, 1: {}, 2: {}, 3: {}", images, per_grade[0], per_grade[1],
+                            per_grade[2], per_grade[3]));
+  if (m.has_patient)
+    out.push_back(fmt::format("patients per grade (column \"{}\"): 0: {}, 1: {}, 2: {}, 3: {}",
+                              m.patient_column, patients_per_grade[0], patients_per_grade[1],
+                              patients_per_grade[2], patients_per_grade[3]));
+  std::vector<std::pair<int, std::string>> by_count;
+  for (const auto& [size, n] : sizes) by_count.emplace_back(-n, size);
+  std::sort(by_count.begin(), by_count.end());
+  std::string size_text;
+  int shown = 0, rest = 0;
+  for (const auto& [neg, size] : by_count) {
+    if (shown < 6)
+      size_text += fmt::format("{}{} ({})", shown ? ", " : "", size, -neg);
+    else
+      rest += -neg;
+    ++shown;
+  }
+  if (rest) size_text += fmt::format(", {} other size(s): {} image(s)", shown - 6, rest);
+  out.push_back(fmt::format("image sizes (W x H): {}", size_text.empty() ? "none readable" : size_text));
+  std::string mode_text;
+  for (const auto& [mode, n] : modes)
+    mode_text += fmt::format("{}{} {}", mode_text.empty() ? "" : ", ", n, mode);
+  out.push_back(fmt::format("colour modes: {}; a Doppler colour box found in {} of {} readable image(s)",
+                            mode_text.empty() ? "none" : mode_text, colour_boxes, images - unreadable));
+  if (unreadable) {
+    out.push_back(fmt::format("{} image(s) cannot be read:", unreadable));
+    for (const auto& e : errors) out.push_back("  " + e);
+  }
+  if (duplicates.empty()) {
+    out.push_back("duplicates: none (exact: same bytes; near: docs/data.md)");
+    return out;
+  }
+  out.push_back(fmt::format(
+      "duplicates: {} group(s) ({} across grades, {} across patients, {} across parts of the split)",
+      duplicates.size(), groups_across(&DuplicateGroup::across_grades),
+      groups_across(&DuplicateGroup::across_patients), groups_across(&DuplicateGroup::across_parts)));
+  for (size_t k = 0; k < duplicates.size(); ++k) {
+    const auto& g = duplicates[k];
+    std::vector<std::string> flags;
+    if (g.across_grades) flags.push_back("different grades");
+    if (g.across_patients) flags.push_back("different patients");
+    if (g.across_parts) flags.push_back("different parts of the split");
+    out.push_back(fmt::format("  group {} ({}{}{}):", k + 1, g.exact ? "exact" : "near",
+                              flags.empty() ? "" : ": ", fmt::join(flags, ", ")));
+    for (size_t i : g.samples) {
+      const auto& s = m.samples[i];
+      std::string where = fmt::format("grade {}", s.score);
+      if (m.has_patient) where += ", patient " + s.patient;
+      if (!part.empty() && static_cast<size_t>(part[i]) < part_names.size())
+        where += ", " + part_names[static_cast<size_t>(part[i])];
+      out.push_back(fmt::format("    {} (line {}; {})", s.rel_path, s.line, where));
+    }
+  }
+  return out;
+}
+
+}  // namespace oess::data

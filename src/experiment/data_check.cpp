@@ -1,0 +1,99 @@
+// The data stage's look at every image before extraction (experiment/chain.h, check_data).
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <set>
+
+#include "oess/core/error.h"
+#include "oess/core/progress.h"
+#include "oess/data/dataset_check.h"
+#include "oess/experiment/chain.h"
+#include "oess/experiment/kfold.h"
+
+namespace oess::experiment {
+
+namespace {
+
+// "a.png (grade 1, train), b.png (grade 2, test)" for a group, at most 4 members named.
+std::string members(const data::Manifest& m, const data::DuplicateGroup& g, const std::vector<int>& part,
+                    const std::vector<std::string>& part_names) {
+  std::vector<std::string> named;
+  for (size_t k = 0; k < g.samples.size() && k < 4; ++k) {
+    const size_t i = g.samples[k];
+    const size_t p = part.empty() ? part_names.size() : static_cast<size_t>(part[i]);
+    named.push_back(fmt::format("{} (grade {}{}{})", m.samples[i].rel_path, m.samples[i].score,
+                                m.has_patient ? ", patient " + m.samples[i].patient : "",
+                                p < part_names.size() ? ", " + part_names[p] : ""));
+  }
+  return fmt::format("{}{}", fmt::join(named, ", "),
+                     g.samples.size() > 4 ? fmt::format(" and {} more", g.samples.size() - 4) : "");
+}
+
+}  // namespace
+
+std::vector<int> split_parts(const data::Split& split) {
+  std::vector<int> out;
+  for (const auto p : split.part) out.push_back(static_cast<int>(p));
+  return out;
+}
+
+std::vector<int> fold_parts(const Kfold& k) {
+  std::vector<int> out(k.folds.empty() ? 0 : k.folds[0].fold.size(), 0);
+  for (const auto& f : k.folds)  // mixed radix: one digit per repeat
+    for (size_t i = 0; i < out.size(); ++i) out[i] = out[i] * f.k + f.fold[i];
+  return out;
+}
+
+std::vector<std::string> fold_part_names(const Kfold& k) {
+  // Names for repeat 1 only when there is one repeat; with more, the mixed-radix value is not a fold.
+  std::vector<std::string> names;
+  if (k.folds.size() == 1)
+    for (int f = 0; f < k.folds[0].k; ++f) names.push_back(fmt::format("fold {}", f + 1));
+  return names;
+}
+
+void check_data(Chain& c, const std::vector<int>& part, const std::vector<std::string>& part_names,
+                const std::function<void(const std::string&)>& say) {
+  const auto& m = c.manifest;
+  Progress bar("data check", static_cast<int64_t>(m.samples.size()));
+  const auto images =
+      data::inspect_images(m, c.s.extract.threads, [&bar](int64_t d, int64_t) { bar.update(d); });
+  bar.finish();
+  const auto s = data::summarise(m, images, data::find_duplicates(m, images, part));
+  c.dataset = s.lines(m, part_names, part);
+  for (const auto& line : c.dataset) say("  " + line + "\n");
+  if (s.unreadable)
+    throw Error(fmt::format("{}: {} image(s) cannot be read (all listed above): fix or remove their rows",
+                            m.file, s.unreadable));
+  std::vector<std::string> across_parts, across_grades, across_patients;
+  for (const auto& g : s.duplicates) {
+    const std::string text =
+        fmt::format("{} duplicate: {}", g.exact ? "exact" : "near", members(m, g, part, part_names));
+    if (g.across_parts) across_parts.push_back(text);
+    if (g.across_grades) across_grades.push_back(text);
+    if (g.across_patients) across_patients.push_back(text);
+  }
+  if (!across_parts.empty()) {
+    const std::string what = fmt::format(
+        "{} group(s) of the same picture in different parts of the split (leakage: test images seen in "
+        "training or validation): {}",
+        across_parts.size(), fmt::join(across_parts, "; "));
+    if (!c.s.allow_duplicates)
+      throw Error(
+          fmt::format("{}: {}. Remove the copies from the manifest, or allow it knowingly "
+                      "(data.allow_duplicates: true)",
+                      m.file, what));
+    add_warning(c.warnings, {"duplicate_across_split", what + " (allowed by data.allow_duplicates)"});
+  }
+  if (!across_grades.empty())
+    add_warning(c.warnings, {"duplicate_conflicting_grades",
+                             fmt::format("{} group(s) of the same picture with different grades (a labelling "
+                                         "conflict): {}",
+                                         across_grades.size(), fmt::join(across_grades, "; "))});
+  if (!across_patients.empty())
+    add_warning(c.warnings, {"duplicate_across_patients",
+                             fmt::format("{} group(s) of the same picture under different patients: {}",
+                                         across_patients.size(), fmt::join(across_patients, "; "))});
+}
+
+}  // namespace oess::experiment
