@@ -19,6 +19,8 @@ packages=(
   libcli11-dev nlohmann-json3-dev catch2 libgdcm-dev libhdf5-dev
   # test oracles: Python torchvision (network parity), scikit-learn (metrics, classifiers)
   python3-torchvision python3-sklearn python3-pydicom python3-pil
+  # paired statistics oracles (McNemar, Holm): SciPy, statsmodels
+  python3-scipy python3-statsmodels
   # Keras-layout HDF5 fixtures (python3-h5py) for the weights importer's parity tests
   python3-h5py
   # headless browser that checks report.html opens cleanly

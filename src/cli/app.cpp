@@ -40,6 +40,7 @@ std::unique_ptr<CLI::App> make_app() {
   add_features_command(app);
   add_sweep_command(app);
   add_evaluate_command(app);
+  add_compare_command(app);
   add_config_command(app);
   add_run_command(app);
   add_export_command(app);

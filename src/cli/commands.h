@@ -19,4 +19,5 @@ void add_run_command(CLI::App& app);
 void add_export_command(CLI::App& app);
 void add_score_command(CLI::App& app);
 void add_manifest_command(CLI::App& app);
+void add_compare_command(CLI::App& app);
 }  // namespace oess::cli

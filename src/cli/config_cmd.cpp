@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "oess/config/config.h"
 #include "oess/core/error.h"
+#include "oess/experiment/grid.h"
 #include "oess/settings/settings.h"
 
 namespace oess::cli {
@@ -71,6 +72,18 @@ void add_config_command(CLI::App& app) {
     const auto cf = config::load_config(*file, *sets);
     fmt::print("{}", cf.yaml());
     print_paths(cf);
+    // A grid: every variant's settings, each checked against the schema as `oess run` would.
+    const auto grid = experiment::read_grid(*file, {});
+    if (grid.empty()) return;
+    fmt::print("# grid: {} variant(s), reference {} (docs/ablation.md):\n", grid.variants.size(),
+               grid.reference);
+    for (const auto& v : grid.variants) {
+      experiment::variant_config(cf, v);
+      std::string sets;
+      for (const auto& [key, value] : v.sets)
+        sets += fmt::format("{}{}={}", sets.empty() ? "" : ", ", key, value);
+      fmt::print("#   {:<40} {}\n", v.name, sets);
+    }
   });
 }
 

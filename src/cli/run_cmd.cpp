@@ -7,13 +7,14 @@
 #include "commands.h"
 #include "oess/config/config.h"
 #include "oess/experiment/experiment.h"
+#include "oess/experiment/grid.h"
 
 namespace oess::cli {
 
 void add_run_command(CLI::App& app) {
   struct Args {
     std::string config, out, stage;
-    std::vector<std::string> sets;
+    std::vector<std::string> sets, grid;
     bool force = false;
   };
   auto a = std::make_shared<Args>();
@@ -22,6 +23,10 @@ void add_run_command(CLI::App& app) {
       ->required();
   sub->add_option("--set", a->sets,
                   "override a key: --set classifier.lr=0.01 (repeatable; value read as YAML)");
+  sub->add_option(
+      "--grid", a->grid,
+      "vary a key over values: --grid data.balance=oversample,none (repeatable; the variants are the "
+      "cross product, with the config's grid: block; docs/ablation.md)");
   sub->add_option("--out", a->out, "run folder (default: the config's output.dir, runs/{name})");
   sub->add_flag("--force", a->force,
                 "run into a folder that holds a run of another config (files are replaced; a rerun of the "
@@ -36,7 +41,9 @@ void add_run_command(CLI::App& app) {
       "Features are cached (features.cache), so a rerun with other classifier settings takes seconds.\n"
       "Warnings that qualify the result (patient overlap, tiny grades, an uncertain tap choice ...) go into\n"
       "metrics.json (\"warnings\") and the top of the report as well as the console (docs/data.md).\n"
-      "See a config resolved without running it: oess config show CONFIG [--set ...].");
+      "See a config resolved without running it: oess config show CONFIG [--set ...].\n"
+      "A grid (a grid: block, or --grid) runs each variant into RUN/variants/<name>/ and compares them with\n"
+      "the reference on the same test images: RUN/ablation.csv, ablation.md, ablation.html.");
   sub->callback([a] {
     const auto stages = experiment::parse_stages(a->stage);  // a bad --stage fails before any work
     const auto cfg = config::load_config(a->config, a->sets);
@@ -44,6 +51,8 @@ void add_run_command(CLI::App& app) {
     o.out_dir = a->out;
     o.stages = stages;
     o.force = a->force;
+    const auto grid = experiment::read_grid(a->config, a->grid);
+    if (!grid.empty()) return experiment::run_grid(cfg, grid, o);
     experiment::run_experiment(cfg, o);
   });
 }

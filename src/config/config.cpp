@@ -43,6 +43,10 @@ struct Loader {
         flatten(kv.second, path, origin);
       } else if (path == "base") {
         continue;  // the top level's base: read by load_text
+      } else if (path == "grid") {
+        if (stack.size() > 1)  // a base file's grid would run grids nobody asked for
+          throw UsageError(fmt::format("{}: grid: only in the experiment file itself, not in a base", at));
+        continue;  // read by experiment/grid.h
       } else {
         throw UsageError(fmt::format("{}: {}", at, unknown_key_message(path)));
       }

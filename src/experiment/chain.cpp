@@ -51,6 +51,30 @@ metrics::Predictions predictions_of(const Chain& c, const torch::Tensor& probs) 
   return pr;
 }
 
+// tap_predictions.csv: each tap's own classifier's grade for every test image (the paired comparisons of
+// taps in an ablation grid, docs/ablation.md). Columns path, truth[, patient], then one per tap.
+void write_tap_predictions(const Chain& c, const metrics::Predictions& final, const std::string& dir) {
+  std::vector<metrics::Predictions> taps;
+  std::vector<std::string> header = {"path", "truth"};
+  if (final.has_patient()) header.push_back("patient");
+  for (const auto& t : c.sweep.taps) {
+    if (!t.test_probabilities.defined() ||
+        t.test_probabilities.size(0) != static_cast<int64_t>(final.path.size()))
+      return;  // no per-tap test predictions (K-fold folds keep theirs)
+    taps.push_back(predictions_of(c, t.test_probabilities));
+    header.push_back(t.tap);
+  }
+  if (taps.empty()) return;
+  io::CsvWriter csv(header);
+  for (size_t k = 0; k < final.path.size(); ++k) {
+    std::vector<std::string> row = {final.path[k], std::to_string(final.truth[k])};
+    if (final.has_patient()) row.push_back(final.patient[k]);
+    for (const auto& t : taps) row.push_back(std::to_string(t.pred[k]));
+    csv.row(row);
+  }
+  csv.write((fs::path(dir) / "tap_predictions.csv").string());
+}
+
 std::array<double, 2> interval(const metrics::Figure& f, double fallback = NAN) {
   if (!f.ci95) return {fallback, fallback};
   return {std::isnan(f.ci95->lo) ? fallback : f.ci95->lo, std::isnan(f.ci95->hi) ? fallback : f.ci95->hi};
@@ -226,6 +250,7 @@ void evaluate(Chain& c, const std::string& dir) {
   }
   const std::string file = (fs::path(dir) / "predictions.csv").string();
   csv.write(file);
+  write_tap_predictions(c, pr, dir);
   c.predictions = metrics::read_predictions(file);
   c.metrics = metrics::evaluate(c.predictions, c.s.bootstrap, c.s.seed);
   c.metrics_text = c.metrics->to_json();

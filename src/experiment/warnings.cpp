@@ -60,10 +60,13 @@ void split_warnings(const Settings& s, const data::Manifest& m, const data::Spli
         "{}grade(s) {} have no validation image: early stopping and the tap choice cannot see them", where,
         fmt::join(empty, ", "));
     if (!s.allow_empty_grades)
-      throw Error(what +
-                  " (give validation more images — data.split.val_per_class / val_fraction, or "
-                  "data.split.method: kfold — or allow it knowingly with selection.allow_empty_grades: "
-                  "true)");
+      throw Error(what + (s.split.method == config::SplitMethod::kKfold
+                              ? " (give each fold's validation part more images — data.split.val_fraction, "
+                                "or fewer folds — or allow it knowingly with selection.allow_empty_grades: "
+                                "true)"
+                              : " (give validation more images — data.split.val_per_class / val_fraction, or "
+                                "data.split.method: kfold — or allow it knowingly with "
+                                "selection.allow_empty_grades: true)"));
     add_warning(out, {"empty_validation_grade", what + " (allowed by selection.allow_empty_grades)"});
   }
   if (!small.empty())

@@ -17,6 +17,7 @@
 #include "oess/io/csv.h"
 #include "oess/metrics/agreement.h"
 #include "oess/metrics/metrics.h"
+#include "oess/metrics/paired.h"
 
 namespace oess::metrics {
 namespace {
@@ -40,17 +41,6 @@ int parse_label(const std::string& s, int k, const std::string& file, int line, 
 
 using Json = nlohmann::ordered_json;
 Json num(double v) { return std::isnan(v) ? Json(nullptr) : Json(v); }
-
-// Percentile (linear interpolation between order statistics, as numpy's default) of the finite values.
-double percentile(std::vector<double> v, double q) {
-  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
-  if (v.empty()) return kNaN;
-  std::sort(v.begin(), v.end());
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const size_t lo = static_cast<size_t>(std::floor(pos));
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
-}
 
 // All figures of one (re)sample, by name; lists flattened as name[i].
 std::map<std::string, double> figures(const Predictions& pr, const std::vector<size_t>& rows) {

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "oess/metrics/metrics.h"
+#include "oess/metrics/paired.h"
 
 using namespace oess::metrics;
 
@@ -51,4 +52,38 @@ TEST_CASE("degenerate confusions give NaN where the statistic is undefined", "[m
   CHECK(std::isnan(per_class_accuracy(all_one)[0]));
   CHECK(mean_per_class_accuracy(all_one) == Approx(1.0));
   REQUIRE_THROWS(confusion({0, 4}, {0, 1}, 4));
+}
+
+TEST_CASE("paired: McNemar exact and Holm on hand-computed cases") {
+  using oess::metrics::holm;
+  using oess::metrics::mcnemar_exact;
+  CHECK(mcnemar_exact(0, 0) == 1.0);                              // no discordant pair
+  CHECK(mcnemar_exact(0, 5) == Approx(2.0 / 32).epsilon(1e-12));  // 2 P(X <= 0), X ~ B(5, 1/2)
+  CHECK(mcnemar_exact(4, 1) == Approx(2 * 6.0 / 32).epsilon(1e-12));
+  CHECK(mcnemar_exact(3, 3) == 1.0);  // 2 P(X <= 3) > 1, capped
+  // Holm: sorted 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> monotone 0.06; input order kept.
+  const auto h = holm({0.01, 0.04, 0.03});
+  REQUIRE(h.size() == 3);
+  CHECK(h[0] == Approx(0.03));
+  CHECK(h[1] == Approx(0.06));
+  CHECK(h[2] == Approx(0.06));
+  CHECK(holm({0.6, 0.5})[0] == 1.0);  // capped at 1
+}
+
+TEST_CASE("paired: bootstrap keeps pairs together and resamples patients") {
+  // Identical predictions: every resample's difference is 0.
+  const std::vector<int> t = {0, 1, 2, 3, 0, 1}, a = {0, 1, 2, 0, 0, 2};
+  const auto same = oess::metrics::paired_bootstrap(t, a, a, {"p", "p", "q", "q", "r", "r"}, 4, 200, 1);
+  CHECK(same.accuracy_diff == 0);
+  CHECK(same.accuracy_lo == 0);
+  CHECK(same.accuracy_hi == 0);
+  CHECK(same.units == 3);
+  // B right everywhere A is wrong (2 of 6): +1/3, and every resample's difference is >= 0.
+  const auto better = oess::metrics::paired_bootstrap(t, a, t, {}, 4, 500, 1);
+  CHECK(better.accuracy_diff == Approx(2.0 / 6));
+  CHECK(better.only_b == 2);
+  CHECK(better.only_a == 0);
+  CHECK(better.accuracy_lo >= 0);
+  CHECK(better.units == 6);
+  CHECK_THROWS(oess::metrics::paired_bootstrap(t, a, {0}, {}, 4, 10, 1));
 }
