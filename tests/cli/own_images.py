@@ -56,6 +56,16 @@ check("1 file(s) that are not images ignored" in p.stdout, "the README is counte
 p = run("manifest", tree, "--out", f"{work}/out/labels.csv", rc=2)
 check("--force" in p.stderr, "an existing manifest is not replaced without --force")
 
+# 1b. The binary layout: healthy/ and diseased/ folders, written as scores 0 and 2 with label_source.
+binary = os.path.join(work, "binary")
+for r in base:
+    copy(r, os.path.join(binary, "healthy" if int(r["score"]) < 2 else "diseased", os.path.basename(r["path"])))
+p = run("manifest", binary, "--out", f"{work}/binary.csv")
+got = rows(f"{work}/binary.csv")
+check(len(got) == 24 and all((r["score"], r["label_source"]) == (("0", "binary:healthy") if "healthy/" in r["path"]
+                                                                 else ("2", "binary:diseased")) for r in got)
+      and "classifier.task: binary" in p.stdout, "healthy/diseased folders: scores 0 and 2, label_source, the task named")
+
 # 2. A labels file in each delimiter, keyed by file name or relative path, grades written 2.0.
 flat = os.path.join(work, "flat")
 for r in base:
@@ -133,6 +143,18 @@ check(len(same_patient) > 0 and all(os.path.basename(r["path"]) not in out for r
       "other images of the same patient are not reported as duplicates")
 p = run("data", "check", f"{synth}/labels.csv")
 check("duplicates: none" in p.stdout, "the synthetic set (all images distinct) has no duplicate group")
+
+# 4b. Unreadable images: every one listed with its manifest line, exit 1.
+bad_tree = os.path.join(work, "unreadable")
+shutil.copytree(tree, bad_tree)
+open(os.path.join(bad_tree, "0", "garbage.jpg"), "w").write("not a picture\n")
+with open(os.path.join(bad_tree, names[1], "truncated.png"), "wb") as f:
+    f.write(open(os.path.join(synth, base[0]["path"]), "rb").read()[:300])
+run("manifest", bad_tree, "--out", f"{work}/unreadable.csv")
+lines = {os.path.basename(r["path"]): i + 2 for i, r in enumerate(rows(f"{work}/unreadable.csv"))}
+p = run("data", "check", f"{work}/unreadable.csv", rc=1)
+check(f"unreadable.csv:{lines['garbage.jpg']}: " in p.stdout and f"unreadable.csv:{lines['truncated.png']}: " in p.stdout
+      and "2 image(s) cannot be read" in p.stdout, "both unreadable images are listed with their lines; exit 1")
 
 # 5. Leakage: the same picture in train and test stops `oess run` naming both; allowed, it is a warning.
 leak = os.path.join(work, "leak.csv")
