@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <map>
 #include <set>
 
 #include "oess/core/error.h"
@@ -38,14 +39,21 @@ std::vector<int> split_parts(const data::Split& split) {
 }
 
 std::vector<int> fold_parts(const Kfold& k) {
-  std::vector<int> out(k.folds.empty() ? 0 : k.folds[0].fold.size(), 0);
-  for (const auto& f : k.folds)  // mixed radix: one digit per repeat
-    for (size_t i = 0; i < out.size(); ++i) out[i] = out[i] * f.k + f.fold[i];
+  // Samples share a part when every repeat put them in the same fold: the tuple of folds, numbered densely.
+  if (k.folds.size() == 1) return k.folds[0].fold;  // the fold itself (fold_part_names names it)
+  const size_t n = k.folds.empty() ? 0 : k.folds[0].fold.size();
+  std::map<std::vector<int>, int> id;
+  std::vector<int> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<int> key;
+    for (const auto& f : k.folds) key.push_back(f.fold[i]);
+    out[i] = id.emplace(key, static_cast<int>(id.size())).first->second;
+  }
   return out;
 }
 
 std::vector<std::string> fold_part_names(const Kfold& k) {
-  // Names for repeat 1 only when there is one repeat; with more, the mixed-radix value is not a fold.
+  // Names only with one repeat; with more, a part is a tuple of folds, not one fold.
   std::vector<std::string> names;
   if (k.folds.size() == 1)
     for (int f = 0; f < k.folds[0].k; ++f) names.push_back(fmt::format("fold {}", f + 1));

@@ -182,6 +182,9 @@ p = run("run", cfg, rc=1)
 check("copy_of_" + os.path.basename(src["path"]) in p.stderr and os.path.basename(src["path"]) in p.stderr
       and "data.allow_duplicates" in p.stderr and not os.path.exists(f"{work}/runs"),
       "oess run: a duplicate across train and test is refused, both files named, no folder left")
+p = run("data", "check", leak, "--split-method", "kfold", "--folds", "3", "--repeats", "2", rc=1)
+check("copy_of_" + os.path.basename(src["path"]) in p.stderr and "different parts of the split" in p.stdout,
+      "with K-fold (2 repeats) the copy in another fold is caught too")
 run("run", cfg, "--set", "data.allow_duplicates=true")
 w = {x["code"]: x["message"] for x in json.load(open(f"{work}/runs/leak/metrics.json"))["warnings"]}
 report = open(f"{work}/runs/leak/report.md").read()
