@@ -56,9 +56,7 @@ std::string metrics_text(const metrics::Metrics& test, const std::vector<RunWarn
 }
 
 void say_warnings(const std::vector<RunWarning>& warnings) {
-  if (warnings.empty()) return;
-  fmt::print("\n{} warning(s), also in metrics.json:\n", warnings.size());
-  for (const auto& w : warnings) fmt::print("  [{}] {}\n", w.code, w.message);
+  print_warnings(warnings, ", also in metrics.json");
 }
 
 void print_summary(const metrics::Metrics& m, const std::string& label) {

@@ -74,10 +74,7 @@ void run_check(const CheckArgs& a) {
   }
   experiment::manifest_warnings(c.manifest, c.warnings);
   experiment::check_data(c, part, names, [](const std::string& t) { fmt::print("{}", t); });
-  if (!c.warnings.empty()) {
-    fmt::print("\n{} warning(s):\n", c.warnings.size());
-    for (const auto& w : c.warnings) fmt::print("  [{}] {}\n", w.code, w.message);
-  }
+  print_warnings(c.warnings, "");
   fmt::print("{}: no errors\n", a.manifest);
 }
 

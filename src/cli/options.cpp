@@ -33,4 +33,10 @@ void add_split_options(CLI::App& sub, data::SplitOptions& s) {
                "optimistic)");
 }
 
+void print_warnings(const std::vector<RunWarning>& warnings, const std::string& where) {
+  if (warnings.empty()) return;
+  fmt::print("\n{} warning(s){}:\n", warnings.size(), where);
+  for (const auto& w : warnings) fmt::print("  [{}] {}\n", w.code, w.message);
+}
+
 }  // namespace oess::cli

@@ -5,8 +5,10 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 #include "oess/config/choices.h"
+#include "oess/core/warning.h"
 
 namespace oess::data {
 struct SplitOptions;
@@ -17,6 +19,9 @@ namespace oess::cli {
 // --split-method, --val-per-class, --test-per-class, --val-fraction, --test-fraction, --seed,
 // --allow-patient-overlap (data/split.h).
 void add_split_options(CLI::App& sub, data::SplitOptions& split);
+
+// A command's last words: "N warning(s)<where>:" and each as "  [code] message"; nothing when none.
+void print_warnings(const std::vector<RunWarning>& warnings, const std::string& where);
 
 // An option whose value is one of a closed set (config/choices.h): the help lists the names and shows the
 // default; a name outside the set is a usage error `FLAG "x": expected a, b or c` (exit 2).

@@ -31,9 +31,7 @@ struct SweepArgs {
 
 // Every warning the sweep raised: in metrics.json and the report already; last on the console.
 void say_warnings(const experiment::Chain& c) {
-  if (c.warnings.empty()) return;
-  fmt::print("\n{} warning(s), also in metrics.json and at the top of the report:\n", c.warnings.size());
-  for (const auto& w : c.warnings) fmt::print("  [{}] {}\n", w.code, w.message);
+  print_warnings(c.warnings, ", also in metrics.json and at the top of the report");
 }
 
 void note_random_backbone(experiment::Chain& c) {

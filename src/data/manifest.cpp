@@ -37,19 +37,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-// The column named `want` (case-insensitive), else the first of `names` present; -1 when none.
-int find_column(const io::CsvTable& t, const std::string& want, const std::vector<std::string>& names) {
-  auto index_of = [&](const std::string& n) {
-    for (size_t i = 0; i < t.header.size(); ++i)
-      if (lower(t.header[i]) == lower(n)) return static_cast<int>(i);
-    return -1;
-  };
-  if (!want.empty()) return index_of(want);
-  for (const auto& n : names)
-    if (const int i = index_of(n); i >= 0) return i;
-  return -1;
-}
-
 }  // namespace
 
 int parse_grade(const std::string& text) {
@@ -95,8 +82,7 @@ Manifest read_manifest(const std::string& file, bool check_files, const Manifest
   Manifest m;
   m.file = file;
   m.folder = fs::path(file).parent_path().string();
-  const int c_path = find_column(t, columns.path, {"path"}),
-            c_score = find_column(t, columns.score, {"score"});
+  const int c_path = t.find_column(columns.path, {"path"}), c_score = t.find_column(columns.score, {"score"});
   if (c_path < 0 || c_score < 0) {
     const std::string p = columns.path.empty() ? "path" : columns.path;
     const std::string sc = columns.score.empty() ? "score" : columns.score;
@@ -104,12 +90,12 @@ Manifest read_manifest(const std::string& file, bool check_files, const Manifest
                             c_path < 0 ? "\"" + p + "\"" : "", c_path < 0 && c_score < 0 ? " and " : "",
                             c_score < 0 ? "\"" + sc + "\"" : "", fmt::join(t.header, ", ")));
   }
-  const int c_patient = find_column(
-      t, columns.patient, {"patient", "patient_id", "patientid", "subject", "subject_id", "case", "case_id"});
+  const int c_patient = t.find_column(
+      columns.patient, {"patient", "patient_id", "patientid", "subject", "subject_id", "case", "case_id"});
   if (!columns.patient.empty() && c_patient < 0)
     throw Error(fmt::format("{}:1: no patient column \"{}\" (data.columns.patient; columns present: {})",
                             file, columns.patient, fmt::join(t.header, ", ")));
-  const int c_joint = find_column(t, "", {"joint"}), c_split = find_column(t, "", {"split"});
+  const int c_joint = t.find_column("", {"joint"}), c_split = t.find_column("", {"split"});
   m.has_patient = c_patient >= 0;
   if (m.has_patient) m.patient_column = t.header[static_cast<size_t>(c_patient)];
   m.has_joint = c_joint >= 0;

@@ -126,18 +126,13 @@ std::string grades_from_folders(const fs::path& dir, std::vector<Image>& images,
 }
 
 int labels_column(const io::CsvTable& t, const std::string& want, const std::vector<std::string>& names,
-                  const char* option) {
-  for (size_t i = 0; i < t.header.size(); ++i)
-    if (!want.empty() ? lower(t.header[i]) == lower(want) : false) return static_cast<int>(i);
+                  const char* option, const char* noun) {
+  if (const int c = t.find_column(want, names); c >= 0) return c;
   if (!want.empty())
     throw Error(fmt::format("{}: no column \"{}\" ({}); columns: {}", t.path, want, option,
                             fmt::join(t.header, ", ")));
-  for (const auto& n : names)
-    for (size_t i = 0; i < t.header.size(); ++i)
-      if (lower(t.header[i]) == n) return static_cast<int>(i);
-  throw Error(fmt::format("{}: no {} column (looked for {}; name it with {}); columns: {}", t.path,
-                          option[2] == 'l' ? "grade" : "file", fmt::join(names, ", "), option,
-                          fmt::join(t.header, ", ")));
+  throw Error(fmt::format("{}: no {} column (looked for {}; name it with {}); columns: {}", t.path, noun,
+                          fmt::join(names, ", "), option, fmt::join(t.header, ", ")));
 }
 
 // A labels file: every row names an image (relative path or file name) and gives its grade.
@@ -146,8 +141,9 @@ std::string grades_from_labels(const ManifestBuildOptions& o, std::vector<Image>
   const char delimiter = io::detect_delimiter(text);
   const io::CsvTable t = io::parse_csv(text, o.labels, delimiter);
   const int c_key = labels_column(t, o.key_column, {"path", "file", "filename", "file_name", "image", "name"},
-                                  "--key-column");
-  const int c_grade = labels_column(t, o.label_column, {"score", "grade", "oess", "label"}, "--label-column");
+                                  "--key-column", "file");
+  const int c_grade =
+      labels_column(t, o.label_column, {"score", "grade", "oess", "label"}, "--label-column", "grade");
   std::map<std::string, size_t> by_rel;
   std::map<std::string, std::vector<size_t>> by_name;
   for (size_t i = 0; i < images.size(); ++i) {

@@ -42,8 +42,11 @@ std::vector<report::TapComparison> compare_taps(const std::string& vdir, const s
   const fs::path file = fs::path(vdir) / "tap_predictions.csv";
   if (!fs::is_regular_file(file, ec)) return {};
   std::string selected;
-  for (const auto& row : io::read_csv((fs::path(vdir) / "layers.csv").string()).rows)
-    if (row.back() == "1") selected = row[0];
+  const auto layers = io::read_csv((fs::path(vdir) / "layers.csv").string());
+  const int c_tap = layers.column("tap"), c_sel = layers.column("selected");
+  for (const auto& row : layers.rows)
+    if (c_tap >= 0 && c_sel >= 0 && row[static_cast<size_t>(c_sel)] == "1")
+      selected = row[static_cast<size_t>(c_tap)];
   const auto t = io::read_csv(file.string());
   const int c_patient = t.column("patient"), c_selected = t.column(selected);
   if (c_selected < 0) return {};
@@ -118,11 +121,9 @@ void compare_variants(const config::Config& base, const Grid& grid, const std::s
   const std::string about = fmt::format(
       "Δ = variant − reference ({}) on the same test images, {} paired bootstrap resamples of {}s (both "
       "variants' predictions of an image kept together), percentile 95% intervals. McNemar's exact test on "
-      "the "
-      "images only one of the two got right; Holm's step-down adjustment over the {} comparison(s) of this "
-      "grid; 'different' marks Holm p < 0.05. An interval that covers 0 is not a difference this test set "
-      "can "
-      "show. Variants on other test images (a key that changes the split) are not paired.",
+      "the images only one of the two got right; Holm's step-down adjustment over the {} comparison(s) of "
+      "this grid; 'different' marks Holm p < 0.05. An interval that covers 0 is not a difference this test "
+      "set can show. Variants on other test images (a key that changes the split) are not paired.",
       grid.reference, resamples, ref.has_patient() ? "patient" : "image", paired.size());
   report::write_ablation(dir, rows, taps, about);
   fmt::print(

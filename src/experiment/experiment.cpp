@@ -418,9 +418,10 @@ RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
     }
   } catch (const std::exception& e) {
     // A run that fails in its data stage leaves nothing behind that it made (the error is on the console).
+    const bool failed_in_data = summary.times.empty() && r.first == kData && !made.empty();
     std::error_code ec;
-    if (summary.times.empty() && r.first == kData && !made.empty()) fs::remove_all(made, ec);
-    if (!summary.times.empty() || r.first != kData || made.empty() || ec) {
+    if (failed_in_data) fs::remove_all(made, ec);
+    if (!failed_in_data || ec) {
       con.record(fmt::format("\noess: error: {}\n", e.what()));
       write_file_atomic((fs::path(dir) / "log.txt").string(), con.text());
     }

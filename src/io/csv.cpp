@@ -16,6 +16,22 @@ int CsvTable::column(const std::string& name) const {
   return -1;
 }
 
+int CsvTable::find_column(const std::string& want, const std::vector<std::string>& names) const {
+  auto lower = [](std::string x) {
+    for (char& ch : x) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return x;
+  };
+  auto index_of = [&](const std::string& n) {
+    for (size_t i = 0; i < header.size(); ++i)
+      if (lower(header[i]) == lower(n)) return static_cast<int>(i);
+    return -1;
+  };
+  if (!want.empty()) return index_of(want);
+  for (const auto& n : names)
+    if (const int i = index_of(n); i >= 0) return i;
+  return -1;
+}
+
 CsvTable parse_csv(const std::string& text, const std::string& path, char delimiter) {
   CsvTable t;
   t.path = path;

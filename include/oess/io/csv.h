@@ -20,6 +20,8 @@ struct CsvTable {
   std::vector<int> lines;  // lines[i] = line number of rows[i]
   // Index of a header column, or -1.
   int column(const std::string& name) const;
+  // The column named `want` (any case), else the first of `names` present (any case); -1 when none.
+  int find_column(const std::string& want, const std::vector<std::string>& names) const;
 };
 
 // `delimiter`: ',' by default; ';' and '\t' for files from spreadsheets in other locales.
