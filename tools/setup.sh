@@ -17,10 +17,14 @@ packages=(
   # libraries (see docs/DESIGN decisions: where each dependency belongs)
   libtorch-dev libopencv-dev libeigen3-dev libyaml-cpp-dev libfmt-dev libspdlog-dev
   libcli11-dev nlohmann-json3-dev catch2 libgdcm-dev libhdf5-dev
+  # ONNX protobuf, checker and shape inference (`oess export --format onnx`)
+  libonnx-dev libprotobuf-dev
   # test oracles: Python torchvision (network parity), scikit-learn (metrics, classifiers)
   python3-torchvision python3-sklearn python3-pydicom python3-pil
   # paired statistics oracles (McNemar, Holm): SciPy, statsmodels
   python3-scipy python3-statsmodels
+  # a second ONNX checker for the exported files (Python's onnx: full check, strict shape inference)
+  python3-onnx
   # Keras-layout HDF5 fixtures (python3-h5py) for the weights importer's parity tests
   python3-h5py
   # headless browser that checks report.html opens cleanly

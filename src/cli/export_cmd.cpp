@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -17,6 +18,7 @@
 #include "oess/core/progress.h"
 #include "oess/data/manifest.h"
 #include "oess/export/model.h"
+#include "oess/export/onnx.h"
 #include "oess/io/csv.h"
 
 namespace oess::cli {
@@ -64,7 +66,7 @@ std::vector<std::string> collect_inputs(const std::vector<std::string>& inputs) 
 }
 
 struct ScoreArgs {
-  std::string model, csv, json, manifest, heatmap, heatmap_method = "gradcam-ig", device = "cpu";
+  std::string model, csv, json, manifest, heatmap, heatmap_method = "gradcam-ig", device = "cpu", save_input;
   int heatmap_steps = 8;
   bool heatmap_data = false;
   std::vector<std::string> inputs;
@@ -195,22 +197,79 @@ void run_score(const ScoreArgs& a) {
   bar.finish();
   report_scores(a, scores, scorer.task() == train::Task::kOess4);
   if (!a.heatmap.empty()) write_heatmaps(a, scorer, files, heat);
+  if (!a.save_input.empty()) {
+    exporting::write_onnx_inputs(model, files, a.save_input);
+    fmt::print(
+        "wrote {}: the {} image(s) as an ONNX model's input [N, 3, H, W] (float32 RGB in [0, 1]), in the "
+        "order above\n",
+        a.save_input, files.size());
+  }
+}
+
+struct ExportArgs {
+  std::string run, model, out, format = "oess";
+};
+
+// The oess model an ONNX export starts from: --model FILE, or the run's model/model.pt.
+std::string source_model(const ExportArgs& a) {
+  if (!a.model.empty()) return a.model;
+  const fs::path file = fs::path(a.run) / "model" / "model.pt";
+  if (!fs::is_regular_file(file))
+    throw Error(
+        fmt::format("{}: no model/model.pt (is this an `oess run` folder whose export stage ran?)", a.run));
+  return file.string();
+}
+
+void run_export(const ExportArgs& a) {
+  if (a.run.empty() == a.model.empty())
+    throw UsageError("oess export: give one of --run DIR or --model FILE");
+  if (a.format == "oess" && a.run.empty())
+    throw UsageError("oess export --format oess needs --run DIR (a --model file already is an oess model)");
+  // The output's folder before any work: an unwritable path fails in a second, not after the export.
+  const fs::path parent = fs::absolute(a.out).parent_path();
+  std::error_code ec;
+  if (!fs::is_directory(parent, ec))
+    throw Error(fmt::format("{}: cannot write there: no folder {}", a.out, parent.string()));
+  if (fs::is_directory(a.out, ec)) throw Error(fmt::format("{}: is a folder; give a file name", a.out));
+  if (a.format == "oess") {
+    exporting::export_run(a.run, a.out);
+    fmt::print("wrote {}\n", a.out);
+    return;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto model = exporting::read_model(source_model(a));
+  const auto s = exporting::export_onnx(model, a.out);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  fmt::print(
+      "wrote {}: {:.1f} MB, {} nodes ({} Conv + BatchNorm folded), {:.1f} M parameters, opset {}, checked by "
+      "ONNX's checker and shape inference, {:.1f} s\n"
+      "  input  image [N, 3, {}, {}] float32 RGB in [0, 1]\n"
+      "  output probabilities [N, {}], members [N, {}, {}], p_diseased [N]\n{}\n",
+      a.out, s.bytes / 1e6, s.nodes, s.folded, s.parameters / 1e6, exporting::kOnnxOpset, secs, s.height,
+      s.width, s.classes, s.members, s.classes, exporting::onnx_usage(a.out, s));
 }
 
 }  // namespace
 
 void add_export_command(CLI::App& app) {
-  auto run = std::make_shared<std::string>();
-  auto out = std::make_shared<std::string>();
-  auto* sub = app.add_subcommand("export", "Export a run folder as one self-contained model file");
-  sub->add_option("--run", *run, "run folder of `oess run` (its export stage wrote model/)")->required();
-  sub->add_option("--out", *out, "model file to write (torch.load-able dict; docs/formats.md)")->required();
+  auto a = std::make_shared<ExportArgs>();
+  auto* sub =
+      app.add_subcommand("export", "Export a trained model: one oess model file, or ONNX for other runtimes");
+  sub->add_option("--run", a->run, "run folder of `oess run` (its export stage wrote model/)");
+  sub->add_option("--model", a->model,
+                  "an oess model file (model.pt) to convert, instead of --run (onnx only)");
+  sub->add_option(
+         "--format", a->format,
+         "oess: a torch.load-able dict that `oess score` reads; onnx: an ONNX file (opset 13) with the "
+         "preprocessing, backbone, members and ensemble inside, for ONNX Runtime and other runtimes")
+      ->check(CLI::IsMember(config::export_formats().names))
+      ->capture_default_str();
+  sub->add_option("--out", a->out, "file to write (written whole or not at all)")->required();
   sub->footer(
-      "`oess run` also writes one into RUN/model/model.pt. Score with: oess score --model FILE IMAGES...");
-  sub->callback([run, out] {
-    exporting::export_run(*run, *out);
-    fmt::print("wrote {}\n", *out);
-  });
+      "`oess run` also writes RUN/model/model.pt (and model.onnx with output.export: [oess, onnx]).\n"
+      "Score an oess file with: oess score --model FILE IMAGES...; an ONNX file: docs/scoring.md (Python and "
+      "Node examples), its contract: docs/formats.md.");
+  sub->callback([a] { run_export(*a); });
 }
 
 void add_score_command(CLI::App& app) {
@@ -243,6 +302,9 @@ void add_score_command(CLI::App& app) {
   sub->add_option("--unsure-disagreement", a->unsure_disagreement,
                   "flag images whose members disagree at least this much (0 = unanimous)")
       ->capture_default_str();
+  sub->add_option("--save-input", a->save_input,
+                  "also write the images as the ONNX export's input wants them: a NumPy .npy, float32 "
+                  "[N, 3, H, W], RGB in [0, 1], cropped and resized as this model does (docs/scoring.md)");
   sub->add_option("--device", a->device, "cpu | cuda | cuda:N")->capture_default_str();
   sub->add_option("--threads", a->threads, "compute threads")->capture_default_str();
   sub->add_option("--batch", a->batch, "images per forward pass")->capture_default_str();

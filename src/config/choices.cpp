@@ -63,5 +63,9 @@ const Choices& heat_methods() {
   static const Choices c{"heat-map method", {"gradcam", "ig", "gradcam-ig"}};
   return c;
 }
+const Choices& export_formats() {
+  static const Choices c{"export format", {"oess", "onnx"}};
+  return c;
+}
 
 }  // namespace oess::config

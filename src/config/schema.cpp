@@ -143,6 +143,10 @@ std::vector<Key> make_schema() {
         "add the section setting this run's figures beside the study's published ones (the paper configs "
         "set it)"),
       k("output.dir", T::kString, "runs/{name}", "the run folder; {name} is replaced by the run name"),
+      k("output.export", T::kStringList, "[oess]",
+        "model files the export stage writes into model/: oess (model.pt, for `oess score`; always written), "
+        "onnx (model.onnx, for ONNX Runtime and other runtimes; docs/scoring.md)",
+        export_formats().names),
   };
 }
 

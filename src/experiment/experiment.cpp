@@ -24,6 +24,7 @@
 #include "oess/experiment/kfold.h"
 #include "oess/export/export_run.h"
 #include "oess/export/model_file.h"
+#include "oess/export/onnx.h"
 #include "oess/io/weights.h"
 #include "oess/models/backbone.h"
 #include "oess/models/preprocessing.h"
@@ -213,7 +214,14 @@ void stage_export(const Chain& c, const std::string& dir, const config::Config& 
   for (size_t i = 0; i < c.manifest.samples.size() && r.reference_images.size() < exporting::kReferenceImages;
        ++i)
     if (c.split.part[i] == data::Part::kTrain) r.reference_images.push_back(c.manifest.samples[i].path);
-  exporting::write_model((model / "model.pt").string(), exporting::export_model(r));
+  const auto file = exporting::export_model(r);
+  exporting::write_model((model / "model.pt").string(), file);
+  const auto formats = resolved.get_strings("output.export");
+  if (std::find(formats.begin(), formats.end(), "onnx") != formats.end()) {
+    const auto onnx = exporting::export_onnx(file, (model / "model.onnx").string());
+    spdlog::info("export: model/model.onnx ({:.1f} MB, {} nodes, opset {})", onnx.bytes / 1e6, onnx.nodes,
+                 exporting::kOnnxOpset);
+  }
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -57,6 +58,30 @@ std::vector<std::string> reference_images(const fs::path& dir, const settings::S
   return train;
 }
 
+// Where the backbone's weights came from, and which member taps are ImageNet features (the weights file's own
+// metadata; files without it: not stated).
+std::string weights_note(const features::ExtractOptions& e, const std::vector<std::string>& member_taps) {
+  if (e.weights == "none")
+    return fmt::format(
+        "seeded random backbone (seed {}): not ImageNet weights, scores are not ImageNet-based", e.seed);
+  const auto sem = models::weights_semantics(e.weights);
+  if (!sem.has_meta) return "torchvision-layout weights file; its provenance is not recorded in it";
+  std::vector<std::string> imagenet, other;
+  for (const auto& t : member_taps) {
+    const std::string b = base_tap(t);
+    auto in = [&b](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), b) != v.end(); };
+    if (in(sem.imagenet_taps) && !in(imagenet)) imagenet.push_back(b);
+    if (in(sem.other_taps) && !in(other)) other.push_back(b);
+  }
+  std::string note = sem.description.empty() ? std::string("weights with oess metadata") : sem.description;
+  if (!imagenet.empty())
+    note += fmt::format("; member taps with ImageNet weights: {}", fmt::join(imagenet, ", "));
+  if (!other.empty())
+    note +=
+        fmt::format("; member taps NOT ImageNet (layers fine-tuned elsewhere): {}", fmt::join(other, ", "));
+  return note;
+}
+
 }  // namespace
 
 ModelFile export_model(const RunModel& r) {
@@ -74,6 +99,7 @@ ModelFile export_model(const RunModel& r) {
             {"classes", r.classes_json},
             {"arch", models::arch_name(e.backbone.arch)},
             {"weights", e.weights == "none" ? fmt::format("none:{}", e.seed) : e.weights},
+            {"weights_note", weights_note(e, r.member_taps)},
             {"transform_input", e.backbone.transform_input ? "true" : "false"},
             {"flavour", models::flavour_name(e.backbone.flavour)},
             {"preprocessing", e.preprocessing},

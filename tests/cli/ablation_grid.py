@@ -6,7 +6,6 @@ the same summary; bad grids exit 2 before anything runs.
 
 usage: ablation_grid.py OESS WORKDIR WEIGHTS
 """
-import csv
 import os
 import sys
 
@@ -17,15 +16,7 @@ from harness import Harness, rows  # noqa: E402  (tests/harness.py)
 oess, work, weights = sys.argv[1], sys.argv[2], sys.argv[3]
 h = Harness(oess, work)
 check, run = h.check, h.run
-synth = os.path.join(work, "synth")
-run("synth", "--out", synth, "--counts", "50,50,50,50", "--patients", "20", "--seed", "5", "--threads", "2")
-patients = sorted({r["patient"] for r in rows(os.path.join(synth, "labels.csv"))})
-part = {p: "train" if i < 12 else "val" if i < 15 else "test" for i, p in enumerate(patients)}
-with open(os.path.join(synth, "split.csv"), "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["path", "score", "patient", "split"])
-    for r in rows(os.path.join(synth, "labels.csv")):
-        w.writerow([r["path"], r["score"], r["patient"], part[r["patient"]]])
+synth = h.synth_split("50,50,50,50", 20, 5, train=12, val=3)
 
 
 def config(name, grid):

@@ -28,6 +28,7 @@ const Choices& optimizers();        // adam sgd lbfgs
 const Choices& monitors();          // val_accuracy val_loss
 const Choices& variations();        // grid seed
 const Choices& heat_methods();      // gradcam ig gradcam-ig
+const Choices& export_formats();    // oess onnx: the model files a run's export stage and `oess export` write
 
 // Enums whose order follows their list. choices_of<E>() is the list; parse<E>(name) the value (UsageError
 // naming `what`, else the list's option, when the name is not in it); name(e) the name.

@@ -1,0 +1,310 @@
+// An exported model as one ONNX file (export/onnx.h): the preprocessing, the backbone cut after the deepest
+// member tap, the pooling, the members and the ensemble, written with ONNX's protobuf classes and checked by
+// ONNX's checker and shape inference before anything is written.
+#include "oess/export/onnx.h"
+
+#include <fmt/format.h>
+#include <onnx/checker.h>
+#include <onnx/shape_inference/implementation.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "oess/core/atomic_file.h"
+#include "oess/core/error.h"
+#include "oess/core/sha256.h"
+#include "oess/data/image.h"
+#include "oess/models/preprocessing.h"
+#include "oess/models/taps.h"
+#include "oess/version.h"
+#include "onnx_backbone.h"
+#include "onnx_graph.h"
+
+namespace oess::exporting {
+namespace {
+
+using onnxw::attr_int;
+using onnxw::attr_ints;
+using onnxw::Graph;
+
+std::string meta_or(const ModelFile& m, const std::string& key, const std::string& fallback) {
+  auto it = m.meta.find(key);
+  return it == m.meta.end() ? fallback : it->second;
+}
+
+torch::Tensor per_channel(const std::array<double, 3>& v) {
+  return torch::tensor(std::vector<double>(v.begin(), v.end()), torch::kFloat64).reshape({1, 3, 1, 1});
+}
+
+// image [N, 3, H, W] RGB in [0, 1] -> the network's input: value = 255 x, then the preset's
+// (value * scale - mean) / std in its channel order; torchvision's transform_input after it when set.
+std::string preprocessing(Graph& g, const ModelFile& m, const data::Preprocessing& p) {
+  std::string x = "image";
+  if (p.bgr)
+    x = g.op("Gather", {x, g.constant("bgr_order", torch::tensor({2, 1, 0}, torch::kInt64))}, "image_bgr",
+             {attr_int("axis", 1)});
+  x = g.op("Mul", {x, g.constant("pre_scale", torch::full({1}, 255.0 * p.scale, torch::kFloat64))}, "scaled");
+  x = g.op("Sub", {x, g.constant("pre_mean", per_channel(p.mean))}, "centred");
+  x = g.op("Div", {x, g.constant("pre_std", per_channel(p.std))}, "normalised");
+  if (meta_or(m, "transform_input", "false") == "true") {  // torchvision's _transform_input
+    x = g.op("Mul", {x, g.constant("transform_scale", per_channel({0.229 / 0.5, 0.224 / 0.5, 0.225 / 0.5}))},
+             "transform_scaled");
+    x = g.op("Add",
+             {x, g.constant("transform_shift",
+                            per_channel({(0.485 - 0.5) / 0.5, (0.456 - 0.5) / 0.5, (0.406 - 0.5) / 0.5}))},
+             "transformed");
+  }
+  return x;
+}
+
+// The headline figures of the run's metrics.json (accuracy, kappa, their intervals, n; binary's AUC).
+std::string headline_metrics(const ModelFile& m) {
+  const auto j = nlohmann::json::parse(meta_or(m, "metrics", "{}"), nullptr, false);
+  if (!j.is_object()) return "{}";
+  nlohmann::json h = nlohmann::json::object();
+  for (const char* k : {"n", "accuracy", "accuracy_ci95", "mean_per_class_accuracy", "kappa", "kappa_ci95"})
+    if (j.contains(k)) h[k] = j[k];
+  if (j.contains("binary") && j["binary"].is_object())
+    for (const char* k : {"accuracy", "auc", "auc_ci95", "sensitivity", "specificity"})
+      if (j["binary"].contains(k)) h["binary_" + std::string(k)] = j["binary"][k];
+  if (j.contains("cross_validation")) h["figures"] = "out-of-fold predictions of K-fold cross-validation";
+  return h.dump();
+}
+
+std::string resize_rule(const ModelFile& m, const data::Preprocessing& p) {
+  const std::string crop = meta_or(m, "crop", "none");
+  return fmt::format(
+      "decode (DICOM: frame {}), crop: {}, then the whole image resized to {}x{} (width x height) with "
+      "bilinear interpolation (OpenCV INTER_LINEAR, 8-bit), aspect ratio not kept; RGB order, 8-bit value "
+      "/ 255",
+      meta_or(m, "dicom_frame", "0"), crop, p.width, p.height);
+}
+
+// A NumPy .npy file (format 1.0) of a float32 tensor.
+void write_npy(const std::string& path, const torch::Tensor& t) {
+  const auto c = t.to(torch::kCPU, torch::kFloat32).contiguous();
+  std::string shape;
+  for (int64_t d : c.sizes()) shape += std::to_string(d) + ", ";
+  if (c.dim() > 1) shape.erase(shape.size() - 2);
+  std::string header = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}", shape);
+  // Magic, version 1.0, header length; the header padded with spaces to a multiple of 64 bytes, ending "\n".
+  const size_t total = 10 + header.size() + 1;
+  header += std::string((64 - total % 64) % 64, ' ') + "\n";
+  std::string out("\x93NUMPY\x01\x00", 8);
+  out += static_cast<char>(header.size() & 0xff);
+  out += static_cast<char>(header.size() >> 8);
+  out += header;
+  out.append(static_cast<const char*>(c.data_ptr()), static_cast<size_t>(c.numel()) * 4);
+  write_file_atomic(path, out);
+}
+
+// Per (tap, pooling) the pooled features; per member standardisation, linear layer and softmax (binary:
+// sigmoid); the members stacked and averaged; P(diseased). Returns C.
+int64_t add_ensemble(Graph& g, const ModelFile& m, models::Arch arch,
+                     const std::map<std::string, std::string>& tap_value) {
+  const bool binary = meta_or(m, "task", "?") == "binary";
+  const std::string pooling = meta_or(m, "pooling", "avg");
+  std::map<std::string, std::string> pooled;
+  std::vector<std::string> member_probs;
+  const int64_t classes = binary ? 2 : 4;
+  const auto axis1 = g.constant("axis1", torch::tensor({1}, torch::kInt64));
+  const auto one = binary ? g.constant("one", torch::ones({1}, torch::kFloat64)) : std::string();
+  for (size_t i = 0; i < m.members.size(); ++i) {
+    const std::string tap = models::resolve_tap(arch, base_tap(m.member_taps[i])).name;
+    const std::string how = pooling_of(m.member_taps[i], pooling);
+    const std::string key = tap + "@" + how;
+    if (!pooled.count(key)) {
+      if (how != "avg" && how != "max")
+        throw Error(fmt::format("onnx export: member tap {}: pooling \"{}\" has no ONNX form here",
+                                m.member_taps[i], how));
+      const std::string v = tap_value.at(tap);
+      // fc taps are [N, F] already; maps [N, C, h, w] are pooled to [N, C].
+      pooled[key] =
+          models::resolve_tap(arch, tap).classifier
+              ? v
+              : g.op("Flatten",
+                     {g.op(how == "avg" ? "GlobalAveragePool" : "GlobalMaxPool", {v}, key + ".pooled")},
+                     key + ".features", {attr_int("axis", 1)});
+    }
+    const auto& lm = m.members[i];
+    const std::string mp = fmt::format("member{}", i);
+    auto z = g.op("Sub", {pooled[key], g.constant(mp + ".mean", lm.mean)}, mp + ".centred");
+    z = g.op("Div", {z, g.constant(mp + ".std", lm.std)}, mp + ".standardised");
+    const auto logits =
+        g.op("Gemm", {z, g.constant(mp + ".weight", lm.weight), g.constant(mp + ".bias", lm.bias)},
+             mp + ".logits", {attr_int("transB", 1)});
+    std::string probs;
+    if (binary) {
+      const auto p1 = g.op("Sigmoid", {logits}, mp + ".p_diseased");
+      const auto p0 = g.op("Sub", {one, p1}, mp + ".p_healthy");
+      probs = g.op("Concat", {p0, p1}, mp + ".probabilities", {attr_int("axis", 1)});
+    } else {
+      probs = g.op("Softmax", {logits}, mp + ".probabilities", {attr_int("axis", 1)});
+    }
+    member_probs.push_back(g.op("Unsqueeze", {probs, axis1}, mp + ".row"));
+  }
+  const auto members = g.op("Concat", member_probs, "members", {attr_int("axis", 1)});
+  const auto probabilities =
+      g.op("ReduceMean", {members}, "probabilities", {attr_ints("axes", {1}), attr_int("keepdims", 0)});
+  const auto diseased = binary ? torch::tensor({0.0, 1.0}, torch::kFloat64)
+                               : torch::tensor({0.0, 0.0, 1.0, 1.0}, torch::kFloat64);
+  g.op("MatMul", {probabilities, g.constant("diseased_classes", diseased)}, "p_diseased");
+  const int64_t n_members = static_cast<int64_t>(m.members.size());
+  g.output("probabilities", {-1, classes},
+           binary ? "the ensemble's [P(healthy), P(diseased)]" : "the ensemble's P(OESS grade 0..3)");
+  g.output("members", {-1, n_members, classes}, "each member's probabilities");
+  g.output("p_diseased", {-1}, binary ? "P(diseased)" : "P(grade 2 or 3)");
+  return classes;
+}
+
+}  // namespace
+
+const std::vector<std::string>& onnx_metadata_keys() {
+  static const std::vector<std::string> k = {
+      "oess_version", "format",        "task",    "classes",       "grades",  "input",
+      "resize",       "preprocessing", "arch",    "flavour",       "weights", "weights_note",
+      "member_taps",  "pooling",       "metrics", "config_sha256", "outputs"};
+  return k;
+}
+
+namespace {
+
+// What the file is, how to feed it, where it came from (onnx_metadata_keys, in that order).
+void add_metadata(onnx::ModelProto& model, const ModelFile& m, const data::Preprocessing& pre,
+                  models::Arch arch, bool keras) {
+  const std::string task = meta_or(m, "task", "?");
+  const bool binary = task == "binary";
+  const std::map<std::string, std::string> meta = {
+      {"oess_version", meta_or(m, "oess", OESS_VERSION_STRING)},
+      {"format", "oess-onnx 1"},
+      {"task", task},
+      {"classes", meta_or(m, "classes", "[]")},
+      {"grades", binary ? R"({"healthy": "OESS Doppler grades 0-1", "diseased": "OESS Doppler grades 2-3"})"
+                        : R"({"0": "OESS Doppler grade 0", "1": "grade 1", "2": "grade 2", "3": "grade 3"})"},
+      {"input", fmt::format("image: float32 [N, 3, {}, {}], RGB, values in [0, 1]", pre.height, pre.width)},
+      {"resize", resize_rule(m, pre)},
+      {"preprocessing",
+       fmt::format(
+           "in the graph: preset {} (value = 255 * image; (value * {:.9g} - mean) / std{}){}", pre.preset,
+           pre.scale, pre.bgr ? ", BGR order" : "",
+           meta_or(m, "transform_input", "false") == "true" ? ", then torchvision's transform_input" : "")},
+      {"arch", models::arch_name(arch)},
+      {"flavour", keras ? "keras" : "torchvision"},
+      {"weights", meta_or(m, "weights", "?")},
+      {"weights_note", meta_or(m, "weights_note", "not recorded in this model file")},
+      {"member_taps", nlohmann::json(m.member_taps).dump()},
+      {"pooling", meta_or(m, "pooling", "avg")},
+      {"metrics", headline_metrics(m)},
+      {"config_sha256", sha256_hex(meta_or(m, "config", ""))},
+      {"outputs", "probabilities [N, C]: the ensemble (members' mean); members [N, M, C]; p_diseased [N]"}};
+  for (const auto& k : onnx_metadata_keys()) {
+    auto* p = model.add_metadata_props();
+    p->set_key(k);
+    p->set_value(meta.at(k));
+  }
+  model.set_doc_string(
+      fmt::format("oess {} model ({}, {} member(s) on {}); metadata_props say how to feed it", task,
+                  models::arch_name(arch), m.members.size(), nlohmann::json(m.member_taps).dump()));
+}
+
+}  // namespace
+
+OnnxSummary export_onnx(const ModelFile& m, const std::string& out_file) {
+  const auto arch = models::parse_arch(meta_or(m, "arch", "?"));
+  const std::string task = meta_or(m, "task", "?");
+  if (task != "binary" && task != "oess4") throw Error(fmt::format("model: unknown task \"{}\"", task));
+  const bool keras = meta_or(m, "flavour", "torchvision") == "keras";
+  const auto pre = models::preprocessing_preset(meta_or(m, "preprocessing", "torchvision"), arch);
+  if (pre.crop_fraction != 1.0 || pre.interpolation != data::Interpolation::kLinear)
+    throw Error("onnx export: only the presets' whole-image bilinear resize is described by the contract");
+  if (m.members.empty() || m.members.size() != m.member_taps.size()) throw Error("model: no members");
+
+  onnx::ModelProto model;
+  model.set_ir_version(8);
+  auto* opset = model.add_opset_import();
+  opset->set_domain("");
+  opset->set_version(kOnnxOpset);
+  model.set_producer_name("oess");
+  model.set_producer_version(OESS_VERSION_STRING);
+  model.set_model_version(1);
+  auto* gp = model.mutable_graph();
+  gp->set_name(fmt::format("oess_{}_{}", task, models::arch_name(arch)));
+  Graph g(gp);
+  g.input("image", {-1, 3, pre.height, pre.width},
+          "RGB image batch, float32 values in [0, 1] (8-bit / 255), cropped and resized as the metadata's "
+          "`resize` says");
+  const std::string x = preprocessing(g, m, pre);
+  // The backbone up to the deepest member tap, then the members and the ensemble.
+  std::vector<std::string> taps;
+  int deepest = -1;
+  for (const auto& t : m.member_taps) {
+    const auto& info = models::resolve_tap(arch, base_tap(t));
+    deepest = std::max(deepest, info.index);
+    taps.push_back(info.name);
+  }
+  const auto net = onnxw::add_backbone(g, m.backbone, arch, keras, x, deepest, pre.height, taps);
+  const int64_t classes = add_ensemble(g, m, arch, net.taps);
+  add_metadata(model, m, pre, arch, keras);
+
+  // The checker, then strict shape inference (type checks on, node errors thrown).
+  try {
+    onnx::checker::check_model(model);
+    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
+                                       onnx::ShapeInferenceOptions(/*check_type=*/true, /*error_mode=*/1));
+  } catch (const std::exception& e) {
+    throw Error(fmt::format("onnx export: the ONNX checker refused the graph: {}", e.what()));
+  }
+  OnnxSummary s;
+  s.nodes = gp->node_size();
+  s.parameters = g.parameters();
+  s.height = pre.height;
+  s.width = pre.width;
+  s.classes = classes;
+  s.members = static_cast<int64_t>(m.members.size());
+  s.folded = net.folded;
+  std::string bytes;
+  if (!model.SerializeToString(&bytes)) throw Error("onnx export: the model could not be serialised");
+  s.bytes = static_cast<int64_t>(bytes.size());
+  write_file_atomic(out_file, bytes);
+  return s;
+}
+
+torch::Tensor onnx_input(const ModelFile& m, const std::string& image_path) {
+  auto p = models::preprocessing_preset(meta_or(m, "preprocessing", "torchvision"),
+                                        models::parse_arch(meta_or(m, "arch", "?")));
+  p.bgr = false;
+  p.scale = 1.0 / 255.0;
+  p.mean = {0, 0, 0};
+  p.std = {1, 1, 1};
+  const auto image =
+      data::apply_crop(data::decode_image(image_path, nullptr, std::stoi(meta_or(m, "dicom_frame", "0"))),
+                       data::parse_crop(meta_or(m, "crop", "none")));
+  return data::preprocess(image, p);
+}
+
+void write_onnx_inputs(const ModelFile& m, const std::vector<std::string>& paths,
+                       const std::string& npy_file) {
+  std::vector<torch::Tensor> inputs;
+  for (const auto& p : paths) inputs.push_back(onnx_input(m, p));
+  write_npy(npy_file, torch::stack(inputs));
+}
+
+std::string onnx_usage(const std::string& f, const OnnxSummary& s) {
+  return fmt::format(
+      "Score with ONNX Runtime; the input is the image cropped as the model says, resized to {w}x{h} "
+      "(bilinear), RGB, divided by 255 (`oess score --save-input X.npy` writes exactly that):\n"
+      "  Python:  import onnxruntime as ort, numpy as np\n"
+      "           s = ort.InferenceSession(\"{f}\")\n"
+      "           p = s.run([\"probabilities\"], {{\"image\": np.load(\"X.npy\")}})[0]  # [N, {c}]\n"
+      "  Node:    const ort = require(\"onnxruntime-node\");\n"
+      "           const s = await ort.InferenceSession.create(\"{f}\");\n"
+      "           const r = await s.run({{image: new ort.Tensor(\"float32\", data, [n, 3, {h}, {w}])}});\n"
+      "           // r.probabilities.data: n x {c}; r.members, r.p_diseased\n"
+      "docs/scoring.md has both in full.",
+      fmt::arg("f", f), fmt::arg("w", s.width), fmt::arg("h", s.height), fmt::arg("c", s.classes));
+}
+
+}  // namespace oess::exporting
