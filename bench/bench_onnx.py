@@ -48,7 +48,8 @@ def main():
     # The run's test images (split.csv paths are relative to the manifest's folder).
     import yaml  # noqa: PLC0415 (python3-yaml comes with Debian's python3 stack)
     cfg = yaml.safe_load(open(os.path.join(a.run, "config.resolved.yaml")))
-    base = os.path.dirname(cfg["data"]["manifest"])
+    manifest = cfg["data"]["manifest"]
+    base = cfg["data"]["synthetic"]["dir"] if manifest == "synthetic" else os.path.dirname(manifest)
     with open(os.path.join(a.run, "split.csv"), newline="") as f:
         images = [os.path.join(base, r["path"]) for r in csv.DictReader(f) if r["split"] == "test"][:a.images]
     npy, scores = os.path.join(a.work, "x.npy"), os.path.join(a.work, "scores.csv")

@@ -15,6 +15,7 @@ ONNX Runtime on the saved input: probabilities within 1e-4 of the CSV's, identic
 probabilities, p_diseased. Python's onnx (another checker): full check and strict shape inference, the
 metadata keys, no BatchNormalization left, AveragePool count_include_pad 0 (Keras) / 1 (torchvision).
 Negative control: the Keras model with count_include_pad flipped to 1 must fail the 1e-4 check.
+docs/scoring.md's Node example runs as printed there (model and input paths replaced) and prints the same grades.
 Bad input: a run folder without a model, an unknown format, an unwritable output -> exit 1/2, nothing left.
 """
 import json
@@ -195,6 +196,16 @@ for name, body in models.items():
         onnx.save(m, bad)
         d = np.abs(ort(bad, npy, os.path.join(work, "bad.ort.json"))["probabilities"] - p_oess).max()
         check(d > TOL, f"negative control: count_include_pad 1 in the Keras model differs by {d:.2e} > {TOL}")
+        # docs/scoring.md's Node example, as printed there, on this model and input: the same grades.
+        doc = open(os.path.join(here, "..", "..", "docs", "scoring.md")).read()
+        js = doc[doc.index("```js\n") + 6:]
+        js = js[:js.index("```")].replace('"inception.onnx"', json.dumps(onnx_file)).replace('"x.npy"', json.dumps(npy))
+        example = os.path.join(work, "doc_example.js")
+        open(example, "w").write(js)
+        p = subprocess.run(["node", example], capture_output=True, text=True, env=dict(os.environ, NODE_PATH=node_modules))
+        printed = [int(line.split()[1]) for line in p.stdout.splitlines() if line.strip()]
+        check(p.returncode == 0 and printed == pred_oess.tolist(),
+              f"docs/scoring.md's Node example prints oess's grades ({printed})")
 
 # Bad input: exit 1 or 2 naming the problem, nothing written.
 empty = os.path.join(work, "not_a_run")
