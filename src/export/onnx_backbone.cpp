@@ -110,14 +110,16 @@ class BackboneGraph {
                 conv_bn(p + ".branch_pool", branch_pool(x, p))},
                name);
   }
-  std::string linear(const std::string& p, const std::string& x, const std::string& name) {
-    const auto w = w_.get(p + ".weight");
-    const auto b = w_.get(p + ".bias", {w.size(0)});
-    return g_.op("Gemm", {x, g_.constant(p + ".weight", w), g_.constant(p + ".bias", b)}, name,
-                 {attr_int("transB", 1)});
-  }
-
   using Stage = std::function<std::string(const std::string& x, const std::string& name)>;
+
+  // The classification heads' taps (VGG-16 fc1, fc2, logits; Inception-v3 logits): `oess run` builds its
+  // backbones without the head, so no model it exports uses them.
+  static Stage head_stage() {
+    return [](const std::string&, const std::string& tap) -> std::string {
+      throw Error(fmt::format(
+          "onnx export: tap {} belongs to the classification head, which oess's models never use", tap));
+    };
+  }
 
   // Inception-v3's stages in tap_table order: the stem, the 11 mixed blocks, avgpool, fc.
   std::vector<Stage> inception_stages() {
@@ -147,24 +149,20 @@ class BackboneGraph {
         bind(&S::mixed_e, "Mixed_7b"),
         bind(&S::mixed_e, "Mixed_7c"),
         [this](const std::string& x, const std::string& n) { return g_.op("GlobalAveragePool", {x}, n); },
-        [this](const std::string& x, const std::string& n) {
-          return linear("fc", g_.op("Flatten", {x}, "flatten", {attr_int("axis", 1)}), n);
-        }};
+        head_stage()};
     return stages;
   }
 
   // VGG-16's: features.0..30, then fc1, fc2, logits.
-  std::vector<Stage> vgg_stages(int64_t height) {
+  std::vector<Stage> vgg_stages() {
     const auto& table = models::tap_table(models::Arch::kVgg16);
     std::vector<Stage> stages;
     // features.N: conv, ReLU or max-pool (configuration D); the taps are exactly features.0..30.
-    int64_t size = height;
     for (int i = 0; i <= 30; ++i) {
       const std::string key = fmt::format("features.{}", i);
       const bool pool = table[static_cast<size_t>(i)].name.find("_pool") != std::string::npos;
       const bool conv = !pool && table[static_cast<size_t>(i)].name == key;
       if (pool) {
-        size /= 2;
         stages.push_back([this](const std::string& x, const std::string& n) { return max_pool(x, 2, 2, n); });
       } else if (conv) {
         stages.push_back([this, key](const std::string& x, const std::string& n) {
@@ -178,30 +176,15 @@ class BackboneGraph {
             [this](const std::string& x, const std::string& n) { return g_.op("Relu", {x}, n); });
       }
     }
-    // torchvision's AdaptiveAvgPool2d(7, 7) before the classifier is the identity at 224 x 224.
-    const int64_t map = size;
-    stages.push_back([this, map](const std::string& x, const std::string& n) {
-      if (map != 7)
-        throw Error(fmt::format(
-            "VGG-16's fc taps need a 7 x 7 block5_pool (input 224), this model's is {0} x {0}", map));
-      return g_.op(
-          "Relu",
-          {linear("classifier.0", g_.op("Flatten", {x}, "flatten", {attr_int("axis", 1)}), "classifier.0")},
-          n);
-    });
-    stages.push_back([this](const std::string& x, const std::string& n) {
-      return g_.op("Relu", {linear("classifier.3", x, "classifier.3")}, n);
-    });
-    stages.push_back(
-        [this](const std::string& x, const std::string& n) { return linear("classifier.6", x, n); });
+    for (int i = 0; i < 3; ++i) stages.push_back(head_stage());  // fc1, fc2, logits
     return stages;
   }
 
   // Runs stages 0..deepest of `arch`; returns each wanted tap's value name (canonical tap -> value).
   std::map<std::string, std::string> run(models::Arch arch, const std::string& input, int deepest,
-                                         int64_t height, const std::vector<std::string>& want) {
+                                         const std::vector<std::string>& want) {
     const auto& table = models::tap_table(arch);
-    const auto stages = arch == models::Arch::kInceptionV3 ? inception_stages() : vgg_stages(height);
+    const auto stages = arch == models::Arch::kInceptionV3 ? inception_stages() : vgg_stages();
     if (stages.size() != table.size()) throw Error("onnx export: stage table out of step with the taps");
     std::map<std::string, std::string> out;
     std::string x = input;
@@ -222,12 +205,11 @@ class BackboneGraph {
 }  // namespace
 
 BackboneValues add_backbone(Graph& g, const io::StateDict& tensors, models::Arch arch, bool keras,
-                            const std::string& input, int deepest, int64_t height,
-                            const std::vector<std::string>& taps) {
+                            const std::string& input, int deepest, const std::vector<std::string>& taps) {
   const Weights weights(tensors);
   BackboneGraph net(g, weights, keras);
   BackboneValues out;
-  out.taps = net.run(arch, input, deepest, height, taps);
+  out.taps = net.run(arch, input, deepest, taps);
   out.folded = net.folded;
   return out;
 }

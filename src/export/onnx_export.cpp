@@ -121,13 +121,9 @@ int64_t add_ensemble(Graph& g, const ModelFile& m, models::Arch arch,
         throw Error(fmt::format("onnx export: member tap {}: pooling \"{}\" has no ONNX form here",
                                 m.member_taps[i], how));
       const std::string v = tap_value.at(tap);
-      // fc taps are [N, F] already; maps [N, C, h, w] are pooled to [N, C].
       pooled[key] =
-          models::resolve_tap(arch, tap).classifier
-              ? v
-              : g.op("Flatten",
-                     {g.op(how == "avg" ? "GlobalAveragePool" : "GlobalMaxPool", {v}, key + ".pooled")},
-                     key + ".features", {attr_int("axis", 1)});
+          g.op("Flatten", {g.op(how == "avg" ? "GlobalAveragePool" : "GlobalMaxPool", {v}, key + ".pooled")},
+               key + ".features", {attr_int("axis", 1)});
     }
     const auto& lm = m.members[i];
     const std::string mp = fmt::format("member{}", i);
@@ -245,7 +241,7 @@ OnnxSummary export_onnx(const ModelFile& m, const std::string& out_file) {
     deepest = std::max(deepest, info.index);
     taps.push_back(info.name);
   }
-  const auto net = onnxw::add_backbone(g, m.backbone, arch, keras, x, deepest, pre.height, taps);
+  const auto net = onnxw::add_backbone(g, m.backbone, arch, keras, x, deepest, taps);
   const int64_t classes = add_ensemble(g, m, arch, net.taps);
   add_metadata(model, m, pre, arch, keras);
 
