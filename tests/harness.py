@@ -33,8 +33,8 @@ class Harness:
         if not cond:
             self.failures.append(what)
 
-    def run(self, *args, rc=0, cwd=None):
-        p = subprocess.run([self.oess, *args], capture_output=True, text=True, cwd=cwd)
+    def run(self, *args, rc=0, cwd=None, env=None):
+        p = subprocess.run([self.oess, *args], capture_output=True, text=True, cwd=cwd, env=env)
         if p.returncode != rc:
             print(p.stdout, p.stderr)
             sys.exit(f"FAIL: oess {' '.join(args)} exited {p.returncode}, expected {rc}")

@@ -27,6 +27,8 @@ packages=(
   python3-onnx
   # Keras-layout HDF5 fixtures (python3-h5py) for the weights importer's parity tests
   python3-h5py
+  # a real SLURM for the cluster test (ctest -L slurm): controller, node daemon, sbatch/squeue, munge
+  slurmctld slurmd slurm-client munge
   # headless browser that checks report.html opens cleanly
   chromium
 )

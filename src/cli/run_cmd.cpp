@@ -2,20 +2,54 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <memory>
+
+#include "oess/core/error.h"
 
 #include "commands.h"
 #include "oess/config/config.h"
 #include "oess/experiment/experiment.h"
 #include "oess/experiment/grid.h"
+#include "oess/experiment/slurm.h"
 
 namespace oess::cli {
 
+namespace {
+
+// --slurm DIR and the options that need it (experiment/slurm.h, docs/cluster.md).
+void add_slurm_options(CLI::App* sub, experiment::SlurmOptions& o) {
+  auto* slurm =
+      sub->add_option("--slurm", o.dir,
+                      "write the experiment as SLURM jobs into this folder instead of running it: an "
+                      "extraction array, a merge, the rest of the chain (docs/cluster.md)");
+  sub->add_option("--shards", o.shards, "with --slurm: extraction array tasks")
+      ->needs(slurm)
+      ->capture_default_str();
+  sub->add_option("--cpus", o.cpus, "with --slurm: CPUs per task (--cpus-per-task)")
+      ->needs(slurm)
+      ->capture_default_str();
+  sub->add_option("--partition", o.partition, "with --slurm: the partition (sbatch --partition)")
+      ->needs(slurm);
+  sub->add_option("--time", o.time, "with --slurm: the time limit per job (sbatch --time)")->needs(slurm);
+  sub->add_option("--mem", o.mem, "with --slurm: memory per job (sbatch --mem, e.g. 8G)")->needs(slurm);
+  sub->add_option("--sbatch-arg", o.sbatch_args,
+                  "with --slurm: one more #SBATCH line, e.g. --sbatch-arg=--account=rheum (repeatable)")
+      ->needs(slurm);
+  sub->add_flag("--submit", o.submit,
+                "with --slurm: submit the jobs (sbatch --parsable, chained by afterok) and write their ids "
+                "to DIR/jobs.txt; a rerun submits only what is missing")
+      ->needs(slurm);
+}
+
+}  // namespace
+
 void add_run_command(CLI::App& app) {
   struct Args {
-    std::string config, out, stage;
+    std::string config, out, stage, shard, variant;
     std::vector<std::string> sets, grid;
     bool force = false;
+    experiment::SlurmOptions slurm;
   };
   auto a = std::make_shared<Args>();
   auto* sub = app.add_subcommand("run", "Run a YAML experiment end to end into a run folder");
@@ -34,6 +68,13 @@ void add_run_command(CLI::App& app) {
   sub->add_option("--stage", a->stage,
                   "X or ..X: run up to stage X; X..: from X (data, extract or sweep), reusing what the "
                   "earlier stages left");
+  sub->add_option("--shard", a->shard,
+                  "K/N: extract only every N-th image (K = 1..N) into the feature cache, with --stage "
+                  "..extract (what --slurm's array jobs run; docs/cluster.md)");
+  sub->add_option("--variant", a->variant,
+                  "with a grid: run only this variant into RUN/variants/NAME, no comparison (what --slurm's "
+                  "variant jobs run)");
+  add_slurm_options(sub, a->slurm);
   sub->footer(
       "Stages: data -> extract -> sweep -> select -> ensemble -> evaluate -> report -> export.\n"
       "Run folder: config.resolved.yaml, split.csv, layers.csv, curves/, predictions.csv, metrics.json,\n"
@@ -51,7 +92,16 @@ void add_run_command(CLI::App& app) {
     o.out_dir = a->out;
     o.stages = stages;
     o.force = a->force;
+    if (!a->shard.empty() && (std::sscanf(a->shard.c_str(), "%d/%d", &o.shard_k, &o.shard_n) != 2 ||
+                              o.shard_n < 1 || o.shard_k < 1 || o.shard_k > o.shard_n))
+      throw UsageError(fmt::format("--shard \"{}\": expected K/N with 1 <= K <= N, e.g. 3/8", a->shard));
     const auto grid = experiment::read_grid(a->config, a->grid);
+    o.variant = a->variant;
+    if (!a->variant.empty() && grid.empty()) throw UsageError("--variant: this config has no grid");
+    if (!a->slurm.dir.empty()) {
+      fmt::print("{}", experiment::write_slurm(cfg, grid, o, a->slurm));
+      return;
+    }
     if (!grid.empty()) return experiment::run_grid(cfg, grid, o);
     experiment::run_experiment(cfg, o);
   });

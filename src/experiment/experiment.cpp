@@ -1,5 +1,6 @@
 // `oess run`: a config's whole chain into one run folder, stage by stage, with a log.
 #include "oess/experiment/experiment.h"
+#include "oess/experiment/slurm.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -366,6 +367,7 @@ RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
   Kfold k;
   c.s = settings::settings_from(cf);
   c.warnings = c.s.warnings;
+  apply_shard(options, c.s);
   RunSummary summary;
   summary.dir = options.out_dir.empty() ? c.s.out_dir : options.out_dir;
   const std::string& dir = summary.dir;

@@ -184,15 +184,33 @@ config::Config variant_config(const config::Config& base, const GridVariant& v) 
   return c;
 }
 
+std::string grid_yaml(const Grid& grid) {
+  std::string out = fmt::format("grid:\n  reference: {}\n  variants:\n", grid.reference);
+  for (const auto& v : grid.variants) {
+    out += fmt::format("    - name: {}\n      set:{}\n", v.name, v.sets.empty() ? " {}" : "");
+    for (const auto& [key, value] : v.sets) out += fmt::format("        {}: {}\n", key, value);
+  }
+  return out;
+}
+
 void run_grid(const config::Config& base, const Grid& grid, const RunOptions& options) {
   const auto s = settings::settings_from(base);
   const std::string dir = options.out_dir.empty() ? s.out_dir : options.out_dir;
   std::vector<config::Config> configs;
   for (const auto& v : grid.variants) configs.push_back(variant_config(base, v));  // all checked first
+  if (!options.variant.empty() &&
+      std::none_of(grid.variants.begin(), grid.variants.end(),
+                   [&](const GridVariant& v) { return v.name == options.variant; })) {
+    std::vector<std::string> names;
+    for (const auto& v : grid.variants) names.push_back(v.name);
+    throw UsageError(fmt::format("--variant {}: not a variant of this grid ({})", options.variant,
+                                 fmt::join(names, ", ")));
+  }
   fmt::print("grid: {} variant(s) into {}/variants/, reference {}\n", grid.variants.size(), dir,
              grid.reference);
   for (size_t i = 0; i < grid.variants.size(); ++i) {
     const auto& v = grid.variants[i];
+    if (!options.variant.empty() && v.name != options.variant) continue;
     const std::string vdir = (fs::path(dir) / "variants" / v.name).string();
     config::Config resolved;
     const std::string text = resolved_config(configs[i], settings::settings_from(configs[i]), vdir, resolved);
@@ -212,6 +230,7 @@ void run_grid(const config::Config& base, const Grid& grid, const RunOptions& op
     run_experiment(configs[i], o);
     write_file_atomic(done.string(), hash + "\n");
   }
+  if (!options.variant.empty()) return;  // one variant alone: the comparison waits for all of them
   const auto& names = stage_names();
   if (options.stages.last <
       static_cast<size_t>(std::find(names.begin(), names.end(), "evaluate") - names.begin())) {

@@ -36,6 +36,12 @@ struct RunOptions {
   std::string out_dir;  // overrides output.dir when not empty
   bool force = false;   // run into a folder holding a run of another config (else UsageError)
   StageRange stages;
+  // Extraction shard K of N (K = 1..N): only every N-th image (index % N == K - 1) is extracted into the
+  // feature cache, and the run stops after its extract stage (stages must end there: UsageError) without the
+  // data check (the run that reads the shards back checks). `oess run --slurm`'s array jobs use it.
+  int shard_k = 1, shard_n = 1;
+  // A grid's variant to run alone (its folder, no comparison); "" = every variant, then the comparison.
+  std::string variant;
 };
 
 struct StageTime {

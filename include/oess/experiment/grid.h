@@ -27,6 +27,8 @@
 //   grid resumes. Then every variant is compared with the reference on the same test images
 //   (metrics/paired.h: paired patient bootstrap of the accuracy and quadratic-kappa differences, McNemar
 //   exact, Holm over the grid) into RUN/ablation.csv, ablation.md, ablation.html (report/ablation.h).
+//   options.variant: only that variant (UsageError listing the variants when it is not one), no
+//   comparison — what `oess run --slurm`'s variant array jobs run.
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,6 +50,8 @@ struct Grid {
 };
 
 Grid read_grid(const std::string& file, const std::vector<std::string>& cli);
+// The grid as a `grid:` block (explicit variants, the reference) that read_grid reads back to the same grid.
+std::string grid_yaml(const Grid& grid);
 config::Config variant_config(const config::Config& base, const GridVariant& v);
 void run_grid(const config::Config& base, const Grid& grid, const RunOptions& options);
 
