@@ -217,8 +217,7 @@ void stage_export(const Chain& c, const std::string& dir, const config::Config& 
     if (c.split.part[i] == data::Part::kTrain) r.reference_images.push_back(c.manifest.samples[i].path);
   const auto file = exporting::export_model(r);
   exporting::write_model((model / "model.pt").string(), file);
-  const auto formats = resolved.get_strings("output.export");
-  if (std::find(formats.begin(), formats.end(), "onnx") != formats.end()) {
+  if (c.s.export_onnx) {
     const auto onnx = exporting::export_onnx(file, (model / "model.onnx").string());
     spdlog::info("export: model/model.onnx ({:.1f} MB, {} nodes, opset {})", onnx.bytes / 1e6, onnx.nodes,
                  exporting::kOnnxOpset);

@@ -37,6 +37,7 @@ struct Settings {
   std::vector<std::string> ensemble_taps{"best"};
   config::Variation variation = config::Variation::kGrid;
   bool report_md = true, report_html = true;
+  bool export_onnx = false;  // output.export lists onnx: the export stage also writes model/model.onnx
   int bootstrap = 2000;
   data::ManifestColumns columns;  // data.columns.*
   bool allow_empty_grades =
