@@ -14,6 +14,7 @@
 #include "oess/data/manifest.h"
 #include "oess/features/extractor.h"
 #include "oess/models/preprocessing.h"
+#include "options.h"
 
 namespace oess::cli {
 namespace {
@@ -56,9 +57,7 @@ void run_extract(ExtractArgs a) {
   models::parse_device(o.device);
   o.max_full_bytes = a.max_full_gib * (1ull << 30);
   if (a.no_fast) o.fast = {};
-  if (!a.shard.empty() && (std::sscanf(a.shard.c_str(), "%d/%d", &o.shard_k, &o.shard_n) != 2 ||
-                           o.shard_n < 1 || o.shard_k < 1 || o.shard_k > o.shard_n))
-    throw UsageError(fmt::format("--shard \"{}\": expected K/N with 1 <= K <= N, e.g. 3/8", a.shard));
+  parse_shard(a.shard, o.shard_k, o.shard_n);
   if (o.weights != "none" && !fs::exists(o.weights))
     throw Error(fmt::format("{}: no such weights file", o.weights));
   features::resolve_weights_semantics(o);  // flavour/preprocessing contradictions fail before any work

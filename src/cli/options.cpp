@@ -5,8 +5,10 @@
 #include <fmt/ranges.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 
 #include "oess/config/choices.h"
+#include "oess/core/error.h"
 #include "oess/data/split.h"
 
 namespace oess::cli {
@@ -31,6 +33,12 @@ void add_split_options(CLI::App& sub, data::SplitOptions& s) {
   sub.add_flag("--allow-patient-overlap", s.allow_patient_overlap,
                "allow a patient in both training and test (the study split images; test figures are then "
                "optimistic)");
+}
+
+void parse_shard(const std::string& text, int& k, int& n) {
+  if (text.empty()) return;
+  if (std::sscanf(text.c_str(), "%d/%d", &k, &n) != 2 || n < 1 || k < 1 || k > n)
+    throw UsageError(fmt::format("--shard \"{}\": expected K/N with 1 <= K <= N, e.g. 3/8", text));
 }
 
 void print_warnings(const std::vector<RunWarning>& warnings, const std::string& where) {

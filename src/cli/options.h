@@ -20,6 +20,10 @@ namespace oess::cli {
 // --allow-patient-overlap (data/split.h).
 void add_split_options(CLI::App& sub, data::SplitOptions& split);
 
+// --shard "K/N" (`oess extract`, `oess run`): k and n set when text is not empty; a value that is not K/N
+// with 1 <= K <= N is a UsageError quoting it (exit 2).
+void parse_shard(const std::string& text, int& k, int& n);
+
 // A command's last words: "N warning(s)<where>:" and each as "  [code] message"; nothing when none.
 void print_warnings(const std::vector<RunWarning>& warnings, const std::string& where);
 

@@ -2,7 +2,6 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
-#include <cstdio>
 #include <memory>
 
 #include "oess/core/error.h"
@@ -12,6 +11,7 @@
 #include "oess/experiment/experiment.h"
 #include "oess/experiment/grid.h"
 #include "oess/experiment/slurm.h"
+#include "options.h"
 
 namespace oess::cli {
 
@@ -92,9 +92,7 @@ void add_run_command(CLI::App& app) {
     o.out_dir = a->out;
     o.stages = stages;
     o.force = a->force;
-    if (!a->shard.empty() && (std::sscanf(a->shard.c_str(), "%d/%d", &o.shard_k, &o.shard_n) != 2 ||
-                              o.shard_n < 1 || o.shard_k < 1 || o.shard_k > o.shard_n))
-      throw UsageError(fmt::format("--shard \"{}\": expected K/N with 1 <= K <= N, e.g. 3/8", a->shard));
+    parse_shard(a->shard, o.shard_k, o.shard_n);
     const auto grid = experiment::read_grid(a->config, a->grid);
     o.variant = a->variant;
     if (!a->variant.empty() && grid.empty()) throw UsageError("--variant: this config has no grid");
