@@ -105,33 +105,32 @@ void write_submit(const fs::path& dir, const Plan& p, const std::string& array_s
   write_file_atomic((dir / "submit.sh").string(), s);
 }
 
-// What every script names: this oess binary, the jobs' config, the logs folder.
-struct Names {
-  std::string oess, cfg, logs;
-  explicit Names(const fs::path& dir)
-      : oess(fs::read_symlink("/proc/self/exe").string()),
-        cfg(q((dir / "config.yaml").string())),
-        logs((dir / "logs").string()) {}
-};
+// DIR/<job>.sbatch: the shared header (job name oess-<run>-<job>, log DIR/logs/<job>_%a.out for an array,
+// _%j.out otherwise), then `body`.
+void write_job(const fs::path& dir, const SlurmOptions& o, const std::string& run_name,
+               const std::string& job, bool array, const std::string& body) {
+  const std::string log = fmt::format("{}/{}_{}.out", (dir / "logs").string(), job, array ? "%a" : "%j");
+  write_file_atomic((dir / (job + ".sbatch")).string(),
+                    header(o, "oess-" + run_name + "-" + job, log) + body);
+}
 
+// "<this oess binary> run <DIR/config.yaml>", quoted: how every job starts.
+std::string oess_run(const fs::path& dir) {
+  return q(fs::read_symlink("/proc/self/exe").string()) + " run " + q((dir / "config.yaml").string());
+}
+
+// A single run: the extraction array, the merge, the rest.
 void write_scripts(const fs::path& dir, const std::string& run_dir, const SlurmOptions& o, const Plan& p,
                    const std::string& name) {
-  const Names n(dir);
-  const std::string &oess = n.oess, &cfg = n.cfg, &logs = n.logs;
-  write_file_atomic(
-      (dir / "extract.sbatch").string(),
-      header(o, "oess-" + name + "-extract", logs + "/extract_%a.out") +
-          fmt::format(
-              "k=$SLURM_ARRAY_TASK_ID\n{} run {} --out {}\"/$k\" --stage ..extract --shard \"$k/{}\"\n"
-              "touch {}\"/$k.done\"\n",
-              q(oess), cfg, q((dir / "shards").string()), o.shards, q((dir / "shards").string())));
-  write_file_atomic((dir / "merge.sbatch").string(),
-                    header(o, "oess-" + name + "-merge", logs + "/merge_%j.out") +
-                        fmt::format("{} run {} --out {} --stage ..extract\n", q(oess), cfg, q(run_dir)));
-  write_file_atomic((dir / "run.sbatch").string(),
-                    header(o, "oess-" + name + "-run", logs + "/run_%j.out") +
-                        fmt::format("{} run {} --out {} --stage sweep..\ntouch {}\n", q(oess), cfg,
-                                    q(run_dir), q((dir / "run.done").string())));
+  const std::string shards = q((dir / "shards").string()), out = q(run_dir);
+  write_job(dir, o, name, "extract", true,
+            "k=$SLURM_ARRAY_TASK_ID\n" + oess_run(dir) + " --out " + shards +
+                "\"/$k\" --stage ..extract --shard \"$k/" + std::to_string(o.shards) + "\"\ntouch " + shards +
+                "\"/$k.done\"\n");
+  write_job(dir, o, name, "merge", false, oess_run(dir) + " --out " + out + " --stage ..extract\n");
+  write_job(
+      dir, o, name, "run", false,
+      oess_run(dir) + " --out " + out + " --stage sweep..\ntouch " + q((dir / "run.done").string()) + "\n");
   write_submit(dir, p, "extract.sbatch", {{"merge", "merge.sbatch"}, {"run", "run.sbatch"}});
 }
 
@@ -139,21 +138,14 @@ void write_scripts(const fs::path& dir, const std::string& run_dir, const SlurmO
 // cache), then the summary (`oess run config.yaml`: every variant finished, so only the comparison runs).
 void write_grid_scripts(const fs::path& dir, const std::string& run_dir, const SlurmOptions& o, const Plan& p,
                         const std::string& name, const Grid& grid) {
-  const Names n(dir);
-  const std::string &oess = n.oess, &cfg = n.cfg, &logs = n.logs;
   std::string names;
   for (const auto& v : grid.variants) names += " " + q(v.name);
-  write_file_atomic(
-      (dir / "variants.sbatch").string(),
-      header(o, "oess-" + name + "-variant", logs + "/variant_%a.out") +
-          fmt::format(
-              "names=({})\nv=${{names[$((SLURM_ARRAY_TASK_ID - 1))]}}\n{} run {} --out {} --variant \"$v\"\n"
-              "touch {}\"/$v.done\"\n",
-              names, q(oess), cfg, q(run_dir), q((dir / "variants").string())));
-  write_file_atomic((dir / "summary.sbatch").string(),
-                    header(o, "oess-" + name + "-summary", logs + "/summary_%j.out") +
-                        fmt::format("{} run {} --out {}\ntouch {}\n", q(oess), cfg, q(run_dir),
-                                    q((dir / "run.done").string())));
+  const std::string out = q(run_dir);
+  write_job(dir, o, name, "variants", true,
+            "names=(" + names + ")\nv=${names[$((SLURM_ARRAY_TASK_ID - 1))]}\n" + oess_run(dir) + " --out " +
+                out + " --variant \"$v\"\ntouch " + q((dir / "variants").string()) + "\"/$v.done\"\n");
+  write_job(dir, o, name, "summary", false,
+            oess_run(dir) + " --out " + out + "\ntouch " + q((dir / "run.done").string()) + "\n");
   write_submit(dir, p, "variants.sbatch", {{"summary", "summary.sbatch"}});
 }
 
