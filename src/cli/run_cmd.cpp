@@ -49,6 +49,7 @@ void add_run_command(CLI::App& app) {
     std::string config, out, stage, shard, variant;
     std::vector<std::string> sets, grid;
     bool force = false;
+    int fold = 0;
     experiment::SlurmOptions slurm;
   };
   auto a = std::make_shared<Args>();
@@ -71,6 +72,11 @@ void add_run_command(CLI::App& app) {
   sub->add_option("--shard", a->shard,
                   "K/N: extract only every N-th image (K = 1..N) into the feature cache, with --stage "
                   "..extract (what --slurm's array jobs run; docs/cluster.md)");
+  auto* fold = sub->add_option(
+      "--fold", a->fold,
+      "K-fold: train fold F alone (1..folds x repeats) on the cached features and save it to "
+      "RUN/folds/<fold>/fold.pt; a later run of the same config into RUN pools the saved folds "
+      "instead of training them (what --slurm's fold jobs run; docs/cluster.md)");
   sub->add_option("--variant", a->variant,
                   "with a grid: run only this variant into RUN/variants/NAME, no comparison (what --slurm's "
                   "variant jobs run)");
@@ -85,7 +91,7 @@ void add_run_command(CLI::App& app) {
       "See a config resolved without running it: oess config show CONFIG [--set ...].\n"
       "A grid (a grid: block, or --grid) runs each variant into RUN/variants/<name>/ and compares them with\n"
       "the reference on the same test images: RUN/ablation.csv, ablation.md, ablation.html.");
-  sub->callback([a] {
+  sub->callback([a, fold] {
     const auto stages = experiment::parse_stages(a->stage);  // a bad --stage fails before any work
     const auto cfg = config::load_config(a->config, a->sets);
     experiment::RunOptions o;
@@ -95,7 +101,14 @@ void add_run_command(CLI::App& app) {
     parse_shard(a->shard, o.shard_k, o.shard_n);
     const auto grid = experiment::read_grid(a->config, a->grid);
     o.variant = a->variant;
+    o.fold = a->fold;
+    if (fold->count() > 0 && a->fold < 1)
+      throw UsageError(fmt::format("--fold {}: folds are numbered from 1", a->fold));
     if (!a->variant.empty() && grid.empty()) throw UsageError("--variant: this config has no grid");
+    if (o.fold > 0 && (!a->stage.empty() || !a->shard.empty() || !a->slurm.dir.empty() || !grid.empty()))
+      throw UsageError(
+          "--fold: a fold job runs sweep..ensemble of one fold of a single K-fold run; it takes no --stage, "
+          "--shard, --slurm or grid");
     if (!a->slurm.dir.empty()) {
       fmt::print("{}", experiment::write_slurm(cfg, grid, o, a->slurm));
       return;

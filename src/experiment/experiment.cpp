@@ -343,6 +343,14 @@ void stage_report(const Chain& c, const std::string& dir, Console& con) {
                                                        : "html"));
 }
 
+// RUN/log.txt, or a fold job's RUN/folds/<fold>/log.txt (several fold jobs run at once).
+std::string log_file(const std::string& dir, const Kfold& k, int fold) {
+  if (fold < 1 || static_cast<size_t>(fold) > k.runs.size()) return (fs::path(dir) / "log.txt").string();
+  const auto folder = fs::path(dir) / "folds" / fold_name(k, k.runs[static_cast<size_t>(fold - 1)]);
+  fs::create_directories(folder);
+  return (folder / "log.txt").string();
+}
+
 // The run's last words: its times, its folder, and every warning that qualifies its result.
 void say_done(const Chain& c, const RunSummary& summary, double total, Console& con) {
   std::string times;
@@ -367,6 +375,7 @@ RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
   c.s = settings::settings_from(cf);
   c.warnings = c.s.warnings;
   apply_shard(options, c.s);
+  const StageRange r = apply_fold(options, c.s);  // before anything is written
   RunSummary summary;
   summary.dir = options.out_dir.empty() ? c.s.out_dir : options.out_dir;
   const std::string& dir = summary.dir;
@@ -379,10 +388,8 @@ RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
   Console con;
   SinkGuard sink(con);
   const auto& names = stage_names();
-  const StageRange r = options.stages;
-  announce(c, cf, r, dir, con);
-
   const bool kfold = is_kfold(c.s);
+  announce(c, cf, r, dir, con);
   const SayFn say = [&con](const std::string& t) { con.say(t); };
   auto t_run = std::chrono::steady_clock::now();
   try {
@@ -397,6 +404,7 @@ RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
           break;
         case kExtract:
           stage_extract(c, /*cache_only=*/!run, con);
+          if (kfold && r.last >= kSweep) kfold_saved(k, dir, config_text, c.features, options.fold);
           break;
         case kSweep:
           kfold ? kfold_sweep(c, k, say) : stage_sweep(c, con);
@@ -432,12 +440,12 @@ RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
     if (failed_in_data) fs::remove_all(made, ec);
     if (!failed_in_data || ec) {
       con.record(fmt::format("\noess: error: {}\n", e.what()));
-      write_file_atomic((fs::path(dir) / "log.txt").string(), con.text());
+      write_file_atomic(log_file(dir, k, options.fold), con.text());
     }
     throw;
   }
   say_done(c, summary, std::chrono::duration<double>(std::chrono::steady_clock::now() - t_run).count(), con);
-  write_file_atomic((fs::path(dir) / "log.txt").string(), con.text());
+  write_file_atomic(log_file(dir, k, options.fold), con.text());
   return summary;
 }
 

@@ -27,11 +27,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string fold_name(const Kfold& k, const FoldRun& r) {
-  return k.folds.size() > 1 ? fmt::format("r{}-fold{}", r.repeat + 1, r.fold + 1)
-                            : fmt::format("fold{}", r.fold + 1);
-}
-
 std::vector<data::TrainItem> balanced(const Chain& c, const data::Split& split) {
   const auto train = split.indices(data::Part::kTrain);
   return c.s.balance == config::Balance::kOversample ? data::oversample(train, c.manifest.scores(), c.s.seed)
@@ -93,7 +88,40 @@ std::string format_folds(const Chain& c, const Kfold& k) {
   return table;
 }
 
+// The folds this process trains: every fold not loaded from a saved state, or `only`.
+bool to_train(const Kfold& k, size_t i) {
+  return !k.runs[i].saved && (k.only < 0 || static_cast<size_t>(k.only) == i);
+}
+
+std::string fold_file(const Kfold& k, const FoldRun& run) {
+  return (fs::path(k.state_dir) / "folds" / fold_name(k, run) / "fold.pt").string();
+}
+
+// Every fold whose saved state holds k's key is loaded (all but `only`, which is to be trained).
+void load_saved(Kfold& k, const SayFn& say) {
+  if (k.state_dir.empty() || k.only >= 0) return;
+  std::vector<std::string> loaded, stale;
+  for (auto& run : k.runs) {
+    std::string why;
+    if (load_fold(run, k, fold_file(k, run), why))
+      loaded.push_back(fold_name(k, run));
+    else if (why != "no such file")
+      stale.push_back(fmt::format("{} ({})", fold_name(k, run), why));
+  }
+  if (!loaded.empty())
+    say(
+        fmt::format("  {} of {} folds saved by `oess run --fold` (same config and features), not trained "
+                    "again: {}\n",
+                    loaded.size(), k.runs.size(), fmt::join(loaded, ", ")));
+  for (const auto& s : stale) say(fmt::format("  saved state not used, trained again: {}\n", s));
+}
+
 }  // namespace
+
+std::string fold_name(const Kfold& k, const FoldRun& r) {
+  return k.folds.size() > 1 ? fmt::format("r{}-fold{}", r.repeat + 1, r.fold + 1)
+                            : fmt::format("fold{}", r.fold + 1);
+}
 
 void kfold_data(Chain& c, Kfold& k, const std::string& dir, const SayFn& say) {
   const auto& o = c.s.split;
@@ -160,42 +188,53 @@ void kfold_sweep(Chain& c, Kfold& k, const SayFn& say) {
     index_rows(fc);
   }
   train::validate(c.s.train);
+  load_saved(k, say);
   // Every fold's every tap on one pool of classifier.threads threads, one LibTorch thread each: the folds
   // train in parallel where threads allow, and no result depends on the thread count.
+  std::vector<size_t> train_runs;
+  for (size_t i = 0; i < k.runs.size(); ++i)
+    if (to_train(k, i)) train_runs.push_back(i);
   std::vector<std::vector<train::TapResult>> results(k.runs.size(), std::vector<train::TapResult>(ntaps));
-  Progress bar("sweep", static_cast<int64_t>(k.runs.size() * ntaps), "taps");
+  std::optional<Progress> bar;  // none when every fold was saved
+  if (!train_runs.empty()) bar.emplace("sweep", static_cast<int64_t>(train_runs.size() * ntaps), "taps");
   std::mutex progress_mutex;
   int64_t done = 0;
   {
     train::OneTorchThread single;
-    parallel_for(k.runs.size() * ntaps, c.s.train_threads, [&](size_t j) {
-      const Chain& fc = k.runs[j / ntaps].chain;
-      results[j / ntaps][j % ntaps] =
+    parallel_for(train_runs.size() * ntaps, c.s.train_threads, [&](size_t j) {
+      const size_t ri = train_runs[j / ntaps];
+      const Chain& fc = k.runs[ri].chain;
+      results[ri][j % ntaps] =
           train::fit_tap(fc.features, fc.features.taps[j % ntaps], fc.rows, fc.grades, fc.s.train);
       std::lock_guard<std::mutex> lock(progress_mutex);
-      bar.update(++done);
+      bar->update(++done);
     });
   }
-  bar.finish();
+  if (bar) bar->finish();
   for (size_t i = 0; i < k.runs.size(); ++i) {
     Chain& fc = k.runs[i].chain;
-    fc.sweep.taps = std::move(results[i]);
-    fc.sweep.best = train::best_tap(fc.sweep.taps);
+    if (!k.runs[i].saved && !to_train(k, i)) continue;
+    if (!k.runs[i].saved) {
+      fc.sweep.taps = std::move(results[i]);
+      fc.sweep.best = train::best_tap(fc.sweep.taps);
+    }
     const auto& b = fc.sweep.taps[fc.sweep.best];
-    say(fmt::format("  {:<10} {} training rows, {} validation, {} test; best on validation {} ({})\n",
+    say(fmt::format("  {:<10} {} training rows, {} validation, {} test; best on validation {} ({}){}\n",
                     fold_name(k, k.runs[i]), fc.rows.train.size(), fc.rows.val.size(), fc.rows.test.size(),
-                    b.tap, pct(b.val_accuracy)));
+                    b.tap, pct(b.val_accuracy), k.runs[i].saved ? " [saved]" : ""));
   }
 }
 
 void kfold_select(Chain& c, Kfold& k, const std::string& dir, const SayFn& say) {
   std::map<std::string, int> chosen;
   for (auto& run : k.runs) {
+    if (run.chain.sweep.taps.empty()) continue;  // `--fold`: another process's fold
     select_tap(run.chain);
     write_layers(run.chain, (fs::path(dir) / "folds" / fold_name(k, run)).string());
     ++chosen[run.chain.sweep.taps[run.chain.selected].tap];
   }
-  std::string line = "  taps chosen by the folds (each on its own validation):";
+  std::string line = k.only >= 0 ? "  tap chosen by this fold (on its own validation):"
+                                 : "  taps chosen by the folds (each on its own validation):";
   for (const auto& t : c.features.taps)
     if (chosen.count(t)) line += fmt::format(" {} x{}", t, chosen[t]);
   say(line + "\n");
@@ -203,12 +242,24 @@ void kfold_select(Chain& c, Kfold& k, const std::string& dir, const SayFn& say) 
 
 void kfold_ensemble(Chain& c, Kfold& k, const SayFn& say) {
   (void)c;
-  Progress bar("ensemble", static_cast<int64_t>(k.runs.size()), "folds");
-  for (size_t i = 0; i < k.runs.size(); ++i) {
-    train_members(k.runs[i].chain);
-    bar.update(static_cast<int64_t>(i + 1));
+  std::vector<size_t> train_runs;
+  for (size_t i = 0; i < k.runs.size(); ++i)
+    if (to_train(k, i)) train_runs.push_back(i);
+  std::optional<Progress> bar;
+  if (!train_runs.empty()) bar.emplace("ensemble", static_cast<int64_t>(train_runs.size()), "folds");
+  for (size_t j = 0; j < train_runs.size(); ++j) {
+    train_members(k.runs[train_runs[j]].chain);
+    bar->update(static_cast<int64_t>(j + 1));
   }
-  bar.finish();
+  if (bar) bar->finish();
+  if (k.only >= 0) {
+    const FoldRun& run = k.runs[static_cast<size_t>(k.only)];
+    fs::create_directories(fs::path(fold_file(k, run)).parent_path());
+    save_fold(run, k, fold_file(k, run));
+    say(fmt::format("  {}: {}; saved to {} (a run of the same config pools it)\n", fold_name(k, run),
+                    run.chain.final_label, fold_file(k, run)));
+    return;
+  }
   say("  each fold: " + k.runs[0].chain.final_label + " (fold 1's tap)\n");
 }
 

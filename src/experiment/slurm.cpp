@@ -13,6 +13,8 @@
 
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
+#include "oess/data/folds.h"
+#include "oess/data/manifest.h"
 #include "oess/experiment/grid.h"
 #include "oess/settings/settings.h"
 #include "run_folder.h"
@@ -55,52 +57,51 @@ std::string header(const SlurmOptions& o, const std::string& name, const std::st
   return h + "# Written by `oess run --slurm` (docs/cluster.md).\nset -euo pipefail\n";
 }
 
-struct Plan {
-  std::string
-      array;  // the array tasks still missing (shards, or grid variants by position), "1,3" ("" = none)
-  bool run_done = false;
+// A job of submit.sh: a single job, or an array over `tasks` (the missing task numbers, "1,3"; an array
+// with none missing is left out).
+struct Step {
+  std::string name;
+  bool array = false;
+  std::string tasks;
 };
 
-// What is still to do in dir: array tasks without their DIR/<sub>/<task>.done file (tasks: the shard numbers,
-// or the grid's variant names), and the chain unless run.done exists. A different task list than last time
-// (another shard count, other variants) starts over.
-Plan missing(const fs::path& dir, const std::string& sub, const std::vector<std::string>& tasks) {
-  Plan p;
+// The task numbers in DIR/<sub> without their <task>.done file (tasks: the shard numbers, the fold numbers
+// or the grid's variant names), "1,3". A different task list than last time (another shard count, other
+// variants) starts that list over, and the chain with it (run.done removed).
+std::string missing(const fs::path& dir, const std::string& sub, const std::vector<std::string>& tasks) {
   std::string list;
   for (const auto& t : tasks) list += t + "\n";
   const fs::path list_file = dir / sub / "tasks";
   std::error_code ec;
+  fs::create_directories(dir / sub);
   if (!fs::is_regular_file(list_file, ec) || read_file(list_file.string()) != list) {
     for (const auto& e : fs::directory_iterator(dir / sub, ec))
       if (e.path().extension() == ".done") fs::remove(e.path(), ec);
     fs::remove(dir / "run.done", ec);
     write_file_atomic(list_file.string(), list);
   }
+  std::string out;
   for (size_t i = 0; i < tasks.size(); ++i)
     if (!fs::is_regular_file(dir / sub / (tasks[i] + ".done"), ec))
-      p.array += (p.array.empty() ? "" : ",") + std::to_string(i + 1);
-  p.run_done = fs::is_regular_file(dir / "run.done", ec);
-  return p;
+      out += (out.empty() ? "" : ",") + std::to_string(i + 1);
+  return out;
 }
 
-// submit.sh: the array (when tasks are missing), then `then` after it, each chained by afterok.
-void write_submit(const fs::path& dir, const Plan& p, const std::string& array_script,
-                  const std::vector<std::pair<std::string, std::string>>& then) {
+// submit.sh: the steps in order, each after the one before it (afterok); arrays with no task missing are
+// left out.
+void write_submit(const fs::path& dir, const std::vector<Step>& steps) {
   std::string s = fmt::format(
       "#!/bin/bash\n# Submits the jobs of {} still missing, chained by afterok; the ids go to jobs.txt.\n"
       "# Written by `oess run --slurm` (docs/cluster.md); rewritten by each call.\nset -euo pipefail\n"
       "jobs={}\n: > \"$jobs.tmp\"\ndep=()\n",
       dir.string(), q((dir / "jobs.txt").string()));
-  if (!p.array.empty())
+  for (const auto& st : steps) {
+    if (st.array && st.tasks.empty()) continue;
     s += fmt::format(
-        "a=$(sbatch --parsable --array={} {})\necho \"{} $a\" >> \"$jobs.tmp\"\n"
-        "dep=(--dependency=afterok:${{a%%;*}})\n",
-        p.array, q((dir / array_script).string()), fs::path(array_script).stem().string());
-  for (const auto& [name, script] : then)
-    s += fmt::format(
-        "j=$(sbatch --parsable \"${{dep[@]}}\" {})\necho \"{} $j\" >> \"$jobs.tmp\"\n"
+        "j=$(sbatch --parsable ${{dep[@]+\"${{dep[@]}}\"}}{} {})\necho \"{} $j\" >> \"$jobs.tmp\"\n"
         "dep=(--dependency=afterok:${{j%%;*}})\n",
-        q((dir / script).string()), name);
+        st.array ? " --array=" + st.tasks : "", q((dir / (st.name + ".sbatch")).string()), st.name);
+  }
   s += "mv \"$jobs.tmp\" \"$jobs\"\ncat \"$jobs\"\n";
   write_file_atomic((dir / "submit.sh").string(), s);
 }
@@ -119,24 +120,27 @@ std::string oess_run(const fs::path& dir) {
   return q(fs::read_symlink("/proc/self/exe").string()) + " run " + q((dir / "config.yaml").string());
 }
 
-// A single run: the extraction array, the merge, the rest.
-void write_scripts(const fs::path& dir, const std::string& run_dir, const SlurmOptions& o, const Plan& p,
-                   const std::string& name) {
+// A single run: the extraction array, the merge, (K-fold) the fold array, the rest.
+void write_scripts(const fs::path& dir, const std::string& run_dir, const SlurmOptions& o,
+                   const std::string& name, int folds) {
   const std::string shards = q((dir / "shards").string()), out = q(run_dir);
   write_job(dir, o, name, "extract", true,
             "k=$SLURM_ARRAY_TASK_ID\n" + oess_run(dir) + " --out " + shards +
                 "\"/$k\" --stage ..extract --shard \"$k/" + std::to_string(o.shards) + "\"\ntouch " + shards +
                 "\"/$k.done\"\n");
   write_job(dir, o, name, "merge", false, oess_run(dir) + " --out " + out + " --stage ..extract\n");
+  if (folds > 0)
+    write_job(dir, o, name, "folds", true,
+              "f=$SLURM_ARRAY_TASK_ID\n" + oess_run(dir) + " --out " + out + " --fold \"$f\"\ntouch " +
+                  q((dir / "folds").string()) + "\"/$f.done\"\n");
   write_job(
       dir, o, name, "run", false,
       oess_run(dir) + " --out " + out + " --stage sweep..\ntouch " + q((dir / "run.done").string()) + "\n");
-  write_submit(dir, p, "extract.sbatch", {{"merge", "merge.sbatch"}, {"run", "run.sbatch"}});
 }
 
 // A grid: one array task per variant (`oess run config.yaml --variant NAME`, features shared through the
 // cache), then the summary (`oess run config.yaml`: every variant finished, so only the comparison runs).
-void write_grid_scripts(const fs::path& dir, const std::string& run_dir, const SlurmOptions& o, const Plan& p,
+void write_grid_scripts(const fs::path& dir, const std::string& run_dir, const SlurmOptions& o,
                         const std::string& name, const Grid& grid) {
   std::string names;
   for (const auto& v : grid.variants) names += " " + q(v.name);
@@ -146,7 +150,64 @@ void write_grid_scripts(const fs::path& dir, const std::string& run_dir, const S
                 out + " --variant \"$v\"\ntouch " + q((dir / "variants").string()) + "\"/$v.done\"\n");
   write_job(dir, o, name, "summary", false,
             oess_run(dir) + " --out " + out + "\ntouch " + q((dir / "run.done").string()) + "\n");
-  write_submit(dir, p, "variants.sbatch", {{"summary", "summary.sbatch"}});
+}
+
+// The number of folds x repeats of a K-fold config (the manifest read when its fold column sets them), 0
+// for a single split.
+int fold_count(const settings::Settings& s) {
+  if (s.split.method != config::SplitMethod::kKfold) return 0;
+  const auto m = data::read_manifest(manifest_file(s), /*check_files=*/false, s.columns);
+  int n = 0;
+  for (const auto& f : data::make_folds(m, {s.split.folds, s.split.repeats, s.seed})) n += f.k;
+  return n;
+}
+
+// The jobs of DIR in submission order, each array with its missing tasks; writes their scripts.
+std::vector<Step> plan_steps(const fs::path& dir, const std::string& run_dir, const SlurmOptions& o,
+                             const settings::Settings& s, const Grid& grid) {
+  std::vector<Step> steps;
+  auto numbers = [](int n) {
+    std::vector<std::string> t;
+    for (int i = 1; i <= n; ++i) t.push_back(std::to_string(i));
+    return t;
+  };
+  if (!grid.empty()) {
+    std::vector<std::string> names;
+    for (const auto& v : grid.variants) names.push_back(v.name);
+    steps.push_back({"variants", true, missing(dir, "variants", names)});
+    steps.push_back({"summary"});
+    write_grid_scripts(dir, run_dir, o, s.name, grid);
+    return steps;
+  }
+  const int folds = fold_count(s);
+  steps.push_back({"extract", true, missing(dir, "shards", numbers(o.shards))});
+  steps.push_back({"merge"});
+  if (folds > 0) steps.push_back({"folds", true, missing(dir, "folds", numbers(folds))});
+  steps.push_back({"run"});
+  write_scripts(dir, run_dir, o, s.name, folds);
+  return steps;
+}
+
+// "2 extraction shard(s) (1,2), the merge, 4 fold job(s) (1,2,3,4) and the rest of the chain".
+std::string describe(const std::vector<Step>& steps) {
+  std::vector<std::string> parts;
+  for (const auto& st : steps) {
+    const size_t n = st.tasks.empty() ? 0 : std::count(st.tasks.begin(), st.tasks.end(), ',') + 1;
+    if (!st.array)
+      parts.push_back(st.name == "merge" ? "the merge"
+                      : st.name == "run" ? "the rest of the chain"
+                                         : "the summary");
+    else if (n > 0)
+      parts.push_back(fmt::format("{} {} ({})", n,
+                                  st.name == "extract" ? "extraction shard(s)"
+                                  : st.name == "folds" ? "fold job(s)"
+                                                       : "variant job(s)",
+                                  st.tasks));
+  }
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == parts.size() ? " and " : ", ") + parts[i];
+  return out;
 }
 
 // Runs a command line through the shell; its output (stdout and stderr) and exit status.
@@ -173,6 +234,16 @@ void apply_shard(const RunOptions& options, settings::Settings& s) {
   s.extract.shard_k = options.shard_k;
   s.extract.shard_n = options.shard_n;
   s.check_data = false;  // the run that reads the shards back checks the data
+}
+
+StageRange apply_fold(const RunOptions& options, settings::Settings& s) {
+  if (options.fold == 0) return options.stages;
+  if (options.fold < 0) throw UsageError(fmt::format("--fold {}: folds are numbered from 1", options.fold));
+  if (s.split.method != config::SplitMethod::kKfold)
+    throw UsageError(fmt::format("--fold {}: data.split.method is {}, not kfold", options.fold,
+                                 config::name(s.split.method)));
+  s.check_data = false;  // the run that extracted checks the data
+  return parse_stages("sweep..ensemble");
 }
 
 std::string write_slurm(const config::Config& cf, const Grid& grid, const RunOptions& run,
@@ -206,33 +277,24 @@ std::string write_slurm(const config::Config& cf, const Grid& grid, const RunOpt
   auto undo = [&] {
     if (!made.empty()) fs::remove_all(made, ec);
   };
-  Plan plan;
+  std::vector<Step> steps;
   try {
     fs::create_directories(dir / "logs");
-    fs::create_directories(dir / (grid.empty() ? "shards" : "variants"));
     write_file_atomic((dir / "config.yaml").string(), text);
-    std::vector<std::string> tasks;
-    for (int k = 1; k <= o.shards && grid.empty(); ++k) tasks.push_back(std::to_string(k));
-    for (const auto& v : grid.variants) tasks.push_back(v.name);
-    plan = missing(dir, grid.empty() ? "shards" : "variants", tasks);
-    if (plan.array.empty() && plan.run_done)
-      return fmt::format("nothing to submit: every job of {} has finished ({} is complete)\n", dir.string(),
-                         run_dir);
-    if (grid.empty())
-      write_scripts(dir, run_dir, o, plan, s.name);
-    else
-      write_grid_scripts(dir, run_dir, o, plan, s.name, grid);
+    steps = plan_steps(dir, run_dir, o, s, grid);
+    if (fs::is_regular_file(dir / "run.done", ec)) {
+      const bool arrays_done = std::all_of(steps.begin(), steps.end(),
+                                           [](const Step& st) { return !st.array || st.tasks.empty(); });
+      if (arrays_done)
+        return fmt::format("nothing to submit: every job of {} has finished ({} is complete)\n", dir.string(),
+                           run_dir);
+    }
+    write_submit(dir, steps);
   } catch (...) {
     undo();
     throw;
   }
-  const size_t n = plan.array.empty() ? 0 : std::count(plan.array.begin(), plan.array.end(), ',') + 1;
-  const std::string what =
-      !grid.empty() ? (n == 0 ? "the summary (every variant is done)"
-                              : fmt::format("{} variant job(s) ({}) and the summary", n, plan.array))
-      : n == 0
-          ? "the merge and the rest of the chain (every shard is done)"
-          : fmt::format("{} extraction shard(s) ({}), the merge and the rest of the chain", n, plan.array);
+  const std::string what = describe(steps);
   if (!o.submit)
     return fmt::format("wrote {}: {}\nsubmit with:\n  bash {}\n", dir.string(), what,
                        q((dir / "submit.sh").string()));

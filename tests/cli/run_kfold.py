@@ -8,7 +8,9 @@ usage: run_kfold.py OESS WORKDIR
 - metrics.json: the pooled figures are what `oess evaluate` computes from predictions.csv, and scikit-learn's
   accuracy; per-fold figures are scikit-learn's on each fold's rows, their mean and sd numpy's;
 - layers.csv: one row per tap, `chosen` summing to the folds, the selected tap the most chosen;
-- a rerun gives byte-identical files; the exported (refit) model scores images and says what it is;
+- a rerun gives byte-identical files; so do the folds run apart (`--fold F`) and pooled by a later run, which
+  trains none of them; a damaged saved fold is trained again, one of another config never used;
+- the exported (refit) model scores images and says what it is;
 - `oess baseline --split-method kfold` predicts every image once; bad fold counts are refused, naming why.
 """
 import json
@@ -135,6 +137,57 @@ for name in ["split.csv", "predictions.csv", "metrics.json", "layers.csv", "fold
              "model/classifiers.pt"]:
     check(open(os.path.join(work, "again", name), "rb").read() == open(os.path.join(out, name), "rb").read(),
           f"a second run gives an identical {name}")
+
+# Folds as separate processes (`oess run --fold F`, what `--slurm`'s fold array runs): each trains and saves
+# its fold; a run of the same config pools the saved folds without training them, byte-identical.
+byfold = os.path.join(work, "byfold")
+run("run", config, "--out", byfold, "--stage", "..extract")
+for f in range(1, K + 1):
+    p = run("run", config, "--out", byfold, "--fold", str(f))
+    check(os.path.isfile(os.path.join(byfold, "folds", f"fold{f}", "fold.pt")) and
+          os.path.isfile(os.path.join(byfold, "folds", f"fold{f}", "log.txt")) and f"fold{f}: ensemble" in p.stdout,
+          f"--fold {f}: the fold trained and saved, with its own log")
+check(not os.path.exists(os.path.join(byfold, "predictions.csv")), "fold jobs write no pooled results")
+p = run("run", config, "--out", byfold, "--stage", "sweep..")
+check(f"{K} of {K} folds saved by `oess run --fold`" in p.stdout and p.stdout.count("[saved]") == K,
+      "the pooling run loads every saved fold and trains none")
+pooled = ["predictions.csv", "metrics.json", "layers.csv", "folds/fold3/layers.csv", "folds/fold1/curves/mixed2.csv",
+          "model/classifiers.pt"]
+for name in pooled:
+    check(open(os.path.join(byfold, name), "rb").read() == open(os.path.join(out, name), "rb").read(),
+          f"folds run apart, then pooled: {name} identical to the whole run's")
+# Negative control: the pooled results come from the saved states. Fold 1's members' probabilities reversed
+# (key intact): its images' predictions change, and only theirs.
+import torch  # noqa: E402
+state = os.path.join(byfold, "folds", "fold1", "fold.pt")
+d = torch.load(state)
+for key in d:
+    if key.startswith("member") and key.endswith("test_probabilities"):
+        d[key] = d[key].flip(1).contiguous()
+torch.save(d, state)
+run("run", config, "--out", byfold, "--stage", "sweep..")
+changed = {r["fold"] for a, r in zip(rows(os.path.join(out, "predictions.csv")), rows(os.path.join(byfold, "predictions.csv")))
+           if a["pred"] != r["pred"]}
+check(changed == {"1"}, f"an altered fold.pt changes its own fold's predictions and no other ({changed})")
+run("run", config, "--out", byfold, "--fold", "1")
+with open(os.path.join(byfold, "folds", "fold2", "fold.pt"), "r+b") as f:
+    f.truncate(2000)
+p = run("run", config, "--out", byfold, "--stage", "sweep..")
+check(f"{K - 1} of {K} folds saved" in p.stdout and "fold2 (unreadable" in p.stdout,
+      "a damaged fold.pt is named and that fold trained again")
+check(open(os.path.join(byfold, "predictions.csv"), "rb").read() == open(os.path.join(out, "predictions.csv"), "rb").read(),
+      "and the results are the same")
+p = run("run", config, "--out", byfold, "--stage", "sweep..", "--set", "classifier.max_epochs=20", "--force")
+check("folds saved by" not in p.stdout and "fold1 (saved by another config)" in p.stdout,
+      "saved folds of another config are never used")
+for args, expect in [(["--fold", "9"], "this study has 4 folds (--fold 1..4)"), (["--fold", "0"], "numbered from 1"),
+                     (["--fold", "1", "--stage", "sweep.."], "takes no --stage")]:
+    p = run("run", config, "--out", byfold, *args, "--force", rc=2)
+    check(expect in p.stderr, f"{' '.join(args)}: exit 2, '{expect}'")
+p = run("run", config, "--out", os.path.join(work, "single"), "--fold", "1", "--set", "data.split.method=stratified",
+        rc=2)
+check("not kfold" in p.stderr and not os.path.exists(os.path.join(work, "single")),
+      "--fold on a single split: exit 2, nothing written")
 
 # Folds x taps share one thread pool: one thread gives the same results as two.
 run("run", config, "--set", "classifier.threads=1", "--stage", "..evaluate", "--out", os.path.join(work, "one-thread"))

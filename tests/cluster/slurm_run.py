@@ -12,9 +12,14 @@ usage: slurm_run.py OESS WORKDIR WEIGHTS
 3. A shard cancelled (scancel) while pending: the merge and the rest do not run (kill_invalid_depend cancels
    them); the rerun of the same command submits only that shard, the merge and the rest, and the outputs
    are byte-identical to the local run's.
-4. A grid of 2 variants (an array over the variants, then the summary) and a 3-fold K-fold study (shards,
-   merge, then its folds inside the run job): outputs byte-identical to local runs of the same configs.
-5. Bad input: --shards 0, a partition sbatch refuses (its message shown), --submit without sbatch on PATH,
+4. A grid of 2 variants (an array over the variants, then the summary): outputs byte-identical to the local
+   grid's.
+5. A 3-fold K-fold study: shards, merge, a job array over the folds (`oess run --fold F`, each saving
+   RUN/folds/<fold>/fold.pt), then the run job that pools the saved folds without training them: outputs,
+   split.csv and every fold's layers.csv byte-identical to the local run's. A fold cancelled while pending:
+   the run job does not run; the rerun submits only that fold (and the merge and the run job), and the
+   outputs are byte-identical.
+6. Bad input: --shards 0, a partition sbatch refuses (its message shown), --submit without sbatch on PATH,
    --shard without --stage ..extract: exit 1/2, no jobs folder left.
 """
 import os
@@ -113,7 +118,7 @@ with LocalSlurm(os.path.join(work, "slurm")) as slurm:
     check(slurm.wait_idle_queue(600), "the resubmitted chain finished")
     check(same_outputs(f"{work}/cluster2"), "after the resubmission: outputs byte-identical to the local run's")
 
-    # A grid: one array task per variant, then the summary; a K-fold study: its folds inside the chain's run job.
+    # A grid: one array task per variant, then the summary.
     grid_cfg = os.path.join(work, "grid.yaml")
     with open(grid_cfg, "w") as f:
         f.write(open(cfg).read().replace("name: slurm_study", "name: slurm_grid") +
@@ -139,12 +144,46 @@ with LocalSlurm(os.path.join(work, "slurm")) as slurm:
                 .replace(f"{synth}/split.csv", f"{synth}/labels.csv")
                 .replace("method: column", "method: kfold\n    folds: 3"))
     run("run", kfold_cfg, "--out", f"{work}/local_kfold", *cache("local"))
-    run("run", kfold_cfg, "--out", f"{work}/cluster_kfold", *cache("kfold"), "--slurm", os.path.join(work, "jobs_kfold"),
-        "--shards", "3", "--cpus", "1", "--submit", env=env)
-    check(slurm.wait_idle_queue(600), "the K-fold chain finished")
-    check(all(open(os.path.join(work, "local_kfold", f), "rb").read() ==
-              open(os.path.join(work, "cluster_kfold", f), "rb").read() for f in OUTPUTS + ("split.csv",)),
-          "K-fold (3 folds in the run job): outputs and split.csv byte-identical to the local run's")
+    kfold_files = OUTPUTS + ("split.csv",) + tuple(f"folds/fold{f}/layers.csv" for f in (1, 2, 3))
+
+    def same_kfold(run_dir):
+        return all(open(os.path.join(work, "local_kfold", f), "rb").read() ==
+                   open(os.path.join(run_dir, f), "rb").read() for f in kfold_files)
+
+    jobs4 = os.path.join(work, "jobs_kfold")
+    p = run("run", kfold_cfg, "--out", f"{work}/cluster_kfold", *cache("kfold"), "--slurm", jobs4,
+            "--shards", "3", "--cpus", "1", "--submit", env=env)
+    ids4 = dict(line.split() for line in open(os.path.join(jobs4, "jobs.txt")))
+    check(list(ids4) == ["extract", "merge", "folds", "run"] and "3 fold job(s) (1,2,3)" in p.stdout,
+          f"K-fold: extraction array, merge, a fold array of 3, the run job ({ids4})")
+    check(slurm.wait_idle_queue(600) and slurm.job_state(ids4["run"]) == "COMPLETED", "the K-fold chain finished")
+    saved = [os.path.isfile(os.path.join(work, "cluster_kfold", "folds", f"fold{f}", "fold.pt")) for f in (1, 2, 3)]
+    log = open(os.path.join(work, "cluster_kfold", "log.txt")).read()
+    check(all(saved) and "3 of 3 folds saved by `oess run --fold`" in log and log.count("[saved]") == 3,
+          f"each fold job saved its fold ({saved}); the run job pooled them without training a tap")
+    check(same_kfold(f"{work}/cluster_kfold"),
+          "K-fold through a fold array: outputs, split.csv and each fold's layers.csv byte-identical to the local run's")
+
+    # A fold cancelled while pending (--cpus 2: one task at a time): the run job does not run; the rerun
+    # submits that fold alone (with the merge and the run job).
+    jobs5 = os.path.join(work, "jobs_kfold2")
+    submit5 = ["run", kfold_cfg, "--out", f"{work}/cluster_kfold2", *cache("kfold"), "--slurm", jobs5, "--shards", "1",
+               "--cpus", "2", "--submit"]
+    run(*submit5, env=env)
+    ids5 = dict(line.split() for line in open(os.path.join(jobs5, "jobs.txt")))
+    subprocess.run(["scancel", f"{ids5['folds']}_3"], check=True, env=env)
+    check(slurm.wait_idle_queue(600), "after the fold's cancel, the queue empties")
+    check(slurm.job_state(ids5["run"]) != "COMPLETED" and
+          not os.path.exists(os.path.join(work, "cluster_kfold2", "metrics.json")),
+          f"the run job did not run after the cancelled fold ({slurm.job_state(ids5['run'])})")
+    done = sorted(f for f in os.listdir(os.path.join(jobs5, "folds")) if f.endswith(".done"))
+    check(done == ["1.done", "2.done"], f"folds 1-2 finished, 3 did not ({done})")
+    p = run(*submit5, env=env)
+    check("1 fold job(s) (3)" in p.stdout and "extraction shard" not in p.stdout,
+          f"the rerun submits only fold 3 (no shard), the merge and the run job: {p.stdout.strip()}")
+    check(slurm.wait_idle_queue(600), "the resubmitted K-fold chain finished")
+    check(same_kfold(f"{work}/cluster_kfold2"), "after the resubmission: K-fold outputs byte-identical to the local run's")
+    check("nothing to submit" in run(*submit5, env=env).stdout, "a rerun of the finished K-fold chain submits nothing")
 
     # Bad input: exit 1 or 2 with the reason, and no jobs folder.
     for name, extra, rc, expect, e in [

@@ -40,6 +40,13 @@ struct RunOptions {
   // feature cache, and the run stops after its extract stage (stages must end there: UsageError) without the
   // data check (the run that reads the shards back checks). `oess run --slurm`'s array jobs use it.
   int shard_k = 1, shard_n = 1;
+  // K-fold: train fold F alone (1..folds x repeats, repeat-major) and save it to RUN/folds/<fold>/fold.pt
+  // (kfold.h), its log to RUN/folds/<fold>/log.txt: the data stage without the data check, the features from
+  // the cache (Error naming the first missing image), that fold's sweep, select and ensemble. A later run of
+  // the same config into RUN (e.g. --stage sweep..) loads the saved folds instead of training them. 0 = every
+  // fold. UsageError when the config is not K-fold or F is out of range. `oess run --slurm`'s fold jobs use
+  // it.
+  int fold = 0;
   // A grid's variant to run alone (its folder, no comparison); "" = every variant, then the comparison.
   std::string variant;
 };

@@ -11,18 +11,21 @@
 //                      leaves DIR/shards/K.done
 //     merge.sbatch     after all shards (afterok): `oess run config.yaml --out RUN --stage ..extract` —
 //                      the data stage and data check into RUN, every feature read from the cache
-//     run.sbatch       after the merge (afterok): `oess run config.yaml --out RUN --stage sweep..` — the
-//                      rest of the chain (K-fold folds run inside it, in parallel on its CPUs); leaves
+//     folds.sbatch     K-fold only, after the merge (afterok): a job array of one task per fold (folds x
+//                      repeats; the manifest is read when its fold column sets them): `oess run config.yaml
+//                      --out RUN --fold F`, saving RUN/folds/<fold>/fold.pt; leaves DIR/folds/F.done
+//     run.sbatch       after the merge or the folds (afterok): `oess run config.yaml --out RUN --stage
+//                      sweep..` — the rest of the chain (K-fold: the saved folds loaded and pooled); leaves
 //                      DIR/run.done
 //     submit.sh        submits what is still missing with `sbatch --parsable`, chains the dependencies
 //                      (--dependency=afterok), prints the job ids and writes them to DIR/jobs.txt
-//   A rerun of the same command with the same config resubmits only what is missing: shards without their
-//   .done file (the array lists just those), and the merge and the rest unless run.done exists; with
-//   nothing missing it says so and submits nothing. A different config in DIR is refused (UsageError).
-//   submit: runs submit.sh (needs sbatch on PATH, checked before anything is written). Returns the text
-//   to print: the one command to run, or the job ids.
-//   Errors leave no half-written DIR: a folder this call made is removed again when writing or submitting
-//   fails; sbatch's own message is part of the error.
+//   A rerun of the same command with the same config resubmits only what is missing: shards and folds
+//   without their .done file (each array lists just those), and the merge and the rest unless run.done
+//   exists; with nothing missing it says so and submits nothing. A different config in DIR is refused
+//   (UsageError). submit: runs submit.sh (needs sbatch on PATH, checked before anything is written). Returns
+//   the text to print: the one command to run, or the job ids. Errors leave no half-written DIR: a folder
+//   this call made is removed again when writing or submitting fails; sbatch's own message is part of the
+//   error.
 // A grid (non-empty `grid`): config.yaml holds the base and the grid block; variants.sbatch is an array of
 //   one task per variant (`oess run config.yaml --out RUN --variant NAME`, extraction through the shared
 //   cache, no separate shards), leaving DIR/variants/NAME.done; summary.sbatch (afterok) runs `oess run
@@ -50,6 +53,11 @@ struct SlurmOptions {
 // For a run with options.shard_n > 1 (or shard_k != 1): checks 1 <= K <= N and that the stages end at
 // extract (UsageError otherwise), sets the extraction shard and turns the data check off (the merge checks).
 void apply_shard(const RunOptions& options, settings::Settings& s);
+
+// The stages of a run with options.fold (`--fold F`): sweep..ensemble of that fold on the cached features,
+// the data check off (the run that extracted checks); UsageError when F < 1 or the config is not K-fold.
+// Without a fold: options.stages.
+StageRange apply_fold(const RunOptions& options, settings::Settings& s);
 
 std::string write_slurm(const config::Config& config, const Grid& grid, const RunOptions& run,
                         const SlurmOptions& slurm);
