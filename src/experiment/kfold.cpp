@@ -93,6 +93,13 @@ bool to_train(const Kfold& k, size_t i) {
   return !k.runs[i].saved && (k.only < 0 || static_cast<size_t>(k.only) == i);
 }
 
+std::vector<size_t> folds_to_train(const Kfold& k) {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < k.runs.size(); ++i)
+    if (to_train(k, i)) out.push_back(i);
+  return out;
+}
+
 std::string fold_file(const Kfold& k, const FoldRun& run) {
   return (fs::path(k.state_dir) / "folds" / fold_name(k, run) / "fold.pt").string();
 }
@@ -191,9 +198,7 @@ void kfold_sweep(Chain& c, Kfold& k, const SayFn& say) {
   load_saved(k, say);
   // Every fold's every tap on one pool of classifier.threads threads, one LibTorch thread each: the folds
   // train in parallel where threads allow, and no result depends on the thread count.
-  std::vector<size_t> train_runs;
-  for (size_t i = 0; i < k.runs.size(); ++i)
-    if (to_train(k, i)) train_runs.push_back(i);
+  const std::vector<size_t> train_runs = folds_to_train(k);
   std::vector<std::vector<train::TapResult>> results(k.runs.size(), std::vector<train::TapResult>(ntaps));
   std::optional<Progress> bar;  // none when every fold was saved
   if (!train_runs.empty()) bar.emplace("sweep", static_cast<int64_t>(train_runs.size() * ntaps), "taps");
@@ -242,9 +247,7 @@ void kfold_select(Chain& c, Kfold& k, const std::string& dir, const SayFn& say) 
 
 void kfold_ensemble(Chain& c, Kfold& k, const SayFn& say) {
   (void)c;
-  std::vector<size_t> train_runs;
-  for (size_t i = 0; i < k.runs.size(); ++i)
-    if (to_train(k, i)) train_runs.push_back(i);
+  const std::vector<size_t> train_runs = folds_to_train(k);
   std::optional<Progress> bar;
   if (!train_runs.empty()) bar.emplace("ensemble", static_cast<int64_t>(train_runs.size()), "folds");
   for (size_t j = 0; j < train_runs.size(); ++j) {
