@@ -22,7 +22,8 @@ void add_slurm_options(CLI::App* sub, experiment::SlurmOptions& o) {
   auto* slurm =
       sub->add_option("--slurm", o.dir,
                       "write the experiment as SLURM jobs into this folder instead of running it: an "
-                      "extraction array, a merge, the rest of the chain (docs/cluster.md)");
+                      "extraction array, a merge, (K-fold) an array over the folds, the rest of the chain; "
+                      "grids: an array over the variants, a summary (docs/cluster.md)");
   sub->add_option("--shards", o.shards, "with --slurm: extraction array tasks")
       ->needs(slurm)
       ->capture_default_str();
