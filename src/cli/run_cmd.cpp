@@ -111,6 +111,10 @@ void add_run_command(CLI::App& app) {
           "--fold: a fold job runs sweep..ensemble of one fold of a single K-fold run; it takes no --stage, "
           "--shard, --slurm or grid");
     if (!a->slurm.dir.empty()) {
+      if (!a->stage.empty() || !a->shard.empty() || !a->variant.empty())
+        throw UsageError(
+            "--slurm: the jobs run every stage, shard and variant themselves; give no --stage, --shard or "
+            "--variant with it");
       fmt::print("{}", experiment::write_slurm(cfg, grid, o, a->slurm));
       return;
     }

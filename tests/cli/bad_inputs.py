@@ -83,6 +83,7 @@ put("c/syntax.yaml", "seed: [1\n")
 put("c/a.yaml", "base: b.yaml\n")
 put("c/b.yaml", "base: a.yaml\n")
 put("c/tap.yaml", "features:\n  layers: [mixed11]\n")
+put("c/single.yaml", f"features:\n  layers: [mixed0]\noutput:\n  dir: {W}/c/never\n")
 put("c/crop.yaml", "data:\n  crop: rect:1,2\n")
 put("c/weights.yaml", "backbone:\n  weights: /no/such/weights.pt\n")
 put("c/counts.yaml", f"data:\n  synthetic:\n    dir: {W}/synth\n    counts: [1, 1, 1, 1]\n")
@@ -140,6 +141,8 @@ cases = [
     ("config: unknown tap", 2, r"features\.layers: unknown inception_v3 tap \"mixed11\"", ["run", f"{W}/c/tap.yaml"]),
     ("config: bad crop", 2, r"data\.crop: ", ["run", f"{W}/c/crop.yaml"]),
     ("config: weights file missing", 2, r"backbone\.weights: /no/such/weights\.pt: no such weights file", ["run", f"{W}/c/weights.yaml"]),
+    ("run: --slurm with --stage", 2, r"--slurm: .*give no --stage", ["run", f"{W}/c/single.yaml", "--slurm", f"{W}/jobs", "--stage", "sweep.."]),
+    ("run: --fold on a single split", 2, r"--fold 1: data.split.method is .*, not kfold", ["run", f"{W}/c/single.yaml", "--fold", "1"]),
     ("run: bad --stage", 2, r"--stage \"fit\": \"fit\" is not a stage", ["run", f"{W}/c/tap.yaml", "--stage", "fit"]),
     ("run: a patient in training and test", 1, r"leak\.csv: the per_class split puts 2 patient\(s\) in both training and test.*data\.allow_patient_overlap",
      ["run", f"{W}/c/leak.yaml"]),
