@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -170,8 +171,12 @@ void kfold_saved(Kfold& k, const std::string& dir, const std::string& config_tex
                                  k.folds.size() > 1 ? " over its repeats" : "", k.runs.size()));
   k.state_dir = dir;
   k.config_sha256 = sha256_hex(config_text);
-  k.features_sha256 = features_digest(features);
   k.only = fold - 1;
+  std::error_code ec;
+  const bool used = fold > 0 || std::any_of(k.runs.begin(), k.runs.end(), [&](const FoldRun& run) {
+                      return fs::exists(fold_file(k, run), ec);
+                    });
+  if (used) k.features_sha256 = features_digest(features);  // else no state is read or written
 }
 
 void save_fold(const FoldRun& run, const Kfold& k, const std::string& file) {

@@ -100,10 +100,6 @@ std::vector<size_t> folds_to_train(const Kfold& k) {
   return out;
 }
 
-std::string fold_file(const Kfold& k, const FoldRun& run) {
-  return (fs::path(k.state_dir) / "folds" / fold_name(k, run) / "fold.pt").string();
-}
-
 // Every fold whose saved state holds k's key is loaded (all but `only`, which is to be trained).
 void load_saved(Kfold& k, const SayFn& say) {
   if (k.state_dir.empty() || k.only >= 0) return;
@@ -128,6 +124,10 @@ void load_saved(Kfold& k, const SayFn& say) {
 std::string fold_name(const Kfold& k, const FoldRun& r) {
   return k.folds.size() > 1 ? fmt::format("r{}-fold{}", r.repeat + 1, r.fold + 1)
                             : fmt::format("fold{}", r.fold + 1);
+}
+
+std::string fold_file(const Kfold& k, const FoldRun& run) {
+  return (fs::path(k.state_dir) / "folds" / fold_name(k, run) / "fold.pt").string();
 }
 
 void kfold_data(Chain& c, Kfold& k, const std::string& dir, const SayFn& say) {

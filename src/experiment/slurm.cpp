@@ -63,6 +63,7 @@ struct Step {
   std::string name;
   bool array = false;
   std::string tasks;
+  std::string what;  // for the console: "the merge", or an array's tasks ("extraction shard(s)")
 };
 
 // The task numbers in DIR/<sub> without their <task>.done file (tasks: the shard numbers, the fold numbers
@@ -174,16 +175,16 @@ std::vector<Step> plan_steps(const fs::path& dir, const std::string& run_dir, co
   if (!grid.empty()) {
     std::vector<std::string> names;
     for (const auto& v : grid.variants) names.push_back(v.name);
-    steps.push_back({"variants", true, missing(dir, "variants", names)});
-    steps.push_back({"summary"});
+    steps.push_back({"variants", true, missing(dir, "variants", names), "variant job(s)"});
+    steps.push_back({"summary", false, "", "the summary"});
     write_grid_scripts(dir, run_dir, o, s.name, grid);
     return steps;
   }
   const int folds = fold_count(s);
-  steps.push_back({"extract", true, missing(dir, "shards", numbers(o.shards))});
-  steps.push_back({"merge"});
-  if (folds > 0) steps.push_back({"folds", true, missing(dir, "folds", numbers(folds))});
-  steps.push_back({"run"});
+  steps.push_back({"extract", true, missing(dir, "shards", numbers(o.shards)), "extraction shard(s)"});
+  steps.push_back({"merge", false, "", "the merge"});
+  if (folds > 0) steps.push_back({"folds", true, missing(dir, "folds", numbers(folds)), "fold job(s)"});
+  steps.push_back({"run", false, "", "the rest of the chain"});
   write_scripts(dir, run_dir, o, s.name, folds);
   return steps;
 }
@@ -194,15 +195,9 @@ std::string describe(const std::vector<Step>& steps) {
   for (const auto& st : steps) {
     const size_t n = st.tasks.empty() ? 0 : std::count(st.tasks.begin(), st.tasks.end(), ',') + 1;
     if (!st.array)
-      parts.push_back(st.name == "merge" ? "the merge"
-                      : st.name == "run" ? "the rest of the chain"
-                                         : "the summary");
+      parts.push_back(st.what);
     else if (n > 0)
-      parts.push_back(fmt::format("{} {} ({})", n,
-                                  st.name == "extract" ? "extraction shard(s)"
-                                  : st.name == "folds" ? "fold job(s)"
-                                                       : "variant job(s)",
-                                  st.tasks));
+      parts.push_back(fmt::format("{} {} ({})", n, st.what, st.tasks));
   }
   std::string out;
   for (size_t i = 0; i < parts.size(); ++i)

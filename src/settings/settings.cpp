@@ -166,9 +166,9 @@ Settings settings_from(const config::Config& cf) {
   s.variation = config::parse<config::Variation>(cf.get_string("ensemble.variation"), "ensemble.variation");
   const auto formats = cf.get_strings("report.formats");
   s.report_md = std::find(formats.begin(), formats.end(), "md") != formats.end();
+  s.report_html = std::find(formats.begin(), formats.end(), "html") != formats.end();
   const auto exports = cf.get_strings("output.export");
   s.export_onnx = std::find(exports.begin(), exports.end(), "onnx") != exports.end();
-  s.report_html = std::find(formats.begin(), formats.end(), "html") != formats.end();
   s.bootstrap = static_cast<int>(cf.get_int("report.bootstrap"));
   return s;
 }

@@ -67,7 +67,10 @@ std::string fold_name(const Kfold& k, const FoldRun& r);
 // config or other features is never used.
 // kfold_saved(k, dir, config_text, features, fold)  after kfold_data and extraction: sets k's state fields;
 //   fold 1..k.runs.size() (`--fold`) makes k.only = fold - 1, 0 = every fold; UsageError for another value.
+//   The features are hashed only when a state is to be saved or one exists to be read.
+// fold_file(k, run): k.state_dir/folds/<fold>/fold.pt.
 std::string features_digest(const features::FeatureSet& f);
+std::string fold_file(const Kfold& k, const FoldRun& run);
 void kfold_saved(Kfold& k, const std::string& dir, const std::string& config_text,
                  const features::FeatureSet& features, int fold);
 // Writes run's state to `file` (atomically). requires: kfold_ensemble done for it.
