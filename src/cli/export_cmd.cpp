@@ -16,6 +16,7 @@
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
 #include "oess/core/progress.h"
+#include "oess/core/text.h"
 #include "oess/data/manifest.h"
 #include "oess/export/model.h"
 #include "oess/export/onnx.h"
@@ -27,8 +28,7 @@ namespace {
 namespace fs = std::filesystem;
 
 bool looks_like_image(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string ext = ascii_lower(p.extension().string());
   static const char* const kExt[] = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm", ".dicom"};
   for (const char* e : kExt)
     if (ext == e) return true;

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "oess/core/error.h"
+#include "oess/core/text.h"
 #include "oess/io/keras.h"
 #include "oess/io/weights.h"
 #include "oess/models/backbone.h"
@@ -26,11 +27,7 @@ std::string human_bytes(std::uintmax_t n) {
   return fmt::format("{} B", n);
 }
 
-std::string dtype_name(const torch::Tensor& t) {
-  std::string s = c10::toString(t.scalar_type());
-  for (auto& c : s) c = static_cast<char>(std::tolower(c));
-  return s;
-}
+std::string dtype_name(const torch::Tensor& t) { return ascii_lower(c10::toString(t.scalar_type())); }
 
 // How well a state dict fits each architecture, in words (without building VGG's 124 M-parameter head).
 std::string describe_fit(const io::StateDict& state) {

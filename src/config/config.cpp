@@ -14,6 +14,7 @@
 
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
+#include "oess/core/text.h"
 #include "values.h"
 
 namespace oess::config {
@@ -152,7 +153,7 @@ const Config::Value& value_of(const Config& c, const std::string& path, Type wan
 }
 
 void emit_scalar(YAML::Emitter& e, const std::string& s, Type t) {
-  if (t == Type::kString && (s.empty() || lower(s) == "null" || s == "~")) {
+  if (t == Type::kString && (s.empty() || ascii_lower(s) == "null" || s == "~")) {
     e << YAML::DoubleQuoted << s;
     return;
   }

@@ -11,13 +11,9 @@
 #include <cstdlib>
 
 #include "oess/core/error.h"
+#include "oess/core/text.h"
 
 namespace oess::config {
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 bool parse_int(const std::string& s, int64_t* out) {
   if (s.empty()) return false;
@@ -40,7 +36,7 @@ bool parse_number(const std::string& s, double* out) {
 }
 
 bool parse_bool(const std::string& s, bool* out) {
-  const std::string l = lower(s);
+  const std::string l = ascii_lower(s);
   if (l == "true" || l == "yes" || l == "on") return *out = true, true;
   if (l == "false" || l == "no" || l == "off") return *out = false, true;
   return false;

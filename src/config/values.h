@@ -11,7 +11,6 @@
 
 namespace oess::config {
 
-std::string lower(std::string s);
 bool parse_int(const std::string& s, int64_t* out);
 bool parse_number(const std::string& s, double* out);
 bool parse_bool(const std::string& s, bool* out);

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "oess/core/error.h"
+#include "oess/core/text.h"
 #include "oess/io/csv.h"
 
 namespace oess::data {
@@ -30,15 +31,6 @@ std::vector<int> Manifest::counts() const {
   return c;
 }
 
-namespace {
-
-std::string lower(std::string s) {
-  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
-
-}  // namespace
-
 int parse_grade(const std::string& text) {
   size_t b = text.find_first_not_of(" \t"), e = text.find_last_not_of(" \t");
   if (b == std::string::npos) return -1;
@@ -53,7 +45,7 @@ int parse_grade(const std::string& text) {
 namespace {
 
 bool looks_like_id(const std::string& name) {
-  const std::string n = lower(name);
+  const std::string n = ascii_lower(name);
   for (const char* k : {"patient", "subject", "case", "person"})
     if (n.find(k) != std::string::npos) return true;
   const auto ends = [&](const char* suffix) {

@@ -12,6 +12,7 @@
 
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
+#include "oess/core/text.h"
 #include "oess/data/dicom.h"
 #include "oess/data/manifest.h"
 #include "oess/io/csv.h"
@@ -20,11 +21,6 @@ namespace oess::data {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // Problems are collected, then thrown together: first 20 and the count.
 struct Problems {
@@ -49,7 +45,7 @@ struct Image {
 bool is_image(const fs::path& p) {
   static const std::set<std::string> ext = {".png", ".jpg",  ".jpeg", ".bmp",
                                             ".tif", ".tiff", ".dcm",  ".dicom"};
-  const std::string e = lower(p.extension().string());
+  const std::string e = ascii_lower(p.extension().string());
   if (!e.empty()) return ext.count(e) > 0;
   return is_dicom_file(p.string());
 }
@@ -80,7 +76,7 @@ std::vector<Image> list_images(const fs::path& dir, int* ignored) {
 // The grade a folder name stands for: 0..3 (grade, oess prefixes), 10 healthy, 12 diseased, -1 none.
 int folder_grade(const std::string& name) {
   static const std::regex grade(R"(^(grade|oess)?[ _-]?([0-3])$)");
-  const std::string n = lower(name);
+  const std::string n = ascii_lower(name);
   std::smatch m;
   if (std::regex_match(n, m, grade)) return m[2].str()[0] - '0';
   if (n == "healthy") return 10;

@@ -7,6 +7,7 @@
 
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
+#include "oess/core/text.h"
 
 namespace oess::io {
 
@@ -17,13 +18,9 @@ int CsvTable::column(const std::string& name) const {
 }
 
 int CsvTable::find_column(const std::string& want, const std::vector<std::string>& names) const {
-  auto lower = [](std::string x) {
-    for (char& ch : x) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    return x;
-  };
   auto index_of = [&](const std::string& n) {
     for (size_t i = 0; i < header.size(); ++i)
-      if (lower(header[i]) == lower(n)) return static_cast<int>(i);
+      if (ascii_lower(header[i]) == ascii_lower(n)) return static_cast<int>(i);
     return -1;
   };
   if (!want.empty()) return index_of(want);

@@ -34,7 +34,7 @@ class Handle {
   herr_t (*close_)(hid_t);
 };
 
-struct Reader {
+struct H5Reader {
   std::string path;
   uint64_t file_bytes = 0;
 
@@ -131,7 +131,7 @@ KerasModel read_keras_h5(const std::string& path) {
   if (is_hdf5 <= 0) throw Error(fmt::format("{}: not an HDF5 file (or a damaged one)", path));
   Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   if (!file.ok()) throw Error(fmt::format("{}: cannot open as HDF5 (damaged or truncated?)", path));
-  Reader r{path, static_cast<uint64_t>(fs::file_size(path, ec))};
+  H5Reader r{path, static_cast<uint64_t>(fs::file_size(path, ec))};
   KerasModel m;
   m.format = "keras-h5";
   m.path = path;
