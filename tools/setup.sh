@@ -19,6 +19,10 @@ packages=(
   libcli11-dev nlohmann-json3-dev catch2 libgdcm-dev libhdf5-dev
   # ONNX protobuf, checker and shape inference (`oess export --format onnx`)
   libonnx-dev libprotobuf-dev
+  # an optimised BLAS for LibTorch (Debian's links libblas.so.3: the reference BLAS unless this is there);
+  # the OpenMP build shares LibTorch's OpenMP threads, and oess sets its thread count per kind of work
+  # (docs/PERFORMANCE.md, "BLAS")
+  libopenblas0-openmp
   # test oracles: Python torchvision (network parity), scikit-learn (metrics, classifiers)
   python3-torchvision python3-sklearn python3-pydicom python3-pil
   # paired statistics oracles (McNemar, Holm): SciPy, statsmodels
@@ -57,6 +61,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
 else
   echo "oess setup: all ${#packages[@]} Debian packages present"
 fi
+
+# LibTorch finds its BLAS through Debian's libblas.so.3 alternative, which installing OpenBLAS points at it
+# unless someone chose another by hand: say so (a run on the reference BLAS warns too), change nothing.
+blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)
+case "$blas" in
+  */openblas*) ;;
+  *) echo "oess setup: warning: libblas.so.3 is ${blas:-missing}, not OpenBLAS: training runs several times slower;" \
+          "\`sudo update-alternatives --auto libblas.so.3-x86_64-linux-gnu\` picks OpenBLAS" >&2 ;;
+esac
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
   echo "oess setup: configuring $build (Release)"

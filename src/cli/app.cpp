@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -13,10 +14,24 @@
 
 #include "commands.h"
 #include "oess/core/error.h"
+#include "oess/platform/platform.h"
 #include "oess/version.h"
 
 namespace oess::cli {
 namespace {
+
+// What this process computes with: CPU, oneDNN's ISA, the BLAS LibTorch loaded, the threads (issue #30).
+std::string compute_info() {
+  std::string out;
+  for (const auto& [key, value] : platform::facts()) out += fmt::format("{}: {}\n", key, value);
+  out += fmt::format(
+      "threads: LibTorch {} by default, on {} CPU(s) this process may use (a run's features.threads and "
+      "classifier.threads set its own)\n",
+      at::get_num_threads(), platform::cpu().cores);
+  const std::string warning = platform::reference_blas_warning(platform::blas());
+  if (!warning.empty()) out += "warning: " + warning + "\n";
+  return out;
+}
 
 std::unique_ptr<CLI::App> make_app() {
   auto holder = std::make_unique<CLI::App>(
@@ -25,9 +40,11 @@ std::unique_ptr<CLI::App> make_app() {
       "ensembles, metrics with confidence intervals, exported models that score new images.",
       "oess");
   CLI::App& app = *holder;
-  std::string info = build_info();
-  while (!info.empty() && info.back() == '\n') info.pop_back();
-  app.set_version_flag("--version", info);
+  app.set_version_flag("--version", [] {  // asked only when --version is given
+    std::string info = build_info() + compute_info();
+    while (!info.empty() && info.back() == '\n') info.pop_back();
+    return info;
+  });
   app.require_subcommand(0, 1);
   app.footer("Each subcommand has its own --help. Exit codes: 0 success, 1 failed work, 2 bad usage.");
   // In the order of the work: data, weights, features, experiments, results, models.

@@ -287,6 +287,7 @@ void announce(Chain& c, const config::Config& cf, const StageRange& r, const std
                           models::flavour_name(sem.flavour), c.s.extract.preprocessing));
     }
   }
+  con.say(platform_lines(c));
   if (c.s.manifest == "synthetic")
     c.notes.push_back("Data: the embedded synthetic dataset (oess synth), not clinical images.");
   for (const auto& w : c.warnings)  // what reading the config changed (the rest come as the stages find them)

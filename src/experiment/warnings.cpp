@@ -2,14 +2,18 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <torch/version.h>
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
 #include "oess/experiment/chain.h"
+#include "oess/platform/platform.h"
+#include "oess/version.h"
 
 namespace oess::experiment {
 
@@ -105,6 +109,22 @@ void tap_warnings(const Chain& c, std::vector<RunWarning>& out) {
                             : "; data.split.method: kfold shows how often each tap wins across folds")});
 }
 
+std::string platform_lines(Chain& c) {
+  std::map<std::string, std::string> f;
+  for (const auto& [key, value] : platform::facts()) f[key] = value;
+  std::string out = fmt::format("cpu: {}; {}; oneDNN {}, memory layout {}\n", f["cpu"], f["cpu_isa"],
+                                f["onednn_isa"], f["memory_layout"]);
+  out +=
+      fmt::format("blas: {} ({}, {}); threads: {} for extraction, 1 per classifier fit ({} at a time)\n",
+                  f["blas"], f["blas_threading"], f["blas_library"], c.s.extract.threads, c.s.train_threads);
+  const std::string warning = platform::reference_blas_warning(platform::blas());
+  if (!warning.empty()) {
+    add_warning(c.warnings, {"reference_blas", warning});
+    out += fmt::format("warning [reference_blas]: {}\n", warning);
+  }
+  return out;
+}
+
 std::string metrics_with_warnings(const std::string& metrics_text, const std::vector<RunWarning>& warnings) {
   auto j = nlohmann::ordered_json::parse(metrics_text);
   j["warnings"] = nlohmann::ordered_json::array();
@@ -128,6 +148,12 @@ void write_metrics(Chain& c, const std::string& dir) {
     c.metrics_text = j.dump(2) + "\n";
   }
   c.metrics_text = metrics_with_warnings(c.metrics_text, c.warnings);
+  auto j = nlohmann::ordered_json::parse(c.metrics_text);
+  j["build"] = {{"oess", OESS_VERSION_STRING}, {"libtorch", TORCH_VERSION}};
+  for (const auto& [key, value] : platform::facts()) j["build"][key] = value;
+  j["build"]["threads"] = {
+      {"features", c.s.extract.threads}, {"classifier", c.s.train_threads}, {"blas_per_classifier_fit", 1}};
+  c.metrics_text = j.dump(2) + "\n";
   write_file_atomic((std::filesystem::path(dir) / "metrics.json").string(), c.metrics_text);
 }
 

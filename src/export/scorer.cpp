@@ -10,6 +10,7 @@
 #include "oess/export/scorer.h"
 #include "oess/features/extractor.h"
 #include "oess/models/taps.h"
+#include "oess/platform/platform.h"
 #include "scorer_impl.h"
 
 namespace oess::exporting {
@@ -44,7 +45,7 @@ Scorer::Scorer(const ModelFile& m, const std::string& device, int threads, int b
   if (!report.unexpected.empty() || !report.mismatched.empty() ||
       report.loaded != static_cast<int64_t>(m.backbone.size()))
     throw Error(fmt::format("model backbone does not fit {}: {}", m.meta.at("arch"), report.details()));
-  im.backbone->set_fast_paths({/*fold_batchnorm=*/true, /*channels_last=*/true});  // as extraction
+  im.backbone->set_fast_paths(models::Backbone::FastPaths::for_this_cpu());  // as extraction
   im.device = models::parse_device(device);
   im.backbone->to(im.device);
   for (auto& p : im.backbone->module().parameters()) p.requires_grad_(false);  // heat maps: inputs only
@@ -57,6 +58,7 @@ Scorer::Scorer(const ModelFile& m, const std::string& device, int threads, int b
     if (std::find(im.taps.begin(), im.taps.end(), base_tap(t)) == im.taps.end())
       im.taps.push_back(base_tap(t));
   torch::set_num_threads(threads);
+  platform::set_blas_threads(threads);  // one computation at a time: all of its threads
 }
 
 Scorer::~Scorer() = default;

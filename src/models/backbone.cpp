@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include "oess/core/error.h"
 #include "oess/core/warning.h"
+#include "oess/platform/platform.h"
 
 namespace oess::models {
 namespace {
@@ -167,6 +168,10 @@ void Backbone::to(const torch::Device& device) {
   module().to(device);
   device_ = device;
   set_fast_paths(fast_);  // re-derive folded weights and layouts on the new device
+}
+
+Backbone::FastPaths Backbone::FastPaths::for_this_cpu() {
+  return {/*fold_batchnorm=*/true, /*channels_last=*/platform::channels_last_pays()};
 }
 
 void Backbone::set_fast_paths(const FastPaths& f) {

@@ -8,6 +8,7 @@
 #include "oess/core/error.h"
 #include "oess/core/parallel.h"
 #include "oess/metrics/metrics.h"
+#include "oess/platform/platform.h"
 
 namespace oess::train {
 
@@ -21,8 +22,16 @@ std::vector<int> take_grades(const std::vector<int>& grades, const std::vector<i
   return out;
 }
 
-OneTorchThread::OneTorchThread() : before_(torch::get_num_threads()) { torch::set_num_threads(1); }
-OneTorchThread::~OneTorchThread() { torch::set_num_threads(before_); }
+OneTorchThread::OneTorchThread() : before_(torch::get_num_threads()) {
+  torch::set_num_threads(1);
+  blas_before_ = platform::set_blas_threads(1);
+}
+// The BLAS first: OpenBLAS's OpenMP build sets the calling thread's OpenMP count too, which LibTorch's own
+// count then overrides with its value.
+OneTorchThread::~OneTorchThread() {
+  platform::set_blas_threads(blas_before_);
+  torch::set_num_threads(before_);
+}
 
 TapResult fit_tap(const features::FeatureSet& f, const std::string& tap, const Rows& rows,
                   const std::vector<int>& grades, const TrainOptions& o) {

@@ -87,8 +87,18 @@ metrics = json.load(open(os.path.join(out, "metrics.json")))
 run("evaluate", "--predictions", os.path.join(out, "predictions.csv"), "--bootstrap", "300", "--seed", "0",
     "--out", os.path.join(work, "evaluated.json"))
 check(json.load(open(os.path.join(work, "evaluated.json"))) ==
-      {k: v for k, v in metrics.items() if k not in ("warnings", "split")},
-      "metrics.json (but the run's warnings and split) equals `oess evaluate` on predictions.csv")
+      {k: v for k, v in metrics.items() if k not in ("warnings", "split", "build")},
+      "metrics.json (but the run's warnings, split and build) equals `oess evaluate` on predictions.csv")
+build = metrics["build"]
+check(build["blas"].startswith("OpenBLAS") and build["blas_threading"] == "openmp" and
+      os.path.realpath(build["blas_library"]) == os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3"),
+      f"metrics.json's build names the BLAS that Debian's libblas.so.3 points to: {build['blas']}")
+check(build["threads"] == {"features": 2, "classifier": 2, "blas_per_classifier_fit": 1} and
+      build["onednn_isa"] not in ("", "not loaded") and build["cpu"],
+      f"and the threads, oneDNN's ISA ({build['onednn_isa']}) and the CPU ({build['cpu']})")
+log = open(os.path.join(out, "log.txt")).read()
+check(f"blas: {build['blas']} (openmp" in log and "threads: 2 for extraction, 1 per classifier fit" in log,
+      "log.txt says the same")
 per_part = {part: [sum(1 for r in split if r["split"] == part and int(r["score"]) == g) for g in range(4)]
             for part in ("train", "val", "test")}
 check(all(metrics["split"][part] == per_part[part] for part in per_part) and metrics["split"]["method"] == "per_class",
@@ -133,6 +143,20 @@ check(json.load(open(os.path.join(work, "rerun", "metrics.json"))) == metrics,
       "config.resolved.yaml reruns to the same metrics.json")
 check(open(os.path.join(work, "rerun", "predictions.csv")).read() ==
       open(os.path.join(out, "predictions.csv")).read(), "and the same predictions.csv")
+
+# The same run made to load the reference BLAS (Debian's folder for it first on the loader's path): the coded
+# warning with the fix, the same predictions' grades.
+p = subprocess.run([oess, "run", config, "--stage", "sweep..evaluate", "--out", os.path.join(work, "ref-blas")],
+                   capture_output=True, text=True, env=dict(os.environ, LD_LIBRARY_PATH="/usr/lib/x86_64-linux-gnu/blas"))
+check(p.returncode == 0, "a run on the reference BLAS completes")
+ref = json.load(open(os.path.join(work, "ref-blas", "metrics.json")))
+ref_codes = {w["code"]: w["message"] for w in ref["warnings"]}
+check(ref["build"]["blas"] == "reference" and "apt-get install libopenblas0-openmp" in ref_codes.get("reference_blas", ""),
+      "on the reference BLAS: metrics.json's build says so and the warning reference_blas gives the fix")
+check("warning [reference_blas]" in p.stdout and "reference_blas" not in [w["code"] for w in metrics["warnings"]],
+      "the console says it too; the run on OpenBLAS has no such warning")
+check([r["pred"] for r in rows(os.path.join(work, "ref-blas", "predictions.csv"))] == [r["pred"] for r in pred],
+      "the test predictions' grades are the same on either BLAS")
 
 # From the sweep stage: features must come from the cache.
 run("run", config, "--stage", "sweep..", "--out", os.path.join(work, "from-sweep"))

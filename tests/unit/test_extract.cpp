@@ -10,6 +10,7 @@
 #include "oess/features/cache.h"
 #include "oess/features/extractor.h"
 #include "oess/models/preprocessing.h"
+#include "oess/platform/platform.h"
 
 namespace fs = std::filesystem;
 using namespace oess;
@@ -85,6 +86,29 @@ TEST_CASE("extracted features equal the backbone's taps, pooled (fast paths on v
   std::cout << "extract vs backbone: worst max|diff| = " << worst << " * max|ref| (tolerance 1e-4)\n";
   CHECK(f.paths[0] == dataset()[0].label);
   CHECK(f.meta.at("taps") == "mixed0,mixed1,mixed2,mixed3,mixed4,mixed5,mixed6,mixed7,mixed8,mixed9,mixed10");
+}
+
+TEST_CASE("the memory layout chosen for this CPU gives the other layout's features (1e-5)", "[extract]") {
+  auto o = options();
+  o.weights = std::string(OESS_FIXTURE_DIR) + "/inception_v3.plain.pt";
+  o.taps = {"all"};
+  o.pooling = "avg";
+  CHECK(o.fast.fold_batchnorm);
+  CHECK(o.fast.channels_last == oess::platform::channels_last_pays());
+  const auto chosen = features::extract_features(dataset(), o);
+  o.fast.channels_last = !o.fast.channels_last;
+  const auto other = features::extract_features(dataset(), o);
+  REQUIRE(chosen.taps == other.taps);
+  double worst = 0;
+  for (const auto& tap : chosen.taps) {
+    const auto& a = chosen.data.at(tap);
+    const double scale = a.abs().max().item<double>();
+    const double err = (a - other.data.at(tap)).abs().max().item<double>();
+    CHECK(err <= 1e-5 * scale);
+    worst = std::max(worst, err / scale);
+  }
+  std::cout << "chosen layout vs the other: worst max|diff| = " << worst
+            << " * max|feature| (tolerance 1e-5)\n";
 }
 
 TEST_CASE("max pooling and full maps", "[extract]") {

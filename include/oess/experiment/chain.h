@@ -129,6 +129,10 @@ void split_warnings(const Settings& s, const data::Manifest& m, const data::Spli
                     const std::string& where, bool test_part, std::vector<RunWarning>& out);
 void tap_warnings(const Chain& c, std::vector<RunWarning>& out);
 std::string metrics_with_warnings(const std::string& metrics_text, const std::vector<RunWarning>& warnings);
+// What the run computes with, for its console and log.txt (metrics.json's "build" block says the same): the
+// CPU, oneDNN's ISA and the memory layout, the BLAS and the threads; on the reference BLAS it adds the coded
+// warning reference_blas to c.warnings and says it.
+std::string platform_lines(Chain& c);
 void write_metrics(Chain& c, const std::string& dir);
 
 // check_data: the data stage's look at every image (data/dataset_check.h) after the split. `part` gives

@@ -50,7 +50,7 @@ struct ExtractOptions {
   bool cache_only = false;  // every row must come from the cache (oess::Error naming the first missing)
   int shard_k = 1, shard_n = 1;
   double max_full_bytes = 4.0 * (1ull << 30);
-  models::Backbone::FastPaths fast{/*fold_batchnorm=*/true, /*channels_last=*/true};
+  models::Backbone::FastPaths fast = models::Backbone::FastPaths::for_this_cpu();
 };
 
 struct ExtractStats {

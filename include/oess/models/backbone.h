@@ -88,10 +88,13 @@ class Backbone {
   // Inference fast paths, each checked by the parity tests at 1e-4 (docs/PERFORMANCE.md has their effect):
   //   fold_batchnorm  Inception: every conv + BatchNorm pair becomes one conv with bias (w * g / sqrt(v + e),
   //                   b - m * g / sqrt(v + e)), computed from the current weights; load() undoes it.
-  //   channels_last   weights and inputs in NHWC memory layout, which oneDNN's kernels prefer.
+  //   channels_last   weights and inputs in NHWC memory layout, which oneDNN's kernels prefer from AVX up.
+  // for_this_cpu(): what extraction and scoring use — folding always (less work on any CPU), channels_last
+  // where platform::channels_last_pays() (docs/PERFORMANCE.md, "Memory layout").
   struct FastPaths {
     bool fold_batchnorm = false;
     bool channels_last = false;
+    static FastPaths for_this_cpu();
   };
   void set_fast_paths(const FastPaths& f);
   const FastPaths& fast_paths() const { return fast_; }

@@ -53,9 +53,10 @@ SweepResult sweep(const features::FeatureSet& f, const Rows& rows, const std::ve
 torch::Tensor take_rows(const torch::Tensor& x, const std::vector<int64_t>& idx);
 std::vector<int> take_grades(const std::vector<int>& grades, const std::vector<int64_t>& idx);
 
-// While alive, LibTorch computes on one thread per calling thread; the count before is restored when it goes
-// (also on an exception). Taken before parallel_for starts its workers, so that a nested sweep, which takes
-// one too, saves and restores 1.
+// While alive, LibTorch computes on one thread per calling thread, and the BLAS (platform::set_blas_threads)
+// on one thread: fits run side by side, and a BLAS pool per fit would fight them for the cores. The counts
+// before are restored when it goes (also on an exception). Taken before parallel_for starts its workers, so
+// that a nested sweep, which takes one too, saves and restores 1.
 class OneTorchThread {
  public:
   OneTorchThread();
@@ -64,7 +65,7 @@ class OneTorchThread {
   OneTorchThread& operator=(const OneTorchThread&) = delete;
 
  private:
-  int before_;
+  int before_, blas_before_;
 };
 
 }  // namespace oess::train

@@ -1,0 +1,67 @@
+// What the process computes with (oess/platform): the BLAS LibTorch loaded, its thread setting, oneDNN's ISA.
+// The suite runs after tools/setup.sh, which installs OpenBLAS: a process on the reference BLAS fails here.
+#include <torch/torch.h>
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "oess/platform/platform.h"
+#include "oess/train/sweep.h"
+
+namespace fs = std::filesystem;
+
+TEST_CASE("LibTorch runs on an optimised BLAS after set-up, not the reference one", "[platform][blas]") {
+  torch::mm(torch::ones({8, 8}), torch::ones({8, 8}));  // the BLAS is loaded with LibTorch; use it once
+  const auto b = oess::platform::blas();
+  INFO("BLAS: " << b.vendor << " / " << b.config << " / " << b.library);
+  REQUIRE_FALSE(b.library.empty());
+  CHECK_FALSE(b.reference());
+  CHECK(b.vendor == "OpenBLAS");
+  CHECK(b.threading == "openmp");  // the flavour tools/setup.sh installs (docs/PERFORMANCE.md, "BLAS")
+  // The file the loader mapped is the one Debian's libblas.so.3 alternative points to (unless the
+  // environment points the loader elsewhere).
+  if (std::getenv("LD_LIBRARY_PATH") == nullptr)
+    CHECK(fs::canonical(b.library) == fs::canonical("/usr/lib/x86_64-linux-gnu/libblas.so.3"));
+  CHECK(oess::platform::reference_blas_warning(b).empty());
+}
+
+TEST_CASE("oess sets the BLAS's thread count and restores it", "[platform][blas]") {
+  const int before = oess::platform::blas().threads;
+  {
+    oess::platform::BlasThreads one(1);
+    CHECK(oess::platform::blas().threads == 1);
+    {
+      oess::platform::BlasThreads two(2);
+      CHECK(oess::platform::blas().threads == 2);
+    }
+    CHECK(oess::platform::blas().threads == 1);
+  }
+  CHECK(oess::platform::blas().threads == before);
+  {
+    oess::train::OneTorchThread single;  // what the sweep and the ensemble take around their parallel fits
+    CHECK(oess::platform::blas().threads == 1);
+    CHECK(torch::get_num_threads() == 1);
+  }
+  CHECK(oess::platform::blas().threads == before);
+}
+
+TEST_CASE("the CPU facts come from /proc/cpuinfo", "[platform]") {
+  const auto c = oess::platform::cpu();
+  CHECK_FALSE(c.model.empty());
+  CHECK(c.cores >= 1);
+  const auto facts = oess::platform::facts();
+  REQUIRE(facts.size() == 6);
+  CHECK(facts[0].first == "cpu");
+  CHECK(facts[3].first == "blas");
+}
+
+// Run by the platform.onednn_isa test with DNNL_VERBOSE=1: oneDNN prints the ISA it dispatches to in its own
+// words, and the script compares them with what oess reports.
+TEST_CASE("print oneDNN's ISA as oess reads it", "[.onednn]") {
+  torch::NoGradGuard no_grad;
+  torch::set_num_threads(2);
+  auto y = torch::conv2d(torch::ones({16, 8, 16, 16}), torch::ones({8, 8, 3, 3}));
+  REQUIRE(y.size(1) == 8);
+  std::printf("oess onednn_isa: %s\n", oess::platform::onednn_isa().c_str());
+}
