@@ -2,6 +2,7 @@
 #include "oess/export/export_run.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -44,7 +45,9 @@ io::StateDict backbone_prefix(const features::ExtractOptions& e,
   return out;
 }
 
-// The first kReferenceImages training images of the run's split.csv (manifest order), as files.
+// The first kReferenceImages training images of the run's split.csv (manifest order), as files: the
+// `split` column of a single split, the `refit` column of a K-fold run (the exported model's own part), as
+// the export stage of `oess run` takes them.
 std::vector<std::string> reference_images(const fs::path& dir, const settings::Settings& s) {
   std::vector<std::string> train;
   if (!fs::is_regular_file(dir / "split.csv")) return train;
@@ -52,9 +55,16 @@ std::vector<std::string> reference_images(const fs::path& dir, const settings::S
   std::map<std::string, std::string> file_of;
   for (const auto& smp : man.samples) file_of[smp.rel_path] = smp.path;
   const auto split = io::read_csv((dir / "split.csv").string());
-  for (size_t r = 0; r < split.rows.size() && train.size() < kReferenceImages; ++r)
-    if (split.rows[r].size() >= 4 && split.rows[r][3] == "train" && file_of.count(split.rows[r][0]))
-      train.push_back(file_of.at(split.rows[r][0]));
+  const int path = split.column("path");
+  const int part = split.find_column("", {"split", "refit"});
+  if (path < 0 || part < 0) return train;
+  const auto need = static_cast<size_t>(std::max(path, part));
+  for (size_t r = 0; r < split.rows.size() && train.size() < kReferenceImages; ++r) {
+    const auto& row = split.rows[r];
+    if (row.size() > need && row[static_cast<size_t>(part)] == "train" &&
+        file_of.count(row[static_cast<size_t>(path)]))
+      train.push_back(file_of.at(row[static_cast<size_t>(path)]));
+  }
   return train;
 }
 
@@ -143,6 +153,11 @@ void export_run(const std::string& run_dir, const std::string& out_file) {
   r.metrics_text =
       fs::is_regular_file(dir / "metrics.json") ? read_file((dir / "metrics.json").string()) : "{}";
   r.reference_images = reference_images(dir, r.s);
+  if (r.reference_images.empty())
+    spdlog::warn(
+        "{}: no training image of {}/split.csv found in {}: the model gets no heat-map references "
+        "(`oess score --heatmap` will need --heatmap-method gradcam)",
+        run_dir, run_dir, settings::manifest_file(r.s));
   write_model(out_file, export_model(r));
 }
 

@@ -49,8 +49,9 @@ void check_heat_options(const ModelFile& m, const HeatOptions& o) {
   if (!m.reference.count("input"))
     throw Error(
         "this model holds no reference input (reference.input), which the ig and gradcam-ig heat maps start "
-        "from: it was exported by an older oess. Re-export it (oess export --run RUN --out FILE) or use "
-        "--heatmap-method gradcam");
+        "from: its export found none of the run's training images (`oess export --run RUN` warns when the "
+        "run's split.csv or manifest is not where the run left it). Re-export it from a run folder whose "
+        "manifest and images are in place, or use --heatmap-method gradcam");
   if (o.steps < 1) throw UsageError(fmt::format("integrated gradients: steps {} must be >= 1", o.steps));
   if (!(o.smooth >= 0 && o.smooth < 1))
     throw UsageError(fmt::format("heat-map smoothing {} is outside [0, 1)", o.smooth));

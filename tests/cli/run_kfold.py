@@ -90,11 +90,12 @@ check(sorted(r["path"] for r in pred) == sorted(fold_of), "predictions.csv holds
 check(all(int(r["fold"]) == fold_of[r["path"]] for r in pred), "its fold column is split.csv's")
 metrics = json.load(open(os.path.join(out, "metrics.json")))
 cv = metrics.pop("cross_validation")
+metrics.pop("build")
 check("random_weights" in [w["code"] for w in metrics.pop("warnings")], "metrics.json lists the run's warnings")
 run("evaluate", "--predictions", os.path.join(out, "predictions.csv"), "--bootstrap", "200", "--seed", "0",
     "--out", os.path.join(work, "evaluated.json"))
 check(json.load(open(os.path.join(work, "evaluated.json"))) == metrics,
-      "metrics.json (but cross_validation and warnings) equals `oess evaluate` on predictions.csv")
+      "metrics.json (but cross_validation, warnings and build) equals `oess evaluate` on predictions.csv")
 check(metrics["bootstrap"]["unit"] == "patient", "its bootstrap CIs resample patients")
 y = np.array([int(r["truth"]) for r in pred])
 yhat = np.array([int(r["pred"]) for r in pred])
@@ -191,9 +192,12 @@ check("not kfold" in p.stderr and not os.path.exists(os.path.join(work, "single"
 
 # Folds x taps share one thread pool: one thread gives the same results as two.
 run("run", config, "--set", "classifier.threads=1", "--stage", "..evaluate", "--out", os.path.join(work, "one-thread"))
-for name in ["predictions.csv", "metrics.json", "layers.csv"]:
+for name in ["predictions.csv", "layers.csv"]:
     check(open(os.path.join(work, "one-thread", name), "rb").read() == open(os.path.join(out, name), "rb").read(),
           f"classifier.threads 1 and 2 give an identical {name}")
+one, two = (json.load(open(os.path.join(d, "metrics.json"))) for d in (os.path.join(work, "one-thread"), out))
+check(one.pop("build")["threads"]["classifier"] == 1 and two.pop("build")["threads"]["classifier"] == 2 and one == two,
+      "and an identical metrics.json, but for its build block, which says which thread count ran")
 
 # The exported model: refit on every image with the chosen tap; scores like any run's.
 model = json.load(open(os.path.join(out, "model", "model.json")))
@@ -206,6 +210,16 @@ p = run("score", "--model", os.path.join(out, "model", "model.pt"), "--csv", os.
 check(len(rows(os.path.join(work, "scores.csv"))) == 3, "`oess score` scores images with the refit model")
 check(f"refit on every image after {K}-fold cross-validation (tap {cv['refit_tap']}" in p.stderr and
       "out-of-fold" in p.stderr, "and says it is a cross-validated refit, with the folds' figure")
+# `oess export --run` of a K-fold run finds the refit's training images (split.csv's refit column) for the
+# heat-map references, as the run's own export did: the default heat map works with either file.
+exported = os.path.join(work, "exported.pt")
+p = run("export", "--run", out, "--out", exported)
+check("no heat-map references" not in p.stderr, "oess export --run finds the K-fold run's reference images")
+for name, file in (("the run's model.pt", os.path.join(out, "model", "model.pt")), ("oess export --run's", exported)):
+    heat = os.path.join(work, "heat-" + os.path.basename(file))
+    run("score", "--model", file, "--heatmap", heat, images[0])
+    check(len([f for f in os.listdir(heat) if f.endswith(".png")]) == 1,
+          f"{name} makes the default (gradcam-ig) heat map")
 
 # The comparator, cross-validated.
 bout = os.path.join(work, "baseline")
