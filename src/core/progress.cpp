@@ -1,11 +1,23 @@
 #include "oess/core/progress.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cstdio>
 
 namespace oess {
+
+namespace {
+
+std::string eta_text(double seconds) {
+  const auto s = static_cast<long>(seconds + 0.5);
+  if (s < 60) return fmt::format("{} s", s);
+  if (s < 3600) return fmt::format("{} min {:02} s", s / 60, s % 60);
+  return fmt::format("{} h {:02} min", s / 3600, (s % 3600) / 60);
+}
+
+}  // namespace
 
 bool Progress::on_terminal() { return ::isatty(STDERR_FILENO) == 1; }
 
@@ -19,8 +31,18 @@ Progress::Progress(std::string label, int64_t total, std::string unit)
 
 void Progress::update(int64_t done) {
   done_ = done;
-  if (!tty_) return;
   const auto now = std::chrono::steady_clock::now();
+  if (!tty_) {
+    // Logs and pipes: a line every kLogEvery (stderr and, during a run, its log.txt), none for short work.
+    if (done >= total_ || now - last_draw_ < kLogEvery) return;
+    last_draw_ = now;
+    const double secs = std::chrono::duration<double>(now - start_).count();
+    const double rate = secs > 0 ? done / secs : 0;
+    spdlog::info("{}: {}/{} {} ({:.0f}%), {:.1f} {}/s, ETA {}", label_, done, total_, unit_,
+                 total_ > 0 ? 100.0 * done / total_ : 100.0, rate, unit_,
+                 rate > 0 ? eta_text((total_ - done) / rate) : "unknown");
+    return;
+  }
   if (done < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
   const double secs = std::chrono::duration<double>(now - start_).count();

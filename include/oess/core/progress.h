@@ -2,8 +2,9 @@
 // oess/core/progress.h — progress on stderr for long work.
 //
 // On a terminal: one self-rewriting line "label [#####     ] done/total  rate/s  ETA", at most 10 times a
-// second. Otherwise (logs, CI): nothing until finish(), which prints one summary line. Not thread-safe:
-// callers serialise update().
+// second. Otherwise (output to a file or pipe, CI): a logged line every 20 s ("label: done/total unit (P%),
+// rate, ETA"; spdlog, so a run's log.txt has it too), nothing for work that ends sooner. finish() prints one
+// summary line either way. Not thread-safe: callers serialise update().
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -16,6 +17,7 @@ class Progress {
   void update(int64_t done);
   void finish(const std::string& note = "");
   static bool on_terminal();
+  static constexpr std::chrono::seconds kLogEvery{20};
 
  private:
   std::string label_, unit_;
