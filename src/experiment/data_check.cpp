@@ -2,7 +2,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <filesystem>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "oess/core/error.h"
@@ -14,6 +16,8 @@
 namespace oess::experiment {
 
 namespace {
+
+namespace fs = std::filesystem;
 
 // "a.png (grade 1, train), b.png (grade 2, test)" for a group, at most 4 members named.
 std::string members(const data::Manifest& m, const data::DuplicateGroup& g, const std::vector<int>& part,
@@ -28,6 +32,35 @@ std::string members(const data::Manifest& m, const data::DuplicateGroup& g, cons
   }
   return fmt::format("{}{}", fmt::join(named, ", "),
                      g.samples.size() > 4 ? fmt::format(" and {} more", g.samples.size() - 4) : "");
+}
+
+// What every image of the manifest looks like, decoded once per process: a grid's variants that read the same
+// manifest (the same files, unchanged: path, size and modification time) share one inspection; only the
+// comparison, which depends on each variant's split, runs again.
+const std::vector<data::ImageFacts>& inspected(const Chain& c,
+                                               const std::function<void(const std::string&)>& say) {
+  static std::mutex mutex;
+  static std::map<std::string, std::vector<data::ImageFacts>> memo;
+  const auto& m = c.manifest;
+  std::string key = m.file + "\n";
+  for (const auto& smp : m.samples) {
+    std::error_code ec;
+    const auto size = fs::file_size(smp.path, ec);
+    const auto time = fs::last_write_time(smp.path, ec).time_since_epoch().count();
+    key += fmt::format("{}\t{}\t{}\n", smp.path, ec ? 0 : size, ec ? 0 : time);
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  if (auto it = memo.find(key); it != memo.end()) {
+    say(
+        fmt::format("  data check: the {} images were decoded and inspected earlier in this process (same "
+                    "manifest, files unchanged): not again\n",
+                    m.samples.size()));
+    return it->second;
+  }
+  Progress bar("data check", static_cast<int64_t>(m.samples.size()));
+  auto images = data::inspect_images(m, c.s.extract.threads, [&bar](int64_t d, int64_t) { bar.update(d); });
+  bar.finish();
+  return memo.emplace(std::move(key), std::move(images)).first->second;
 }
 
 }  // namespace
@@ -63,10 +96,7 @@ std::vector<std::string> fold_part_names(const Kfold& k) {
 void check_data(Chain& c, const std::vector<int>& part, const std::vector<std::string>& part_names,
                 const std::function<void(const std::string&)>& say) {
   const auto& m = c.manifest;
-  Progress bar("data check", static_cast<int64_t>(m.samples.size()));
-  const auto images =
-      data::inspect_images(m, c.s.extract.threads, [&bar](int64_t d, int64_t) { bar.update(d); });
-  bar.finish();
+  const auto& images = inspected(c, say);
   const auto s = data::summarise(m, images, data::find_duplicates(m, images, part));
   c.dataset = s.lines(m, part_names, part);
   for (const auto& line : c.dataset) say("  " + line + "\n");

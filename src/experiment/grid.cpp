@@ -127,7 +127,7 @@ Grid read_grid(const std::string& file, const std::vector<std::string>& cli) {
   if (node && node.IsMap()) {
     for (const auto& kv : node) {
       const std::string key = kv.first.Scalar();
-      if (key == "reference" || key == "variants") continue;
+      if (key == "reference" || key == "variants" || key == "export") continue;
       check_key(key, at(file, kv.first));
       std::vector<std::string> values;
       if (kv.second.IsSequence())
@@ -138,6 +138,9 @@ Grid read_grid(const std::string& file, const std::vector<std::string>& cli) {
       axes.emplace_back(key, values);
     }
     if (node["reference"]) g.reference = node["reference"].Scalar();
+    if (node["export"] && !YAML::convert<bool>::decode(node["export"], g.export_models))
+      throw UsageError(fmt::format("{}: grid: export: expected true or false, not \"{}\"",
+                                   at(file, node["export"]), yaml_text(node["export"])));
   }
   for (const auto& c : cli) {
     const size_t eq = c.find('=');
@@ -185,7 +188,8 @@ config::Config variant_config(const config::Config& base, const GridVariant& v) 
 }
 
 std::string grid_yaml(const Grid& grid) {
-  std::string out = fmt::format("grid:\n  reference: {}\n  variants:\n", grid.reference);
+  std::string out = fmt::format("grid:\n  reference: {}\n{}  variants:\n", grid.reference,
+                                grid.export_models ? "  export: true\n" : "");
   for (const auto& v : grid.variants) {
     out += fmt::format("    - name: {}\n      set:{}\n", v.name, v.sets.empty() ? " {}" : "");
     for (const auto& [key, value] : v.sets) out += fmt::format("        {}: {}\n", key, value);
@@ -206,8 +210,12 @@ void run_grid(const config::Config& base, const Grid& grid, const RunOptions& op
     throw UsageError(fmt::format("--variant {}: not a variant of this grid ({})", options.variant,
                                  fmt::join(names, ", ")));
   }
-  fmt::print("grid: {} variant(s) into {}/variants/, reference {}\n", grid.variants.size(), dir,
-             grid.reference);
+  const auto& names = stage_names();
+  const size_t report = static_cast<size_t>(std::find(names.begin(), names.end(), "report") - names.begin());
+  fmt::print("grid: {} variant(s) into {}/variants/, reference {}; {}\n", grid.variants.size(), dir,
+             grid.reference,
+             grid.export_models ? "each variant exports its model (export: true)"
+                                : "no variant exports a model (grid: export: true asks for them)");
   for (size_t i = 0; i < grid.variants.size(); ++i) {
     const auto& v = grid.variants[i];
     if (!options.variant.empty() && v.name != options.variant) continue;
@@ -227,11 +235,11 @@ void run_grid(const config::Config& base, const Grid& grid, const RunOptions& op
     fmt::print("\n=== variant {}/{} {} ({})\n", i + 1, grid.variants.size(), v.name, fmt::join(sets, ", "));
     RunOptions o = options;
     o.out_dir = vdir;
+    if (!grid.export_models) o.stages.last = std::min(o.stages.last, report);
     run_experiment(configs[i], o);
     write_file_atomic(done.string(), hash + "\n");
   }
   if (!options.variant.empty()) return;  // one variant alone: the comparison waits for all of them
-  const auto& names = stage_names();
   if (options.stages.last <
       static_cast<size_t>(std::find(names.begin(), names.end(), "evaluate") - names.begin())) {
     fmt::print("\ngrid: stages up to {} only: no predictions to compare yet (rerun without --stage)\n",

@@ -49,6 +49,10 @@ p = run("run", cfg)
 out = os.path.join(work, "runs", "grid")
 for v in ("ref", "reseeded", "crippled"):
     check(os.path.isfile(os.path.join(out, "variants", v, "metrics.json")), f"variant {v} is a run folder")
+check(not any(os.path.exists(os.path.join(out, "variants", v, "model")) for v in ("ref", "reseeded", "crippled"))
+      and "no variant exports a model" in p.stdout, "no variant writes a model unless the grid asks (export: true)")
+check(p.stdout.count("decoded and inspected earlier in this process") == 2,
+      "the three variants read one manifest: its images are decoded and inspected once, not three times")
 ab = {r["variant"]: r for r in rows(os.path.join(out, "ablation.csv"))}
 check(set(ab) == {"ref", "reseeded", "crippled"} and ab["ref"]["reference"] == "1", "ablation.csv: one row each")
 r = ab["reseeded"]
@@ -76,6 +80,11 @@ p = run("run", cfg)
 check(p.stdout.count("skipped") == 3 and open(os.path.join(out, "ablation.csv")).read() == before,
       "a rerun skips the 3 finished variants and gives the same ablation.csv")
 
+# export: true: each variant writes its model as a run does.
+p = run("run", config("exported", "grid:\n  export: true\n  variants:\n    - {name: only, set: {seed: 0}}\n"))
+check(os.path.isfile(os.path.join(work, "runs", "exported", "variants", "only", "model", "model.pt")) and
+      "each variant exports its model" in p.stdout, "grid export: true: the variant writes model/model.pt")
+
 # A cross product from the command line: names from the keys' last parts and values.
 p = run("run", config("cli", ""), "--grid", "data.balance=oversample,none", "--grid", "classifier.max_epochs=3",
         "--stage", "..extract")
@@ -87,6 +96,8 @@ for name, grid, extra, expect in [
     ("unknown", "", ["--grid", "classifier.lrr=0.1,0.2"], "classifier.lrr: unknown key"),
     ("refused", "", ["--grid", "data.balance=oversample,sometimes"], "grid variant balance-sometimes"),
     ("empty", "grid:\n", [], "grid: empty"),
+    ("badexport", "grid:\n  data.balance: [oversample, none]\n  export: maybe\n", [],
+     "grid: export: expected true or false, not \"maybe\""),
     ("noref", "grid:\n  data.balance: [oversample, none]\n  reference: balance-nope\n", [],
      "reference \"balance-nope\" is not a variant"),
 ]:

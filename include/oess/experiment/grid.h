@@ -7,6 +7,7 @@
 //       data.balance: [oversample, class_weights, none]
 //       features.pooling: [avg, max]
 //       reference: balance-oversample__pooling-avg     # optional; default: the first variant
+//       export: true                                   # optional; default false: no variant writes a model
 // or an explicit list: `variants: [{name: a, set: {key: value, ...}}, ...]` (names: letters, digits, . _ -).
 // `oess run CONFIG --grid key=v1,v2` adds (or replaces) a key from the command line.
 //
@@ -24,7 +25,9 @@
 //   every thread (the sweep trains taps in parallel); features are shared through the feature cache, so
 //   each distinct backbone / weights / input setting is extracted once. A finished variant (its
 //   grid.done holds the SHA-256 of the resolved config it would run now) is skipped, so an interrupted
-//   grid resumes. Then every variant is compared with the reference on the same test images
+//   grid resumes. Variants stop after their report (no model/) unless the grid says `export: true`. The data
+//   check decodes each manifest once per process (check_data): variants on the same images share it. Then
+//   every variant is compared with the reference on the same test images
 //   (metrics/paired.h: paired patient bootstrap of the accuracy and quadratic-kappa differences, McNemar
 //   exact, Holm over the grid) into RUN/ablation.csv, ablation.md, ablation.html (report/ablation.h).
 //   options.variant: only that variant (UsageError listing the variants when it is not one), no
@@ -46,6 +49,7 @@ struct GridVariant {
 struct Grid {
   std::vector<GridVariant> variants;
   std::string reference;
+  bool export_models = false;  // `export: true`: each variant also writes its model/ (the export stage)
   bool empty() const { return variants.empty(); }
 };
 
