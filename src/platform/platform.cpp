@@ -131,7 +131,7 @@ std::string onednn_isa() {
 
 bool channels_last_pays() {
   const std::string isa = onednn_isa();
-  return isa.rfind("avx", 0) == 0 || isa.find("amx") != std::string::npos;
+  return starts_with(isa, "avx") || isa.find("amx") != std::string::npos;
 }
 
 int set_blas_threads(int n) {
