@@ -9,7 +9,7 @@ Jobs, on N synthetic 384x288 PNGs made with `oess synth`, seeded random weights 
 Python: PIL open -> RGB -> resize (bilinear) -> tensor -> normalise, batches of --batch, torchvision modules
 run stage by stage to the last tap under inference_mode, pooled. oess: `oess extract --no-cache`, timed as a
 whole process (start-up, hashing, model construction included). Prints images/s for both and the ratio,
-achieved GFLOP/s against the FMA peak (cores x 32 FLOP/cycle x clock) and peak RSS of each side. Then the
+achieved GFLOP/s against the FMA peak (cores x 2 x float32 lanes x FMA units x clock) and peak RSS of each side. Then the
 one-pass 11-tap forward against the per-layer recipe (11 truncated forwards, one per tap), with
 oess_bench_forward.
 """
@@ -115,6 +115,15 @@ def clock_ghz():
         return float("nan")
 
 
+def fp32_lanes():
+    """float32 lanes of the widest FMA vector /proc/cpuinfo lists: 16 with AVX-512, 8 with AVX2 + FMA."""
+    try:
+        flags = next(l for l in open("/proc/cpuinfo") if l.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return float("nan")
+    return 16 if "avx512f" in flags else 8 if "fma" in flags else 4
+
+
 def forward_ms(binary, arch, taps, threads):
     out = subprocess.run([binary, "--arch", arch, "--taps", taps, "--batch", "8", "--iters", "3", "--warmup", "1",
                           "--threads", str(threads), "--fold-bn", "--channels-last"],
@@ -135,6 +144,8 @@ def main():
     ap.add_argument("--images", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--fma-units", type=int, default=2,
+                    help="vector FMA units per core (2 on most AVX2 and AVX-512 server cores; 1 on some AVX-512 ones)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     oess = os.path.join(a.build, "oess")
@@ -146,10 +157,13 @@ def main():
     with open(manifest) as f:
         paths = [os.path.join(work, "data", line.split(",")[0]) for line in f.readlines()[1:]]
     ghz = clock_ghz()
-    peak = a.threads * 32 * ghz
+    lanes = fp32_lanes()
+    per_cycle = 2 * lanes * a.fma_units
+    peak = a.threads * per_cycle * ghz
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}; {len(paths)} images 384x288; "
-          f"threads {a.threads}; batch {a.batch}; FMA peak {peak:.0f} GFLOP/s ({a.threads} x 32 x {ghz:.2f} GHz, "
-          "the clock /proc/cpuinfo reports; boost clocks make more than 100% possible)")
+          f"threads {a.threads}; batch {a.batch}; FMA peak {peak:.0f} GFLOP/s = {a.threads} cores x {per_cycle} "
+          f"FLOP/cycle (2 per FMA x {lanes} float32 lanes x {a.fma_units} FMA units, --fma-units) x {ghz:.2f} GHz "
+          "(the clock /proc/cpuinfo reports; boost clocks make more than 100% possible)")
     print(f"{'job':<44} {'python img/s':>12} {'oess img/s':>11} {'oess/py':>8} {'oess GFLOP/s':>13} "
           f"{'% peak':>7} {'py RSS MiB':>11} {'oess RSS MiB':>13}")
     for label, make, arch, layers in (
