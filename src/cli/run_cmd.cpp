@@ -91,7 +91,8 @@ void add_run_command(CLI::App& app) {
       "metrics.json (\"warnings\") and the top of the report as well as the console (docs/data.md).\n"
       "See a config resolved without running it: oess config show CONFIG [--set ...].\n"
       "A grid (a grid: block, or --grid) runs each variant into RUN/variants/<name>/ and compares them with\n"
-      "the reference on the same test images: RUN/ablation.csv, ablation.md, ablation.html.");
+      "the reference on the same test images: RUN/ablation.csv, ablation.md, ablation.html. Variants write\n"
+      "no model unless the grid block says export: true.");
   sub->callback([a, fold] {
     const auto stages = experiment::parse_stages(a->stage);  // a bad --stage fails before any work
     const auto cfg = config::load_config(a->config, a->sets);
