@@ -32,24 +32,23 @@ Progress::Progress(std::string label, int64_t total, std::string unit)
 void Progress::update(int64_t done) {
   done_ = done;
   const auto now = std::chrono::steady_clock::now();
-  if (!tty_) {
-    // Logs and pipes: a line every kLogEvery (stderr and, during a run, its log.txt), none for short work.
-    if (done >= total_ || now - last_draw_ < kLogEvery) return;
-    last_draw_ = now;
-    const double secs = std::chrono::duration<double>(now - start_).count();
-    const double rate = secs > 0 ? done / secs : 0;
-    spdlog::info("{}: {}/{} {} ({:.0f}%), {:.1f} {}/s, ETA {}", label_, done, total_, unit_,
-                 total_ > 0 ? 100.0 * done / total_ : 100.0, rate, unit_,
-                 rate > 0 ? eta_text((total_ - done) / rate) : "unknown");
+  // A terminal's bar at most 10 times a second (and at the end); logs and pipes a line every kLogEvery
+  // (stderr and, during a run, its log.txt), none for short work.
+  if (tty_ ? done < total_ && now - last_draw_ < std::chrono::milliseconds(100)
+           : done >= total_ || now - last_draw_ < kLogEvery)
     return;
-  }
-  if (done < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
   const double secs = std::chrono::duration<double>(now - start_).count();
   const double rate = secs > 0 ? done / secs : 0;
+  const double eta = rate > 0 ? (total_ - done) / rate : 0;
+  if (!tty_) {
+    spdlog::info("{}: {}/{} {} ({:.0f}%), {:.1f} {}/s, ETA {}", label_, done, total_, unit_,
+                 total_ > 0 ? 100.0 * done / total_ : 100.0, rate, unit_,
+                 rate > 0 ? eta_text(eta) : "unknown");
+    return;
+  }
   const int width = 30;
   const int filled = total_ > 0 ? static_cast<int>(width * done / total_) : width;
-  const double eta = rate > 0 ? (total_ - done) / rate : 0;
   fmt::print(stderr, "\r{} [{}{}] {}/{}  {:.1f} {}/s  ETA {:.0f}s   ", label_,
              std::string(static_cast<size_t>(filled), '#'),
              std::string(static_cast<size_t>(width - filled), ' '), done, total_, rate, unit_, eta);

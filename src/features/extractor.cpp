@@ -196,8 +196,7 @@ FeatureSet extract_features(const std::vector<ExtractItem>& all_items, const Ext
   models::parse_device(o.device);  // a usage error before any work
   tune_allocator();
   torch::set_num_threads(o.threads);
-  platform::BlasThreads blas(
-      o.threads);  // the matrix products oneDNN does not take: one computation, all threads
+  platform::set_blas_threads(o.threads);  // the products oneDNN does not take: one computation, all threads
 
   std::vector<ExtractItem> items;  // this shard's
   for (size_t i = 0; i < all_items.size(); ++i)

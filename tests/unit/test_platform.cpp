@@ -31,21 +31,26 @@ TEST_CASE("LibTorch runs on an optimised BLAS after set-up, not the reference on
 TEST_CASE("oess sets the BLAS's thread count and restores it", "[platform][blas]") {
   const int before = oess::platform::blas().threads;
   {
-    oess::platform::BlasThreads one(1);
+    const int was = oess::platform::set_blas_threads(1);
+    CHECK(was == before);
     CHECK(oess::platform::blas().threads == 1);
     {
-      oess::platform::BlasThreads two(2);
+      const int one = oess::platform::set_blas_threads(2);
       CHECK(oess::platform::blas().threads == 2);
+      oess::platform::set_blas_threads(one);
     }
     CHECK(oess::platform::blas().threads == 1);
+    oess::platform::set_blas_threads(was);
   }
   CHECK(oess::platform::blas().threads == before);
+  const int torch_before = torch::get_num_threads();
   {
     oess::train::OneTorchThread single;  // what the sweep and the ensemble take around their parallel fits
     CHECK(oess::platform::blas().threads == 1);
     CHECK(torch::get_num_threads() == 1);
   }
   CHECK(oess::platform::blas().threads == before);
+  CHECK(torch::get_num_threads() == torch_before);  // LibTorch's count restored after the BLAS's
 }
 
 TEST_CASE("the CPU facts come from /proc/cpuinfo", "[platform]") {

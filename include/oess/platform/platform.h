@@ -9,8 +9,8 @@
 // something cannot be found, the field is empty (never an exception): reporting must not stop a run.
 //
 // Threads (docs/PERFORMANCE.md, "BLAS"): oess sets the BLAS's own thread count per kind of work through
-// BlasThreads — one per classifier fit while fits run in parallel (two BLAS pools on two cores make every
-// fit several times slower), all of the work's threads for one large computation.
+// set_blas_threads — one per classifier fit while fits run in parallel (two BLAS pools on two cores make
+// every fit several times slower), all of the work's threads for one large computation.
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,20 +45,10 @@ std::string onednn_isa();
 bool channels_last_pays();
 
 // Sets the BLAS's own thread count (n >= 1) and returns the one before; where the BLAS has no such setting
-// (the reference BLAS: single-threaded) nothing happens and 1 is returned.
+// (the reference BLAS: single-threaded) nothing happens and 1 is returned. With OpenBLAS's OpenMP build this
+// also sets the calling thread's OpenMP count, which is LibTorch's: callers set both to the same value, or
+// LibTorch's after (as train::OneTorchThread restores them), never the BLAS's alone afterwards.
 int set_blas_threads(int n);
-
-// Scoped BLAS thread count: set for the life of the object, the previous count restored after.
-class BlasThreads {
- public:
-  explicit BlasThreads(int n) : before_(set_blas_threads(n)) {}
-  ~BlasThreads() { set_blas_threads(before_); }
-  BlasThreads(const BlasThreads&) = delete;
-  BlasThreads& operator=(const BlasThreads&) = delete;
-
- private:
-  int before_;
-};
 
 // What this process computes with, as (key, value) pairs in a fixed order: cpu, cpu_isa, onednn_isa, blas,
 // blas_library, blas_threading, memory_layout. `oess --version`, every run's log.txt and metrics.json "build"
