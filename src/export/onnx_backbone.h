@@ -2,7 +2,8 @@
 // src/export/onnx_backbone.h — the backbone part of an ONNX export: the network's layers as ONNX nodes, from
 // an exported model's backbone tensors (torchvision names), up to a given tap. Private to the export area.
 //
-// add_backbone(g, tensors, arch, keras, input, deepest, taps)
+// add_backbone(g, tensors, arch, keras, input, deepest, taps): models::emit_backbone (models/layer_graph.h)
+// written as ONNX nodes.
 //   Inception-v3: each BasicConv2d as one Conv with BatchNorm folded in (eps 1e-3, computed in float64),
 //   then Relu; the branch AveragePools with count_include_pad 0 (keras) or 1 (torchvision); VGG-16: its
 //   features.N (conv, ReLU, max-pool). Stages 0..deepest of tap_table(arch) run; every stage's value is
