@@ -17,7 +17,7 @@ import tempfile
 # THE table: areas bottom to top. An area may include only areas of a lower rank (and itself).
 LAYERS = [
     ["core"],
-    ["platform"],
+    ["platform", "runtime"],
     ["io", "config"],
     ["data"],
     ["models"],

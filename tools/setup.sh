@@ -19,6 +19,8 @@ packages=(
   libcli11-dev nlohmann-json3-dev catch2 libgdcm-dev libhdf5-dev
   # ONNX protobuf, checker and shape inference (`oess export --format onnx`)
   libonnx-dev libprotobuf-dev
+  # oneDNN's headers (the library is LibTorch's own): the inference engine, runtime/net.h
+  libdnnl-dev
   # an optimised BLAS for LibTorch (Debian's links libblas.so.3: the reference BLAS unless this is there);
   # the OpenMP build shares LibTorch's OpenMP threads, and oess sets its thread count per kind of work
   # (docs/PERFORMANCE.md, "BLAS")

@@ -59,6 +59,7 @@ Scorer::Scorer(const ModelFile& m, const std::string& device, int threads, int b
       im.taps.push_back(base_tap(t));
   torch::set_num_threads(threads);
   platform::set_blas_threads(threads);  // one computation at a time: all of its threads
+  im.backbone->prepare_inference(batch, im.pre.height, im.pre.width, im.taps);  // as ONNX Runtime's session
 }
 
 Scorer::~Scorer() = default;
@@ -76,7 +77,7 @@ std::vector<ImageScore> Scorer::score(const std::vector<std::string>& paths,
   size_t first = 0;
   int64_t done = 0;
   while (loader.next(batch, first)) {
-    const auto out = im.backbone->forward(batch.to(im.device), im.taps);
+    const auto out = im.backbone->infer(batch.to(im.device), im.taps);
     std::set<std::string> this_batch;  // each (tap, pooling) once per batch, however many members use it
     for (const auto& t : im.model->member_taps) {
       const std::string tap = base_tap(t);
@@ -129,7 +130,7 @@ std::map<std::string, torch::Tensor> Scorer::mean_maps(const std::vector<std::st
   size_t first = 0;
   std::map<std::string, torch::Tensor> sum;
   while (loader.next(batch, first)) {
-    auto acts = im.backbone->forward(batch.to(im.device), im.taps);
+    auto acts = im.backbone->infer(batch.to(im.device), im.taps);
     acts["input"] = batch;
     for (const auto& [tap, a] : acts) {
       const auto s = a.to(torch::kFloat32).sum(0, /*keepdim=*/true);

@@ -143,7 +143,7 @@ void compute(Plan& p, const std::vector<ExtractItem>& items, const ExtractOption
   size_t first = 0;
   if (progress) progress(done, n);
   while (loader.next(batch, first)) {
-    const auto out = backbone->forward(batch.to(device), taps);
+    const auto out = backbone->infer(batch.to(device), taps);
     std::map<std::string, torch::Tensor> pooled;
     for (const auto& [tap, t] : out) pooled[tap] = pool(t, o.pooling).to(torch::kCPU, torch::kFloat32);
     for (int64_t b = 0; b < batch.size(0); ++b) {
@@ -154,6 +154,7 @@ void compute(Plan& p, const std::vector<ExtractItem>& items, const ExtractOption
     done += batch.size(0);
     if (progress) progress(done, n);
   }
+  if (!backbone->engine_kernels().empty()) spdlog::info("extract: {}", backbone->engine_kernels());
 }
 
 // assemble: one [rows, ...] tensor per tap, and the meta that says where the features came from.

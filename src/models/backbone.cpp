@@ -134,6 +134,7 @@ LoadReport Backbone::load(const io::StateDict& raw, bool strict, const std::stri
   for (auto& [target, value] : copies) target.copy_(value.to(target.dtype()));
   report.loaded = static_cast<int64_t>(copies.size());
   if (fast_.fold_batchnorm) fold_batchnorm(true);  // re-fold from the new weights
+  engines_.clear();                                // and re-read them into the engine
   return report;
 }
 
@@ -171,11 +172,12 @@ void Backbone::to(const torch::Device& device) {
 }
 
 Backbone::FastPaths Backbone::FastPaths::for_this_cpu() {
-  return {/*fold_batchnorm=*/true, /*channels_last=*/platform::channels_last_pays()};
+  return {/*fold_batchnorm=*/true, /*channels_last=*/platform::channels_last_pays(), /*engine=*/true};
 }
 
 void Backbone::set_fast_paths(const FastPaths& f) {
   fast_ = f;
+  engines_.clear();
   torch::NoGradGuard no_grad;
   const auto format = f.channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
   for (auto& p : module().parameters())

@@ -216,7 +216,7 @@ class InceptionV3 : public Backbone, public torch::nn::Module {
     const Plan p = plan(taps);
     const auto& table = tap_table(Arch::kInceptionV3);
     std::map<std::string, torch::Tensor> out;
-    Tensor x = prepare_input(options().transform_input ? transform_input(input) : input);
+    Tensor x = prepare_input(options().transform_input ? inception_transform_input(input) : input);
     for (int i = 0; i <= p.deepest; ++i) {
       x = stages_[static_cast<size_t>(i)](x);
       if (p.want[static_cast<size_t>(i)]) out.emplace(table[static_cast<size_t>(i)].name, x);
@@ -225,19 +225,18 @@ class InceptionV3 : public Backbone, public torch::nn::Module {
   }
 
  private:
-  // torchvision's _transform_input: ImageNet mean/std normalised input -> (x - 0.5) / 0.5 per channel.
-  static Tensor transform_input(const Tensor& x) {
-    const Tensor c0 = torch::unsqueeze(x.select(1, 0), 1) * (0.229 / 0.5) + (0.485 - 0.5) / 0.5;
-    const Tensor c1 = torch::unsqueeze(x.select(1, 1), 1) * (0.224 / 0.5) + (0.456 - 0.5) / 0.5;
-    const Tensor c2 = torch::unsqueeze(x.select(1, 2), 1) * (0.225 / 0.5) + (0.406 - 0.5) / 0.5;
-    return torch::cat({c0, c1, c2}, 1);
-  }
-
   torch::nn::Linear fc_{nullptr};
   std::vector<Stage> stages_;
 };
 
 }  // namespace
+
+Tensor inception_transform_input(const Tensor& x) {
+  const Tensor c0 = torch::unsqueeze(x.select(1, 0), 1) * (0.229 / 0.5) + (0.485 - 0.5) / 0.5;
+  const Tensor c1 = torch::unsqueeze(x.select(1, 1), 1) * (0.224 / 0.5) + (0.456 - 0.5) / 0.5;
+  const Tensor c2 = torch::unsqueeze(x.select(1, 2), 1) * (0.225 / 0.5) + (0.406 - 0.5) / 0.5;
+  return torch::cat({c0, c1, c2}, 1);
+}
 
 std::unique_ptr<Backbone> make_inception_v3(const BackboneOptions& options) {
   // torch::nn::Module must be owned by a shared_ptr for some of its APIs (e.g. clone, modules(include_self)).

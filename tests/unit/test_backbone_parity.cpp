@@ -142,3 +142,79 @@ TEST_CASE("the inference fast paths keep parity with torchvision", "[parity][fas
   auto vgg = load(Arch::kVgg16, "vgg16.plain.pt", false, both);
   compare(*vgg, "vgg16", "", vgg_taps(), "vgg16 channels_last");
 }
+
+namespace {
+
+// The feature taps (the engine does not run the classification head: infer() sends those to LibTorch).
+std::vector<std::string> feature_taps(Arch arch) {
+  std::vector<std::string> t;
+  for (const auto& info : oess::models::tap_table(arch))
+    if (!info.classifier) t.push_back(info.name);
+  return t;
+}
+
+// Backbone::infer on the oneDNN engine against torchvision's outputs, 1e-5 * max|ref| per tap.
+void compare_engine(oess::models::Backbone& b, const std::string& arch, const std::string& prefix,
+                    const std::vector<std::string>& taps, const std::string& label) {
+  const auto& r = refs(arch);
+  torch::InferenceMode guard;
+  const auto out = b.infer(r.at(prefix + "input"), taps);
+  INFO(label << ": " << b.engine_kernels());
+  REQUIRE_THAT(b.engine_kernels(), Catch::Matchers::StartsWith("oneDNN engine"));  // not LibTorch's fallback
+  double worst = 0;
+  for (const auto& tap : taps) {
+    INFO(label << " tap " << tap);
+    const torch::Tensor& ref = r.at(prefix + tap);
+    REQUIRE(out.at(tap).sizes() == ref.sizes());
+    const double scale = ref.abs().max().item<double>();
+    const double err = (out.at(tap) - ref).abs().max().item<double>();
+    CHECK(err <= 1e-5 * scale);
+    worst = std::max(worst, err / scale);
+  }
+  std::cout << label << ": " << taps.size() << " taps, worst max|diff| = " << worst
+            << " * max|ref| (tolerance 1e-5); " << b.engine_kernels() << "\n";
+}
+
+}  // namespace
+
+TEST_CASE("the oneDNN engine keeps parity with torchvision (1e-5)", "[parity][engine]") {
+  const oess::models::Backbone::FastPaths engine{true, true, /*engine=*/true};
+  auto inc = load(Arch::kInceptionV3, "inception_v3.plain.pt", false, engine);
+  compare_engine(*inc, "inception_v3", "", feature_taps(Arch::kInceptionV3), "inception_v3 engine");
+  auto inc_ti = load(Arch::kInceptionV3, "inception_v3.plain.pt", true, engine);
+  compare_engine(*inc_ti, "inception_v3", "ti/", feature_taps(Arch::kInceptionV3),
+                 "inception_v3 engine, transform_input=True");
+  compare_engine(*inc, "inception_v3", "ns/", feature_taps(Arch::kInceptionV3),
+                 "inception_v3 engine at 320x280 (even sizes: floor-mode pools)");
+  auto vgg = load(Arch::kVgg16, "vgg16.plain.pt", false, engine);
+  compare_engine(*vgg, "vgg16", "", vgg_taps(), "vgg16 engine");
+}
+
+TEST_CASE("the oneDNN engine gives LibTorch's Keras-flavour taps (branch pools without the padding)",
+          "[parity][engine]") {
+  oess::models::BackboneOptions o;
+  o.classifier = false;
+  o.aux_logits = false;
+  o.flavour = oess::models::Flavour::kKeras;
+  auto b = oess::models::make_backbone(o);
+  b->init_random(7);
+  torch::manual_seed(3);
+  const auto x = torch::randn({2, 3, 299, 299});
+  torch::InferenceMode guard;
+  const auto taps = feature_taps(Arch::kInceptionV3);
+  const auto plain = b->forward(x, taps);
+  b->set_fast_paths({true, true, /*engine=*/true});
+  const auto fast = b->infer(x, taps);
+  REQUIRE_THAT(b->engine_kernels(), Catch::Matchers::StartsWith("oneDNN engine"));
+  // The torchvision flavour's pools would differ at the borders: the check can tell the flavours apart.
+  o.flavour = oess::models::Flavour::kTorchvision;
+  auto tv = oess::models::make_backbone(o);
+  tv->init_random(7);
+  const auto tv_out = tv->forward(x, {"mixed0"});
+  CHECK((tv_out.at("mixed0") - plain.at("mixed0")).abs().max().item<double>() > 1e-3);
+  for (const auto& tap : taps) {
+    INFO("tap " << tap);
+    const double scale = plain.at(tap).abs().max().item<double>();
+    CHECK((fast.at(tap) - plain.at(tap)).abs().max().item<double>() <= 1e-5 * scale);
+  }
+}

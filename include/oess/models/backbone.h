@@ -34,6 +34,8 @@
 
 namespace oess::models {
 
+class Engine;
+
 // Which framework's semantics the weights were trained under. torchvision: the network exactly as
 // torchvision defines it. keras: as Keras Applications builds it — for Inception-v3 the branch average
 // pools divide by the pixels inside the image (TensorFlow 'same' pooling) instead of counting the padding
@@ -82,6 +84,17 @@ class Backbone {
   virtual std::map<std::string, torch::Tensor> forward(const torch::Tensor& x,
                                                        const std::vector<std::string>& taps) = 0;
   virtual torch::nn::Module& module() = 0;
+  // Inference (extraction, scoring): forward()'s contract, without gradients. With fast_paths().engine, on
+  // the CPU, for feature taps, the oneDNN engine (one per input size, built on first use, rebuilt after
+  // load()); where the engine cannot run the network (runtime::Unsupported) LibTorch does, said once on the
+  // log.
+  std::map<std::string, torch::Tensor> infer(const torch::Tensor& x, const std::vector<std::string>& taps);
+  // Builds the engine and its plan for [n, 3, height, width] inputs and these taps ahead of the first infer()
+  // (at model load, as an ONNX Runtime session does, so that the first batch does not pay for it); nothing
+  // where infer() would run LibTorch.
+  void prepare_inference(int64_t n, int64_t height, int64_t width, const std::vector<std::string>& taps);
+  // The engine's kernels for the last input size it ran, or why LibTorch ran instead ("" before any infer()).
+  std::string engine_kernels() const { return engine_note_; }
 
   LoadReport load(const io::StateDict& state, bool strict, const std::string& source = "weights");
 
@@ -89,11 +102,14 @@ class Backbone {
   //   fold_batchnorm  Inception: every conv + BatchNorm pair becomes one conv with bias (w * g / sqrt(v + e),
   //                   b - m * g / sqrt(v + e)), computed from the current weights; load() undoes it.
   //   channels_last   weights and inputs in NHWC memory layout, which oneDNN's kernels prefer from AVX up.
+  //   engine          infer() runs the oneDNN engine (models/engine.h) on the CPU instead of the modules:
+  //                   weights reordered once, ReLU fused, Winograd where oneDNN has it (parity at 1e-5).
   // for_this_cpu(): what extraction and scoring use — folding always (less work on any CPU), channels_last
-  // where platform::channels_last_pays() (docs/PERFORMANCE.md, "Memory layout").
+  // where platform::channels_last_pays() (docs/PERFORMANCE.md, "Memory layout"), the engine always.
   struct FastPaths {
     bool fold_batchnorm = false;
     bool channels_last = false;
+    bool engine = false;
     static FastPaths for_this_cpu();
   };
   void set_fast_paths(const FastPaths& f);
@@ -116,11 +132,17 @@ class Backbone {
   // Folds (true) or unfolds (false) BatchNorm into the convolutions; nets without BatchNorm ignore it.
   virtual void fold_batchnorm(bool /*on*/) {}
   torch::Tensor prepare_input(const torch::Tensor& x) const;
+  Engine* engine_for(int64_t height, int64_t width);  // null where the engine cannot run
+  bool engine_applies(const std::vector<std::string>& taps) const;
+  void engine_refused(int64_t height, int64_t width, const std::string& why);  // LibTorch from now on, logged
 
  private:
   BackboneOptions options_;
   torch::Device device_{torch::kCPU};
   FastPaths fast_;
+  std::map<std::pair<int64_t, int64_t>, std::shared_ptr<Engine>>
+      engines_;  // by input size; null: unsupported
+  std::string engine_note_;
 };
 
 std::unique_ptr<Backbone> make_backbone(const BackboneOptions& options);
