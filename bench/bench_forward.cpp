@@ -21,9 +21,10 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads);
   app.add_option("--weights", weights, "weights file (default: seeded random init)");
   app.add_option("--flavour", flavour, "torchvision | keras (Inception's branch pools exclude padding)");
-  bool fold = false, cl = false;
+  bool fold = false, cl = false, engine = false;
   app.add_flag("--fold-bn", fold);
   app.add_flag("--channels-last", cl);
+  app.add_flag("--engine", engine, "Backbone::infer on the oneDNN engine (models/engine.h)");
   CLI11_PARSE(app, argc, argv);
 
   torch::set_num_threads(threads);
@@ -34,7 +35,7 @@ int main(int argc, char** argv) {
   auto b = oess::models::make_backbone(o);
   b->init_random(0);
   if (!weights.empty()) b->load(oess::io::read_weights(weights).tensors, /*strict=*/false);
-  b->set_fast_paths({fold, cl});
+  b->set_fast_paths({fold, cl, engine});
   std::vector<std::string> names;
   for (size_t s = 0, e; s <= taps.size(); s = e + 1) {
     e = std::min(taps.find(',', s), taps.size());
@@ -48,14 +49,25 @@ int main(int argc, char** argv) {
   std::vector<double> ms;
   for (int i = 0; i < warmup + iters; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
-    auto out = b->forward(x, names);
+    auto out = engine ? b->infer(x, names) : b->forward(x, names);
     const auto t1 = std::chrono::steady_clock::now();
     if (i >= warmup) ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count() / batch);
   }
   std::sort(ms.begin(), ms.end());
+  // The engine's largest difference from LibTorch's plain forward, relative to each tap's largest value.
+  double rel = 0;
+  if (engine) {
+    const auto fast = b->infer(x, names);
+    b->set_fast_paths({});
+    const auto plain = b->forward(x, names);
+    for (const auto& [tap, t] : plain)
+      rel = std::max(rel, ((fast.at(tap) - t).abs().max() / t.abs().max()).item<double>());
+    fmt::print(stderr, "{}\n", b->engine_kernels());
+  }
   fmt::print(
       "{{\"arch\": \"{}\", \"flavour\": \"{}\", \"taps\": {}, \"batch\": {}, \"threads\": {}, "
-      "\"ms_per_image_median\": {:.3f}, \"ms_per_image_min\": {:.3f}}}\n",
-      arch, flavour, names.size(), batch, threads, ms[ms.size() / 2], ms.front());
+      "\"ms_per_image_median\": {:.3f}, \"ms_per_image_min\": {:.3f}, \"engine\": {}, \"max_rel_diff\": "
+      "{:.3g}}}\n",
+      arch, flavour, names.size(), batch, threads, ms[ms.size() / 2], ms.front(), engine, rel);
   return 0;
 }
