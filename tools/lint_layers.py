@@ -23,7 +23,7 @@ LAYERS = [
     ["models"],
     ["features"],
     ["metrics"],
-    ["baseline", "train"],
+    ["baseline", "train", "finetune"],
     ["ensemble"],
     ["report"],
     ["settings"],

@@ -138,6 +138,24 @@ LoadReport Backbone::load(const io::StateDict& raw, bool strict, const std::stri
   return report;
 }
 
+std::map<std::string, torch::Tensor> Backbone::forward(const torch::Tensor& x,
+                                                       const std::vector<std::string>& taps) {
+  return run(x, 0, plan(taps));
+}
+
+std::map<std::string, torch::Tensor> Backbone::forward_from(const torch::Tensor& x, const std::string& from,
+                                                            const std::vector<std::string>& taps) {
+  if (from == "input") return forward(x, taps);
+  const TapInfo& f = resolve_tap(arch(), from);
+  const Plan p = plan(taps);
+  for (const auto& t : taps)
+    if (const TapInfo& to = resolve_tap(arch(), t); to.index <= f.index)
+      throw UsageError(
+          fmt::format("tap {} is not deeper than {}: forward_from({}) runs only the layers after it", to.name,
+                      f.name, f.name));
+  return run(x, f.index + 1, p);
+}
+
 void Backbone::init_random(uint64_t seed) {
   const FastPaths keep = fast_;
   set_fast_paths({});

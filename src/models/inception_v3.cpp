@@ -211,13 +211,12 @@ class InceptionV3 : public Backbone, public torch::nn::Module {
       if (auto* c = m->as<BasicConv2d>()) c->fold(on);
   }
 
-  std::map<std::string, torch::Tensor> forward(const torch::Tensor& input,
-                                               const std::vector<std::string>& taps) override {
-    const Plan p = plan(taps);
+  std::map<std::string, torch::Tensor> run(const torch::Tensor& input, int first, const Plan& p) override {
     const auto& table = tap_table(Arch::kInceptionV3);
     std::map<std::string, torch::Tensor> out;
-    Tensor x = prepare_input(options().transform_input ? inception_transform_input(input) : input);
-    for (int i = 0; i <= p.deepest; ++i) {
+    Tensor x = first == 0 && options().transform_input ? inception_transform_input(input) : input;
+    if (x.dim() == 4) x = prepare_input(x);
+    for (int i = first; i <= p.deepest; ++i) {
       x = stages_[static_cast<size_t>(i)](x);
       if (p.want[static_cast<size_t>(i)]) out.emplace(table[static_cast<size_t>(i)].name, x);
     }

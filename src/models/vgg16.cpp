@@ -55,17 +55,15 @@ class Vgg16 : public Backbone {
   explicit Vgg16(const BackboneOptions& o) : Backbone(o), net_(o.classifier, o.num_classes) {}
   torch::nn::Module& module() override { return *net_; }
 
-  std::map<std::string, torch::Tensor> forward(const torch::Tensor& input,
-                                               const std::vector<std::string>& taps) override {
-    const Plan p = plan(taps);
+  std::map<std::string, torch::Tensor> run(const torch::Tensor& input, int first, const Plan& p) override {
     const auto& table = tap_table(Arch::kVgg16);
     std::map<std::string, torch::Tensor> out;
     auto keep = [&](int index, const torch::Tensor& t) {
       if (p.want[static_cast<size_t>(index)]) out.emplace(table[static_cast<size_t>(index)].name, t);
     };
-    torch::Tensor x = prepare_input(input);
+    torch::Tensor x = input.dim() == 4 ? prepare_input(input) : input;
     const int last = std::min(p.deepest, kLastFeature);
-    for (int i = 0; i <= last; ++i) {
+    for (int i = first; i <= last; ++i) {
       switch (net_->ops[static_cast<size_t>(i)]) {
         case Op::kConv:
           x = net_->convs[static_cast<size_t>(i)]->forward(x);
@@ -82,12 +80,16 @@ class Vgg16 : public Backbone {
     if (p.deepest <= kLastFeature) return out;
     // torchvision: AdaptiveAvgPool2d(7, 7) (identity at 224x224), flatten, classifier. Dropout is off in
     // eval.
-    x = torch::flatten(torch::adaptive_avg_pool2d(x, {7, 7}), 1);
-    x = net_->fc6->forward(x).relu_();
-    keep(kLastFeature + 1, x);  // fc1
+    if (first <= kLastFeature + 1) {
+      x = torch::flatten(torch::adaptive_avg_pool2d(x, {7, 7}), 1);
+      x = net_->fc6->forward(x).relu_();
+      keep(kLastFeature + 1, x);  // fc1
+    }
     if (p.deepest == kLastFeature + 1) return out;
-    x = net_->fc7->forward(x).relu_();
-    keep(kLastFeature + 2, x);  // fc2
+    if (first <= kLastFeature + 2) {
+      x = net_->fc7->forward(x).relu_();
+      keep(kLastFeature + 2, x);  // fc2
+    }
     if (p.deepest == kLastFeature + 2) return out;
     keep(kLastFeature + 3, net_->fc8->forward(x));  // logits
     return out;

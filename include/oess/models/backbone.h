@@ -81,8 +81,12 @@ class Backbone {
   const BackboneOptions& options() const { return options_; }
   Arch arch() const { return options_.arch; }
 
-  virtual std::map<std::string, torch::Tensor> forward(const torch::Tensor& x,
-                                                       const std::vector<std::string>& taps) = 0;
+  std::map<std::string, torch::Tensor> forward(const torch::Tensor& x, const std::vector<std::string>& taps);
+  // The network from tap `from`'s output onward, for fine-tuning (the frozen part runs once, then only this).
+  //   requires: x is `from`'s output as forward() returns it; every tap in `taps` deeper than `from`, else
+  //             UsageError naming both. from "input" is forward().
+  std::map<std::string, torch::Tensor> forward_from(const torch::Tensor& x, const std::string& from,
+                                                    const std::vector<std::string>& taps);
   virtual torch::nn::Module& module() = 0;
   // Inference (extraction, scoring): forward()'s contract, without gradients. With fast_paths().engine, on
   // the CPU, for feature taps, the oneDNN engine (one per input size, built on first use, rebuilt after
@@ -129,6 +133,9 @@ class Backbone {
     int deepest = -1;
   };
   Plan plan(const std::vector<std::string>& taps) const;
+  // Runs stages first..p.deepest on x, keeping p.want's outputs; first == 0: x is the network's input (its
+  // preparation applies), else the output of stage first - 1.
+  virtual std::map<std::string, torch::Tensor> run(const torch::Tensor& x, int first, const Plan& p) = 0;
   // Folds (true) or unfolds (false) BatchNorm into the convolutions; nets without BatchNorm ignore it.
   virtual void fold_batchnorm(bool /*on*/) {}
   torch::Tensor prepare_input(const torch::Tensor& x) const;

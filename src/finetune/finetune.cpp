@@ -1,0 +1,84 @@
+// Fine-tuning the upper blocks with a linear head (finetune/finetune.h).
+#include "oess/finetune/finetune.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "oess/core/error.h"
+#include "oess/features/extractor.h"
+#include "oess/models/taps.h"
+
+namespace oess::finetune {
+
+FineTuner::FineTuner(models::Backbone& backbone, const Options& o, torch::nn::Linear head)
+    : backbone_(backbone), options_(o), head_layer_(std::move(head)) {
+  const auto arch = backbone.arch();
+  head_ = models::resolve_tap(arch, o.head_tap).name;
+  const int head_index = models::resolve_tap(arch, head_).index;
+  const int from_index = o.train_from == "input" ? -1 : models::resolve_tap(arch, o.train_from).index;
+  from_ = o.train_from == "input" ? "input" : models::resolve_tap(arch, o.train_from).name;
+  if (from_index >= head_index)
+    throw UsageError(
+        fmt::format("finetune.train_from: {} is not shallower than the head's tap {}: nothing would "
+                    "train but the head (use a tap before {}, or input for the whole network)",
+                    from_, head_, head_));
+  if (o.pooling != "avg" && o.pooling != "max")
+    throw UsageError(fmt::format("finetune: pooling {} cannot train (avg or max)", o.pooling));
+  backbone.set_fast_paths({});  // plain modules: folded copies and the engine would not follow the updates
+  std::vector<torch::Tensor> trained;
+  for (auto& p : backbone.module().named_parameters()) {
+    const int at = models::layer_index(arch, p.key());
+    const bool trains = at > from_index && at <= head_index;
+    p.value().set_requires_grad(trains);
+    if (trains) {
+      trained_.emplace_back(p.key(), p.value());
+      trained.push_back(p.value());
+    }
+  }
+  for (auto& p : head_layer_->parameters()) p.set_requires_grad(true);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  auto group = [&](std::vector<torch::Tensor> params, double lr) {
+    auto opt = std::make_unique<torch::optim::SGDOptions>(lr);
+    opt->momentum(o.momentum).weight_decay(o.weight_decay);
+    groups.emplace_back(std::move(params), std::move(opt));
+  };
+  if (!trained.empty()) group(trained, o.lr_backbone);
+  group(head_layer_->parameters(), o.lr_head);
+  sgd_ = std::make_unique<torch::optim::SGD>(groups, torch::optim::SGDOptions(o.lr_head));
+}
+
+torch::Tensor FineTuner::frozen(const torch::Tensor& x) {
+  torch::NoGradGuard no_grad;
+  if (from_ == "input") return x;
+  return backbone_.forward(x, {from_}).at(from_).contiguous();
+}
+
+torch::Tensor FineTuner::logits(const torch::Tensor& frozen_x) {
+  const auto maps = backbone_.forward_from(frozen_x, from_, {head_}).at(head_);
+  return head_layer_->forward(features::pool(maps, options_.pooling));
+}
+
+double FineTuner::step(const torch::Tensor& frozen_x, const torch::Tensor& labels,
+                       const torch::Tensor& class_weights) {
+  sgd_->zero_grad();
+  auto opts = torch::nn::functional::CrossEntropyFuncOptions();
+  if (class_weights.defined()) opts.weight(class_weights.to(torch::kFloat32));
+  const auto loss = torch::nn::functional::cross_entropy(logits(frozen_x), labels.to(torch::kInt64), opts);
+  loss.backward();
+  sgd_->step();
+  return loss.item<double>();
+}
+
+torch::Tensor FineTuner::probabilities(const torch::Tensor& frozen_x) {
+  torch::NoGradGuard no_grad;
+  return torch::softmax(logits(frozen_x), 1);
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> FineTuner::trainable() const {
+  auto out = trained_;
+  out.emplace_back("head.weight", head_layer_->weight);
+  out.emplace_back("head.bias", head_layer_->bias);
+  return out;
+}
+
+}  // namespace oess::finetune
