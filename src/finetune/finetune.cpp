@@ -7,6 +7,7 @@
 #include "oess/core/error.h"
 #include "oess/features/extractor.h"
 #include "oess/models/taps.h"
+#include "oess/platform/platform.h"
 
 namespace oess::finetune {
 
@@ -24,7 +25,11 @@ FineTuner::FineTuner(models::Backbone& backbone, const Options& o, torch::nn::Li
                     from_, head_, head_));
   if (o.pooling != "avg" && o.pooling != "max")
     throw UsageError(fmt::format("finetune: pooling {} cannot train (avg or max)", o.pooling));
-  backbone.set_fast_paths({});  // plain modules: folded copies and the engine would not follow the updates
+  // Plain modules (folded copies and the engine would not follow the updates), in the memory layout that pays
+  // on this CPU (docs/PERFORMANCE.md, "Fine-tuning").
+  models::Backbone::FastPaths fast;
+  fast.channels_last = platform::channels_last_pays();
+  backbone.set_fast_paths(fast);
   std::vector<torch::Tensor> trained;
   for (auto& p : backbone.module().named_parameters()) {
     const int at = models::layer_index(arch, p.key());

@@ -72,20 +72,21 @@ void check_case(const std::string& name, models::Arch arch, bool keras, const st
     // The update itself, relative to its own size, so that a step that went wrong cannot hide in the weights'
     // scale; float32 resolves an update only to the weights' spacing, so 8 units in the last place of the
     // largest weight (two roundings per step, two steps, either side) are allowed on top. Python against
-    // itself with 1 and 2 threads differs by up to 1.6% of some updates without that allowance.
+    // itself with 1 and 2 threads differs by up to 1.6% of some updates without that allowance. 5e-3: the
+    // layouts differ (oess trains channels_last where it pays), and a learning rate 10% off shows as 2.5e-2.
     const auto step_py = after - before;
     const double scale = step_py.abs().max().item<double>();
     REQUIRE(scale > 0);
     const double ulps = 8 * std::ldexp(before.abs().max().item<double>(), -23);
-    const double dd = ((t.detach() - before) - step_py).abs().max().item<double>() / (scale + ulps / 1e-3);
+    const double dd = ((t.detach() - before) - step_py).abs().max().item<double>() / (scale + ulps / 5e-3);
     CHECK(dw <= 1e-4);
-    CHECK(dd <= 1e-3);
+    CHECK(dd <= 5e-3);
     worst_w = std::max(worst_w, dw);
     worst_d = std::max(worst_d, dd);
   }
   std::cout << name << ": " << trained.size() << " tensors after 2 SGD steps; worst weight difference "
             << worst_w << " x scale (tolerance 1e-4), worst update difference " << worst_d
-            << " x the update (1e-3)\n";
+            << " x (the update + 8 ulp / 5e-3) (tolerance 5e-3)\n";
 }
 
 }  // namespace
