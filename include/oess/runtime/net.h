@@ -5,8 +5,10 @@
 // kernel's layout every time, applies ReLU as a separate pass over memory, and never picks Winograd. A Net is
 // described once (convolutions with their bias and an optional fused ReLU, pools, concatenations), then
 // planned for a batch size: every primitive created, the weights reordered once into the layout the chosen
-// kernel wants, the activations laid out as the kernels prefer (oneDNN's "any"), intermediate buffers reused
-// once their last reader has run. Torch-free: weights and images are plain float arrays.
+// kernel wants, the activations in one channel-blocked layout for the CPU's kernels (nChw16c with AVX-512,
+// nChw8c below: no reorders between layers, concatenations are plain copies), intermediate buffers reused
+// once their last reader has run, one scratchpad shared by all primitives. Torch-free: weights and images are
+// plain float arrays.
 //
 // Numbers: direct convolutions give what LibTorch gives up to summation order. Winograd (3x3, stride 1, on
 // CPUs where oneDNN has it: AVX-512) transforms the tiles first and rounds differently: about 1e-6 relative
@@ -22,8 +24,8 @@
 
 namespace oess::runtime {
 
-// A network this engine cannot plan (a pool whose output does not tile its input, a kernel oneDNN lacks):
-// the caller runs LibTorch instead.
+// A network this engine cannot plan (a layer larger than its input, a kernel oneDNN lacks): the caller runs
+// LibTorch instead.
 struct Unsupported : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -64,9 +66,11 @@ class Net {
   // Runs n images (input: n x C x H x W floats, NCHW) and writes outputs[i] into out[i] as n x c x h x w
   // floats (NCHW).
   void run(const float* input, int64_t n, const std::vector<int>& outputs, const std::vector<float*>& out);
-  // The kernels the plans use, e.g. "convolution brgconv:avx512_core x52, wino:avx512_core x24; ...".
+  // The layout and kernels of the first plan and the current plan's size, e.g. "activations nChw16c; concat
+  // simple:any x9, convolution jit:avx512_core x34, convolution jit_wino_4x3:avx512_core x10, ...; plan 223
+  // MiB".
   std::string kernels() const;
-  // Bytes of activation buffers and reordered weights the current plan holds.
+  // Bytes of activation buffers, reordered weights and scratchpad the current plan holds.
   int64_t plan_bytes() const;
 
   struct Impl;  // the layer list and its plans (src/runtime/net_impl.h)
