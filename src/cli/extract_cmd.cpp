@@ -122,7 +122,8 @@ void add_extract_command(CLI::App& app) {
   sub->add_option("--max-full-gib", a->max_full_gib, "--pool none: refuse above this many GiB")
       ->capture_default_str();
   sub->add_flag("--no-fast-paths", a->no_fast,
-                "disable BatchNorm folding and channels_last (for comparison)");
+                "run LibTorch's plain modules: no inference engine, BatchNorm folding or channels_last (for "
+                "comparison)");
   sub->footer(
       "The backbone runs once per image and every requested tap is kept. Only rows missing from the cache "
       "are\n"
