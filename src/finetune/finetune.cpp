@@ -2,10 +2,12 @@
 #include "oess/finetune/finetune.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 
 #include "oess/core/error.h"
 #include "oess/features/extractor.h"
+#include "oess/io/weights.h"
 #include "oess/models/taps.h"
 #include "oess/platform/platform.h"
 
@@ -71,12 +73,58 @@ double FineTuner::step(const torch::Tensor& frozen_x, const torch::Tensor& label
   const auto loss = torch::nn::functional::cross_entropy(logits(frozen_x), labels.to(torch::kInt64), opts);
   loss.backward();
   sgd_->step();
+  ++steps_;
   return loss.item<double>();
 }
 
 torch::Tensor FineTuner::probabilities(const torch::Tensor& frozen_x) {
   torch::NoGradGuard no_grad;
   return torch::softmax(logits(frozen_x), 1);
+}
+
+namespace {
+// SGD keeps its per-parameter state under the tensor's address, as text.
+std::string state_key(const torch::Tensor& t) { return c10::guts::to_string(t.unsafeGetTensorImpl()); }
+}  // namespace
+
+void FineTuner::save(const std::string& path) const {
+  io::StateDict out;
+  for (const auto& [name, t] : trainable()) {
+    out.emplace_back("param/" + name, t.detach().contiguous());
+    auto it = sgd_->state().find(state_key(t));
+    if (it != sgd_->state().end())
+      out.emplace_back("momentum/" + name,
+                       static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer().contiguous());
+  }
+  out.emplace_back("steps", torch::tensor({steps_}, torch::kInt64));
+  io::write_torch_dict(path, out);
+}
+
+void FineTuner::load(const std::string& path) {
+  std::map<std::string, torch::Tensor> in;
+  for (auto& [k, v] : io::read_weights(path).tensors) in.emplace(k, v);
+  auto get = [&](const std::string& key, const torch::Tensor& like) -> const torch::Tensor& {
+    auto it = in.find(key);
+    if (it == in.end())
+      throw Error(fmt::format("{}: no tensor {} (a checkpoint of another fine-tuning?)", path, key));
+    if (it->second.sizes() != like.sizes())
+      throw Error(fmt::format("{}: {} is [{}], the network's is [{}]", path, key,
+                              fmt::join(it->second.sizes(), ", "), fmt::join(like.sizes(), ", ")));
+    return it->second;
+  };
+  torch::NoGradGuard no_grad;
+  for (auto& [name, t] : trainable()) {
+    t.copy_(get("param/" + name, t));
+    if (in.count("momentum/" + name)) {
+      auto state = std::make_unique<torch::optim::SGDParamState>();
+      state->momentum_buffer(get("momentum/" + name, t).to(t.dtype()).contiguous(t.suggest_memory_format()));
+      sgd_->state()[state_key(t)] = std::move(state);
+    }
+  }
+  const auto steps = in.find("steps");
+  if (steps == in.end())
+    throw Error(fmt::format("{}: no tensor steps (a checkpoint of another fine-tuning?)", path));
+  steps_ = steps->second.item<int64_t>();
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> FineTuner::trainable() const {

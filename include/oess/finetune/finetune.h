@@ -49,6 +49,15 @@ class FineTuner {
   // Class probabilities [N, classes] for frozen activations, without gradients.
   torch::Tensor probabilities(const torch::Tensor& frozen_x);
 
+  // The training state — every trained tensor, the head, SGD's momentum buffers and the steps taken — written
+  // atomically to `path` (a torch zip of a plain dict: "param/NAME", "momentum/NAME", "steps"). load() reads
+  // it into a FineTuner built the same way (same backbone weights, options and head shape): training then
+  // goes on exactly as it would have without the stop (same threads). errors (oess::Error): a missing or
+  // mis-shaped tensor, named with the file.
+  void save(const std::string& path) const;
+  void load(const std::string& path);
+  int64_t steps() const { return steps_; }
+
   // The trained backbone tensors, by state-dict name, then the head's ("head.weight", "head.bias").
   std::vector<std::pair<std::string, torch::Tensor>> trainable() const;
   const Options& options() const { return options_; }
@@ -61,6 +70,7 @@ class FineTuner {
   torch::nn::Linear head_layer_;
   std::vector<std::pair<std::string, torch::Tensor>> trained_;  // backbone parameters that train
   std::unique_ptr<torch::optim::SGD> sgd_;
+  int64_t steps_ = 0;
 };
 
 }  // namespace oess::finetune
