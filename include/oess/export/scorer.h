@@ -49,6 +49,10 @@ class Scorer {
  public:
   Scorer(const ModelFile& m, const std::string& device = "cpu", int threads = 2, int batch = 16);
   ~Scorer();
+  // Optional: plans the backbone now for scoring `images` images (batches of min(batch, images)), as ONNX
+  // Runtime prepares its session, so that score()'s first batch does not pay for it. Without it, the first
+  // batch plans.
+  void prepare(int64_t images);
   std::vector<ImageScore> score(const std::vector<std::string>& paths,
                                 const std::function<void(int64_t, int64_t)>& progress = {});
   Heatmap heatmap(const std::string& path, const HeatOptions& options = {});
