@@ -8,16 +8,6 @@ namespace oess::runtime {
 
 using namespace detail;
 
-namespace {
-
-std::string key_of(int64_t n, const std::vector<int>& outputs) {
-  std::string k = std::to_string(n);
-  for (int o : outputs) k += "," + std::to_string(o);
-  return k;
-}
-
-}  // namespace
-
 Net::Net(Shape input, NetOptions options) : impl_(new Impl) {
   impl_->input = input;
   impl_->options = options;
@@ -79,20 +69,20 @@ Shape Net::shape(int value) const { return impl_->shape(value); }
 int Net::values() const { return static_cast<int>(impl_->layers.size()) + 1; }
 
 void Net::prepare(int64_t n, const std::vector<int>& outputs) {
-  const std::string key = key_of(n, outputs);
-  if (impl_->plans.count(key)) return;
+  if (impl_->plan && impl_->plan_n == n && impl_->plan_outputs == outputs) return;
   // One plan at a time: a plan holds a batch's activations and its own copy of the reordered weights
   // (hundreds of MB for Inception-v3 at batch 16); the short last batch of a run costs one re-plan instead.
-  impl_->plans.clear();
-  impl_->plans.emplace(key, impl_->make_plan(n, outputs));
+  impl_->plan.reset();
+  impl_->plan = std::make_unique<Plan>(impl_->make_plan(n, outputs));
+  impl_->plan_n = n;
+  impl_->plan_outputs = outputs;
 }
 
 void Net::run(const float* input, int64_t n, const std::vector<int>& outputs,
               const std::vector<float*>& out) {
   if (out.size() != outputs.size()) throw std::invalid_argument("runtime::Net::run: one array per output");
   prepare(n, outputs);
-  Plan& plan = impl_->plans.at(key_of(n, outputs));
-  for (auto& s : plan.steps) {
+  for (auto& s : impl_->plan->steps) {
     for (auto& a : s.args)
       if (a.where == Arg::kInput)
         s.bound[a.id].set_data_handle(const_cast<float*>(input));
@@ -115,10 +105,6 @@ std::string Net::kernels() const {
   return o.str();
 }
 
-int64_t Net::plan_bytes() const {
-  int64_t b = 0;
-  for (const auto& [k, p] : impl_->plans) b += p.bytes;
-  return b;
-}
+int64_t Net::plan_bytes() const { return impl_->plan ? impl_->plan->bytes : 0; }
 
 }  // namespace oess::runtime

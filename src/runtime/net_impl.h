@@ -4,6 +4,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -114,8 +115,11 @@ struct Net::Impl {
   std::vector<detail::Layer> layers;  // layer i makes value i + 1
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{eng};
-  std::map<std::string, detail::Plan> plans;  // by batch size and outputs
-  std::map<std::string, int> kernels;         // of the first plan: kernel name -> layers
+  // The one plan kept (a plan holds a batch's activations and its own reordered weights) and what it is for.
+  std::unique_ptr<detail::Plan> plan;
+  int64_t plan_n = 0;
+  std::vector<int> plan_outputs;
+  std::map<std::string, int> kernels;  // of the first plan: kernel name -> layers
 
   const Shape& shape(int v) const {
     if (v < 0 || v > static_cast<int>(layers.size()))

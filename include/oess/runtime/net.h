@@ -73,7 +73,7 @@ class Net {
   // Bytes of activation buffers, reordered weights and scratchpad the current plan holds.
   int64_t plan_bytes() const;
 
-  struct Impl;  // the layer list and its plans (src/runtime/net_impl.h)
+  struct Impl;  // the layer list and its current plan (src/runtime/net_impl.h)
 
  private:
   std::unique_ptr<Impl> impl_;
