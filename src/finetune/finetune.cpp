@@ -16,10 +16,16 @@ namespace oess::finetune {
 FineTuner::FineTuner(models::Backbone& backbone, const Options& o, torch::nn::Linear head)
     : backbone_(backbone), options_(o), head_layer_(std::move(head)) {
   const auto arch = backbone.arch();
-  head_ = models::resolve_tap(arch, o.head_tap).name;
-  const int head_index = models::resolve_tap(arch, head_).index;
-  const int from_index = o.train_from == "input" ? -1 : models::resolve_tap(arch, o.train_from).index;
-  from_ = o.train_from == "input" ? "input" : models::resolve_tap(arch, o.train_from).name;
+  const models::TapInfo& head_info = models::resolve_tap(arch, o.head_tap);
+  head_ = head_info.name;
+  const int head_index = head_info.index;
+  int from_index = -1;
+  from_ = "input";
+  if (o.train_from != "input") {
+    const models::TapInfo& from = models::resolve_tap(arch, o.train_from);
+    from_ = from.name;
+    from_index = from.index;
+  }
   if (from_index >= head_index)
     throw UsageError(
         fmt::format("finetune.train_from: {} is not shallower than the head's tap {}: nothing would "
