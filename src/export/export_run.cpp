@@ -32,15 +32,10 @@ io::StateDict backbone_prefix(const features::ExtractOptions& e,
   for (const auto& t : member_taps)
     deepest = std::max(deepest, models::resolve_tap(e.backbone.arch, base_tap(t)).index);
   torch::NoGradGuard no_grad;
-  auto& mod = backbone->module();
   io::StateDict out;
-  for (const auto& item : mod.named_parameters(true)) {
-    const int idx = models::layer_index(e.backbone.arch, item.key());
-    if (idx >= 0 && idx <= deepest) out.emplace_back(item.key(), item.value().detach().clone());
-  }
-  for (const auto& item : mod.named_buffers(true)) {
-    const int idx = models::layer_index(e.backbone.arch, item.key());
-    if (idx >= 0 && idx <= deepest) out.emplace_back(item.key(), item.value().detach().clone());
+  for (const auto& [key, t] : backbone->tensors()) {
+    const int idx = models::layer_index(e.backbone.arch, key);
+    if (idx >= 0 && idx <= deepest) out.emplace_back(key, t.detach().clone());
   }
   return out;
 }

@@ -83,13 +83,9 @@ LoadReport Backbone::load(const io::StateDict& raw, bool strict, const std::stri
 
   std::unordered_map<std::string, torch::Tensor> targets;
   std::vector<std::string> order;
-  for (const auto& p : module().named_parameters(/*recurse=*/true)) {
-    targets.emplace(p.key(), p.value());
-    order.push_back(p.key());
-  }
-  for (const auto& b : module().named_buffers(/*recurse=*/true)) {
-    targets.emplace(b.key(), b.value());
-    order.push_back(b.key());
+  for (const auto& [key, t] : tensors()) {
+    targets.emplace(key, t);
+    order.push_back(key);
   }
 
   LoadReport report;
@@ -205,6 +201,13 @@ void Backbone::set_fast_paths(const FastPaths& f) {
 
 torch::Tensor Backbone::prepare_input(const torch::Tensor& x) const {
   return fast_.channels_last ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
+}
+
+io::StateDict Backbone::tensors() {
+  io::StateDict out;
+  for (const auto& p : module().named_parameters(/*recurse=*/true)) out.emplace_back(p.key(), p.value());
+  for (const auto& b : module().named_buffers(/*recurse=*/true)) out.emplace_back(b.key(), b.value());
+  return out;
 }
 
 int64_t Backbone::parameter_count() {

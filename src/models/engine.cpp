@@ -39,9 +39,7 @@ class NetSink : public LayerSink {
 }  // namespace
 
 Engine::Engine(Backbone& backbone, int64_t height, int64_t width, bool winograd) : backbone_(backbone) {
-  io::StateDict tensors;
-  for (const auto& p : backbone.module().named_parameters()) tensors.emplace_back(p.key(), p.value());
-  for (const auto& b : backbone.module().named_buffers()) tensors.emplace_back(b.key(), b.value());
+  const io::StateDict tensors = backbone.tensors();
   runtime::NetOptions o;
   o.winograd = winograd;
   net_ = std::make_unique<runtime::Net>(runtime::Shape{3, height, width}, o);

@@ -59,8 +59,7 @@ class Importer {
       vgg16();
     // Every tensor of the network must have been filled, with its shape.
     std::map<std::string, torch::Tensor> want;
-    for (const auto& p : backbone->module().named_parameters(true)) want[p.key()] = p.value();
-    for (const auto& p : backbone->module().named_buffers(true)) want[p.key()] = p.value();
+    for (const auto& [key, t] : backbone->tensors()) want[key] = t;
     std::set<std::string> have;
     for (const auto& [k, v] : out_.state) {
       have.insert(k);

@@ -124,6 +124,9 @@ class Backbone {
   void to(const torch::Device& device);
   torch::Device device() const { return device_; }
   int64_t parameter_count();
+  // Every parameter, then every buffer, by state-dict name: the live tensors (not copies), in the order
+  // load() reports them.
+  io::StateDict tensors();
 
  protected:
   explicit Backbone(BackboneOptions options) : options_(options) {}
