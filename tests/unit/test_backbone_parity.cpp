@@ -40,12 +40,19 @@ std::unique_ptr<oess::models::Backbone> load(Arch arch, const std::string& file,
   return b;
 }
 
-// Compares every tap in `taps` against refs[prefix + tap] for input refs[prefix + "input"].
+// Compares every tap in `taps` against refs[prefix + tap] for input refs[prefix + "input"]: forward() within
+// kRelTol * max|ref|, or with `engine` Backbone::infer on the oneDNN engine (which must be what ran, not
+// LibTorch's fallback) within 1e-5 * max|ref|.
 void compare(oess::models::Backbone& b, const std::string& arch, const std::string& prefix,
-             const std::vector<std::string>& taps, const std::string& label) {
+             const std::vector<std::string>& taps, const std::string& label, bool engine = false) {
   const auto& r = refs(arch);
   torch::InferenceMode guard;
-  const auto out = b.forward(r.at(prefix + "input"), taps);
+  const auto out = engine ? b.infer(r.at(prefix + "input"), taps) : b.forward(r.at(prefix + "input"), taps);
+  const double tolerance = engine ? 1e-5 : kRelTol;
+  if (engine) {
+    INFO(label << ": " << b.engine_kernels());
+    REQUIRE_THAT(b.engine_kernels(), Catch::Matchers::StartsWith("oneDNN engine"));
+  }
   REQUIRE(out.size() == taps.size());
   double worst_ratio = 0;
   std::string worst_tap;
@@ -57,17 +64,19 @@ void compare(oess::models::Backbone& b, const std::string& arch, const std::stri
     const double scale = ref.abs().max().item<double>();
     const double err = (got - ref).abs().max().item<double>();
     CHECK(scale > 0);
-    CHECK(err <= kRelTol * scale);
+    CHECK(err <= tolerance * scale);
     if (err / scale > worst_ratio) {
       worst_ratio = err / scale;
       worst_tap = tap;
     }
   }
-  std::cout << label << ": " << taps.size() << " taps, tolerance max|diff| <= " << kRelTol << " * max|ref|; ";
+  std::cout << label << ": " << taps.size() << " taps, tolerance max|diff| <= " << tolerance
+            << " * max|ref|; ";
   if (worst_ratio == 0)
-    std::cout << "every tap bit-identical\n";
+    std::cout << "every tap bit-identical";
   else
-    std::cout << "worst " << worst_ratio << " * max|ref| at " << worst_tap << "\n";
+    std::cout << "worst " << worst_ratio << " * max|ref| at " << worst_tap;
+  std::cout << (engine ? "; " + b.engine_kernels() : "") << "\n";
 }
 
 std::vector<std::string> inception_taps() {
@@ -153,41 +162,19 @@ std::vector<std::string> feature_taps(Arch arch) {
   return t;
 }
 
-// Backbone::infer on the oneDNN engine against torchvision's outputs, 1e-5 * max|ref| per tap.
-void compare_engine(oess::models::Backbone& b, const std::string& arch, const std::string& prefix,
-                    const std::vector<std::string>& taps, const std::string& label) {
-  const auto& r = refs(arch);
-  torch::InferenceMode guard;
-  const auto out = b.infer(r.at(prefix + "input"), taps);
-  INFO(label << ": " << b.engine_kernels());
-  REQUIRE_THAT(b.engine_kernels(), Catch::Matchers::StartsWith("oneDNN engine"));  // not LibTorch's fallback
-  double worst = 0;
-  for (const auto& tap : taps) {
-    INFO(label << " tap " << tap);
-    const torch::Tensor& ref = r.at(prefix + tap);
-    REQUIRE(out.at(tap).sizes() == ref.sizes());
-    const double scale = ref.abs().max().item<double>();
-    const double err = (out.at(tap) - ref).abs().max().item<double>();
-    CHECK(err <= 1e-5 * scale);
-    worst = std::max(worst, err / scale);
-  }
-  std::cout << label << ": " << taps.size() << " taps, worst max|diff| = " << worst
-            << " * max|ref| (tolerance 1e-5); " << b.engine_kernels() << "\n";
-}
-
 }  // namespace
 
 TEST_CASE("the oneDNN engine keeps parity with torchvision (1e-5)", "[parity][engine]") {
   const oess::models::Backbone::FastPaths engine{true, true, /*engine=*/true};
   auto inc = load(Arch::kInceptionV3, "inception_v3.plain.pt", false, engine);
-  compare_engine(*inc, "inception_v3", "", feature_taps(Arch::kInceptionV3), "inception_v3 engine");
+  compare(*inc, "inception_v3", "", feature_taps(Arch::kInceptionV3), "inception_v3 engine", /*engine=*/true);
   auto inc_ti = load(Arch::kInceptionV3, "inception_v3.plain.pt", true, engine);
-  compare_engine(*inc_ti, "inception_v3", "ti/", feature_taps(Arch::kInceptionV3),
-                 "inception_v3 engine, transform_input=True");
-  compare_engine(*inc, "inception_v3", "ns/", feature_taps(Arch::kInceptionV3),
-                 "inception_v3 engine at 320x280 (even sizes: floor-mode pools)");
+  compare(*inc_ti, "inception_v3", "ti/", feature_taps(Arch::kInceptionV3),
+          "inception_v3 engine, transform_input=True", /*engine=*/true);
+  compare(*inc, "inception_v3", "ns/", feature_taps(Arch::kInceptionV3),
+          "inception_v3 engine at 320x280 (even sizes: floor-mode pools)", /*engine=*/true);
   auto vgg = load(Arch::kVgg16, "vgg16.plain.pt", false, engine);
-  compare_engine(*vgg, "vgg16", "", vgg_taps(), "vgg16 engine");
+  compare(*vgg, "vgg16", "", vgg_taps(), "vgg16 engine", /*engine=*/true);
 }
 
 TEST_CASE("the oneDNN engine gives LibTorch's Keras-flavour taps (branch pools without the padding)",
