@@ -59,6 +59,10 @@ const Choices& variations() {
   static const Choices c{"ensemble.variation", {"grid", "seed"}};
   return c;
 }
+const Choices& schedules() {
+  static const Choices c{"finetune.schedule", {"cosine", "step", "constant"}};
+  return c;
+}
 const Choices& heat_methods() {
   static const Choices c{"heat-map method", {"gradcam", "ig", "gradcam-ig"}};
   return c;

@@ -1,6 +1,8 @@
 // The experiment schema: every key, its type, default and meaning (docs/config.md is generated from this).
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "oess/config/choices.h"
 #include "oess/config/config.h"
 
@@ -13,6 +15,40 @@ Key k(std::string path, Type type, std::string def, std::string help, std::vecto
       double min = kNone, bool min_exclusive = false, double max = 1e300) {
   return Key{std::move(path), type, std::move(def), std::move(choices), min,
              min_exclusive,   max,  std::move(help)};
+}
+
+// finetune.*: the finetune stage (issue #31), after the tap selection.
+std::vector<Key> finetune_keys() {
+  using T = Type;
+  return {
+      k("finetune.enabled", T::kBool, "false",
+        "after the tap is selected, train the backbone's blocks after finetune.train_from together with a "
+        "linear head on the selected tap; the fine-tuned network is the run's model (docs/training.md)"),
+      k("finetune.train_from", T::kString, "auto",
+        "the last frozen tap: the blocks after it train, it and everything before it stay frozen (computed "
+        "once per image); `input`: the whole network; `auto`: the tap just before the head's (one block)"),
+      k("finetune.epochs", T::kInt, "20", "epoch limit", {}, 1),
+      k("finetune.batch", T::kInt, "16", "images per SGD step", {}, 1),
+      k("finetune.lr_backbone", T::kNumber, "0.0001", "learning rate of the trained blocks (SGD)", {}, 0,
+        true),
+      k("finetune.lr_head", T::kNumber, "0.001", "learning rate of the linear head", {}, 0, true),
+      k("finetune.momentum", T::kNumber, "0.9", "SGD momentum", {}, 0, false, 1),
+      k("finetune.weight_decay", T::kNumber, "0.0001", "L2 coefficient (SGD's, on every trained tensor)", {},
+        0),
+      k("finetune.schedule", T::kString, "cosine",
+        "learning rates after the warm-up: cosine (falling to 0 at the last epoch), step (times step_gamma "
+        "every step_every epochs) or constant",
+        schedules().names),
+      k("finetune.warmup_epochs", T::kInt, "1",
+        "epochs whose learning rates ramp up linearly (epoch e of w: (e + 1) / (w + 1) of the rate)", {}, 0),
+      k("finetune.step_every", T::kInt, "5", "schedule step: epochs between two drops", {}, 1),
+      k("finetune.step_gamma", T::kNumber, "0.1", "schedule step: the factor of each drop", {}, 0, true, 1),
+      k("finetune.patience", T::kInt, "5",
+        "stop after this many epochs without a better validation score "
+        "(classifier.early_stopping.monitor); the best epoch's network is kept",
+        {}, 1),
+      k("finetune.seed", T::kInt, "0", "seed of the batch order, mixed with the run's seed", {}, 0),
+  };
 }
 
 std::vector<Key> make_schema() {
@@ -153,7 +189,14 @@ std::vector<Key> make_schema() {
 }  // namespace
 
 const std::vector<Key>& schema() {
-  static const std::vector<Key> s = make_schema();
+  static const std::vector<Key> s = [] {
+    auto keys = make_schema();
+    auto tuned = finetune_keys();
+    const auto at =
+        std::find_if(keys.begin(), keys.end(), [](const Key& k) { return k.path == "report.formats"; });
+    keys.insert(at, tuned.begin(), tuned.end());  // after selection and ensemble, as the stages run
+    return keys;
+  }();
   return s;
 }
 

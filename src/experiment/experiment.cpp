@@ -17,6 +17,8 @@
 #include <optional>
 
 #include "console.h"
+#include "export_stage.h"
+#include "finetune_stage.h"
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
 #include "oess/core/progress.h"
@@ -38,7 +40,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
-enum StageIndex : size_t { kData, kExtract, kSweep, kSelect, kEnsemble, kEvaluate, kReport, kExport };
+enum StageIndex : size_t {
+  kData,
+  kExtract,
+  kSweep,
+  kSelect,
+  kFinetune,
+  kEnsemble,
+  kEvaluate,
+  kReport,
+  kExport
+};
 
 std::string seconds(double s) {
   return s < 60 ? fmt::format("{:.1f} s", s) : fmt::format("{:.1f} min", s / 60);
@@ -153,81 +165,10 @@ void stage_extract(Chain& c, bool cache_only, Console& con) {
       items.size() > c.manifest.samples.size() ? " + augmented copies" : "", fmt::join(shapes, ", ")));
 }
 
-// model/: the classifiers (tensors) and what they need to be used (JSON), then the one-file model,
-// model/model.pt, made in memory from the run's objects (as `oess export --run` makes it from the folder).
-void stage_export(const Chain& c, const std::string& dir, const config::Config& resolved,
-                  const std::string& config_text) {
-  const fs::path model = fs::path(dir) / "model";
-  fs::create_directories(model);
-  io::StateDict tensors;
-  nlohmann::json members = nlohmann::json::array();
-  exporting::RunModel r;
-  for (size_t i = 0; i < c.members.size(); ++i) {
-    const auto& m = c.members[i];
-    exporting::put_member(tensors, i, m.model);
-    members.push_back({{"tap", m.tap},
-                       {"lr", m.options.lr},
-                       {"weight_decay", m.options.weight_decay},
-                       {"batch", m.options.batch},
-                       {"seed", m.options.seed}});
-    r.members.push_back(m.model);
-    r.member_taps.push_back(m.tap);
-  }
-  io::write_torch_dict((model / "classifiers.pt").string(), tensors);
-  const auto& e = c.s.extract;
-  const nlohmann::json classes = c.s.train.task == train::Task::kOess4
-                                     ? nlohmann::json{"0", "1", "2", "3"}
-                                     : nlohmann::json{"healthy", "diseased"};
-  nlohmann::json j = {
-      {"format", "oess-model-folder"},
-      {"format_version", 1},
-      {"oess", OESS_VERSION_STRING},
-      {"task", train::task_name(c.s.train.task)},
-      {"classes", classes},
-      {"members", members},
-      {"backbone",
-       {{"arch", models::arch_name(e.backbone.arch)},
-        {"weights", c.features.meta.count("weights") ? c.features.meta.at("weights") : e.weights},
-        {"transform_input", e.backbone.transform_input},
-        {"preprocessing", e.preprocessing}}},
-      {"pooling", c.s.poolings},
-      {"config", "../config.resolved.yaml"},
-      {"metrics", c.metrics_text.empty() ? nlohmann::json() : nlohmann::json::parse(c.metrics_text)}};
-  if (c.cross_validation.folds > 0)
-    j["cross_validation"] = {
-        {"folds", c.cross_validation.folds},
-        {"repeats", c.cross_validation.repeats},
-        {"refit",
-         fmt::format(
-             "refit on every image with tap {} (chosen by {} of {} folds), early-stopped on a held-out "
-             "{:.0f}% of them; metrics: the folds' out-of-fold predictions",
-             c.cross_validation.refit_tap, c.cross_validation.refit_chosen, c.cross_validation.rows.size(),
-             100 * c.cross_validation.val_fraction)}};
-  if (e.backbone.flavour == models::Flavour::kKeras) j["backbone"]["flavour"] = "keras";
-  write_file_atomic((model / "model.json").string(), j.dump(2) + "\n");
-
-  r.s = settings::settings_from(resolved);  // paths as `oess export --run` reads them: absolute
-  r.config_text = config_text;
-  r.metrics_text = c.metrics_text.empty() ? "{}" : c.metrics_text;
-  r.crop = resolved.get_string("data.crop");
-  r.classes_json = classes.dump();
-  r.members_json = members.dump();
-  for (size_t i = 0; i < c.manifest.samples.size() && r.reference_images.size() < exporting::kReferenceImages;
-       ++i)
-    if (c.split.part[i] == data::Part::kTrain) r.reference_images.push_back(c.manifest.samples[i].path);
-  const auto file = exporting::export_model(r);
-  exporting::write_model((model / "model.pt").string(), file);
-  if (c.s.export_onnx) {
-    const auto onnx = exporting::export_onnx(file, (model / "model.onnx").string());
-    spdlog::info("export: model/model.onnx ({:.1f} MB, {} nodes, opset {})", onnx.bytes / 1e6, onnx.nodes,
-                 exporting::kOnnxOpset);
-  }
-}
-
 }  // namespace
 
 const std::vector<std::string>& stage_names() {
-  static const std::vector<std::string> names = {"data",     "extract",  "sweep",  "select",
+  static const std::vector<std::string> names = {"data",     "extract",  "sweep",  "select", "finetune",
                                                  "ensemble", "evaluate", "report", "export"};
   return names;
 }
@@ -314,6 +255,7 @@ void stage_select(Chain& c, const std::string& dir, Console& con) {
 }
 
 void stage_ensemble(Chain& c, Console& con) {
+  if (c.s.finetune) return con.say("  skipped: the fine-tuned network is the model (finetune.enabled)\n");
   std::optional<Progress> bar;  // its total is known at the first member
   train_members(c, [&bar](int64_t d, int64_t n) {
     if (!bar) bar.emplace("ensemble", n, "members");
@@ -368,6 +310,55 @@ void say_done(const Chain& c, const RunSummary& summary, double total, Console& 
     con.say("NOTE: no ImageNet weights were used (backbone.weights: none).\n");
 }
 
+// What one stage needs of the run besides the chain.
+struct StageContext {
+  const StageRange& r;
+  const std::string& dir;
+  const std::string& config_text;
+  const config::Config& resolved;
+  const RunOptions& options;
+};
+
+// Stage i (`run` false: a stage before the first asked for, which only reloads what later stages need).
+void run_stage(StageIndex i, bool run, Chain& c, Kfold& k, const StageContext& x, Console& con) {
+  const SayFn say = [&con](const std::string& t) { con.say(t); };
+  const bool kfold = is_kfold(c.s);
+  const auto& [r, dir, config_text, resolved, options] = x;
+  switch (i) {
+    case kData:
+      stage_data(c, k, /*may_make=*/run, dir, con);
+      break;
+    case kExtract:
+      stage_extract(c, /*cache_only=*/!run, con);
+      if (kfold && r.last >= kSweep) kfold_saved(k, dir, config_text, c.features, options.fold);
+      break;
+    case kSweep:
+      kfold ? kfold_sweep(c, k, say) : stage_sweep(c, con);
+      break;
+    case kSelect:
+      kfold ? kfold_select(c, k, dir, say) : stage_select(c, dir, con);
+      break;
+    case kFinetune:
+      stage_finetune(c, dir, config_text, con);  // settings refuse it with K-fold
+      break;
+    case kEnsemble:
+      kfold ? kfold_ensemble(c, k, say) : stage_ensemble(c, con);
+      break;
+    case kEvaluate:
+      if (kfold) kfold_evaluate(c, k, dir, say);
+      stage_evaluate(c, dir, con, /*written=*/kfold);
+      break;
+    case kReport:
+      stage_report(c, dir, con);
+      break;
+    case kExport:
+      stage_export(kfold ? kfold_refit(c, k, say) : c, dir, resolved, config_text);
+      con.say(
+          fmt::format("  {}/model/model.pt (score with: oess score --model {}/model IMAGES...)\n", dir, dir));
+      break;
+  }
+}
+
 }  // namespace
 
 RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
@@ -389,9 +380,7 @@ RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
   Console con;
   SinkGuard sink(con);
   const auto& names = stage_names();
-  const bool kfold = is_kfold(c.s);
   announce(c, cf, r, dir, con);
-  const SayFn say = [&con](const std::string& t) { con.say(t); };
   auto t_run = std::chrono::steady_clock::now();
   try {
     for (size_t i = 0; i <= r.last; ++i) {
@@ -399,36 +388,7 @@ RunSummary run_experiment(const config::Config& cf, const RunOptions& options) {
       if (i > kExtract && !run) continue;  // parse_stages: runs start at data, extract or sweep
       if (run) con.say(fmt::format("\n== [{}/{}] {}\n", i + 1, names.size(), names[i]));
       const auto t0 = std::chrono::steady_clock::now();
-      switch (i) {
-        case kData:
-          stage_data(c, k, /*may_make=*/run, dir, con);
-          break;
-        case kExtract:
-          stage_extract(c, /*cache_only=*/!run, con);
-          if (kfold && r.last >= kSweep) kfold_saved(k, dir, config_text, c.features, options.fold);
-          break;
-        case kSweep:
-          kfold ? kfold_sweep(c, k, say) : stage_sweep(c, con);
-          break;
-        case kSelect:
-          kfold ? kfold_select(c, k, dir, say) : stage_select(c, dir, con);
-          break;
-        case kEnsemble:
-          kfold ? kfold_ensemble(c, k, say) : stage_ensemble(c, con);
-          break;
-        case kEvaluate:
-          if (kfold) kfold_evaluate(c, k, dir, say);
-          stage_evaluate(c, dir, con, /*written=*/kfold);
-          break;
-        case kReport:
-          stage_report(c, dir, con);
-          break;
-        case kExport:
-          stage_export(kfold ? kfold_refit(c, k, say) : c, dir, resolved, config_text);
-          con.say(fmt::format("  {}/model/model.pt (score with: oess score --model {}/model IMAGES...)\n",
-                              dir, dir));
-          break;
-      }
+      run_stage(static_cast<StageIndex>(i), run, c, k, {r, dir, config_text, resolved, options}, con);
       if (!run) continue;
       const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       summary.times.push_back({names[i], sec});

@@ -17,7 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string pct(double v) { return fmt::format("{:.1f}%", 100 * v); }
+std::string percent(double v) { return fmt::format("{:.1f}%", 100 * v); }
 
 // A fold's test figures: accuracy and the kappa the study quotes (quadratic for 4 classes).
 std::pair<double, double> fold_figures(const Chain& fc) {
@@ -218,7 +218,7 @@ std::string format_kfold_taps(const Chain& c) {
     out += fmt::format(
         "{:<12} {:>14} {:>14} {:>11} {:>7}\n", c.sweep.taps[t].tap + (t == c.selected ? " *" : ""),
         fmt::format("{:.1f}±{:.1f}%", 100 * vm, 100 * vs), fmt::format("{:.1f}±{:.1f}%", 100 * tm, 100 * ts),
-        pct(c.sweep.taps[t].test_accuracy), c.tap_folds[t].chosen);
+        percent(c.sweep.taps[t].test_accuracy), c.tap_folds[t].chosen);
   }
   const auto& cv = c.cross_validation;
   std::vector<double> accs, kappas;

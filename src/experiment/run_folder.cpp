@@ -52,6 +52,7 @@ void check_before_run(const config::Config& cf, const settings::Settings& s, con
                                 : ", a relative path resolving against that config file's folder"));
   }
   const fs::path old = fs::path(dir) / "config.resolved.yaml";
+  if (force) fs::remove_all(fs::path(dir) / "finetune", ec);  // a replaced run resumes no fine-tuning
   if (force || !fs::exists(old, ec)) return;
   std::ifstream in(old, std::ios::binary);
   const std::string before((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -16,7 +16,8 @@ std::string resolved_config(const config::Config& cf, const settings::Settings& 
 
 // Before anything is written: the manifest exists (else Error naming data.manifest, the config line that
 // set it and the path tried), and the run folder is new, holds a run of the same resolved config (a rerun
-// or a resume), or `force` is set (else UsageError naming --out and --force).
+// or a resume), or `force` is set (else UsageError naming --out and --force). With `force`, the folder's
+// finetune/ (its checkpoints) is removed: a replaced run resumes nothing of the old one.
 void check_before_run(const config::Config& cf, const settings::Settings& s, const std::string& dir,
                       const std::string& config_text, bool force);
 

@@ -25,9 +25,10 @@ namespace {
 namespace fs = std::filesystem;
 
 // The backbone's parameters and buffers up to the deepest tap the members use.
-io::StateDict backbone_prefix(const features::ExtractOptions& e,
-                              const std::vector<std::string>& member_taps) {
+io::StateDict backbone_prefix(const features::ExtractOptions& e, const std::vector<std::string>& member_taps,
+                              const io::StateDict& finetuned) {
   auto backbone = models::load_backbone(e.backbone, e.weights, /*strict=*/true, e.seed);
+  if (!finetuned.empty()) backbone->load(finetuned, /*strict=*/false);
   int deepest = -1;
   for (const auto& t : member_taps)
     deepest = std::max(deepest, models::resolve_tap(e.backbone.arch, base_tap(t)).index);
@@ -96,7 +97,7 @@ ModelFile export_model(const RunModel& r) {
   ModelFile m;
   m.members = r.members;
   m.member_taps = r.member_taps;
-  m.backbone = backbone_prefix(e, r.member_taps);
+  m.backbone = backbone_prefix(e, r.member_taps, r.finetuned);
   m.meta = {{"format", "oess-model"},
             {"format_version", std::to_string(kModelFormatVersion)},
             {"oess", OESS_VERSION_STRING},
@@ -104,7 +105,11 @@ ModelFile export_model(const RunModel& r) {
             {"classes", r.classes_json},
             {"arch", models::arch_name(e.backbone.arch)},
             {"weights", e.weights == "none" ? fmt::format("none:{}", e.seed) : e.weights},
-            {"weights_note", weights_note(e, r.member_taps)},
+            {"weights_note", weights_note(e, r.member_taps) +
+                                 (r.finetuned.empty() ? ""
+                                                      : fmt::format("; {} tensors fine-tuned by the run "
+                                                                    "(finetune.*)",
+                                                                    r.finetuned.size()))},
             {"transform_input", e.backbone.transform_input ? "true" : "false"},
             {"flavour", models::flavour_name(e.backbone.flavour)},
             {"preprocessing", e.preprocessing},
@@ -148,6 +153,13 @@ void export_run(const std::string& run_dir, const std::string& out_file) {
   r.metrics_text =
       fs::is_regular_file(dir / "metrics.json") ? read_file((dir / "metrics.json").string()) : "{}";
   r.reference_images = reference_images(dir, r.s);
+  if (r.s.finetune) {
+    const fs::path tuned = dir / "model" / kFinetunedFile;
+    if (!fs::is_regular_file(tuned))
+      throw Error(fmt::format("{}: the run fine-tuned its backbone (finetune.enabled) but has no {}", run_dir,
+                              tuned.string()));
+    r.finetuned = io::read_weights(tuned.string()).tensors;
+  }
   if (r.reference_images.empty())
     spdlog::warn(
         "{}: no training image of {}/split.csv found in {}: the model gets no heat-map references "

@@ -55,7 +55,8 @@ FineTuner::FineTuner(models::Backbone& backbone, const Options& o, torch::nn::Li
     opt->momentum(o.momentum).weight_decay(o.weight_decay);
     groups.emplace_back(std::move(params), std::move(opt));
   };
-  if (!trained.empty()) group(trained, o.lr_backbone);
+  trains_backbone_ = !trained.empty();
+  if (trains_backbone_) group(trained, o.lr_backbone);
   group(head_layer_->parameters(), o.lr_head);
   sgd_ = std::make_unique<torch::optim::SGD>(groups, torch::optim::SGDOptions(o.lr_head));
 }
@@ -68,7 +69,15 @@ torch::Tensor FineTuner::frozen(const torch::Tensor& x) {
 
 torch::Tensor FineTuner::logits(const torch::Tensor& frozen_x) {
   const auto maps = backbone_.forward_from(frozen_x, from_, {head_}).at(head_);
-  return head_layer_->forward(features::pool(maps, options_.pooling));
+  auto pooled = features::pool(maps, options_.pooling);
+  if (mean_.defined()) pooled = (pooled - mean_) / std_;
+  return head_layer_->forward(pooled);
+}
+
+void FineTuner::set_standardisation(const torch::Tensor& mean, const torch::Tensor& std) {
+  const auto& w = head_layer_->weight;
+  mean_ = mean.to(w.device(), torch::kFloat32).reshape({1, -1});
+  std_ = std.to(w.device(), torch::kFloat32).reshape({1, -1});
 }
 
 double FineTuner::step(const torch::Tensor& frozen_x, const torch::Tensor& labels,
@@ -93,7 +102,7 @@ namespace {
 std::string state_key(const torch::Tensor& t) { return c10::guts::to_string(t.unsafeGetTensorImpl()); }
 }  // namespace
 
-void FineTuner::save(const std::string& path) const {
+io::StateDict FineTuner::state() const {
   io::StateDict out;
   for (const auto& [name, t] : trainable()) {
     out.emplace_back("param/" + name, t.detach().contiguous());
@@ -103,34 +112,47 @@ void FineTuner::save(const std::string& path) const {
                        static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer().contiguous());
   }
   out.emplace_back("steps", torch::tensor({steps_}, torch::kInt64));
-  io::write_torch_dict(path, out);
+  return out;
 }
+
+void FineTuner::save(const std::string& path) const { io::write_torch_dict(path, state()); }
 
 void FineTuner::load(const std::string& path) {
   std::map<std::string, torch::Tensor> in;
   for (auto& [k, v] : io::read_weights(path).tensors) in.emplace(k, v);
+  set_state(in, path);
+}
+
+void FineTuner::set_state(const std::map<std::string, torch::Tensor>& in, const std::string& source) {
   auto get = [&](const std::string& key, const torch::Tensor& like) -> const torch::Tensor& {
     auto it = in.find(key);
     if (it == in.end())
-      throw Error(fmt::format("{}: no tensor {} (a checkpoint of another fine-tuning?)", path, key));
+      throw Error(fmt::format("{}: no tensor {} (a checkpoint of another fine-tuning?)", source, key));
     if (it->second.sizes() != like.sizes())
-      throw Error(fmt::format("{}: {} is [{}], the network's is [{}]", path, key,
+      throw Error(fmt::format("{}: {} is [{}], the network's is [{}]", source, key,
                               fmt::join(it->second.sizes(), ", "), fmt::join(like.sizes(), ", ")));
     return it->second;
   };
   torch::NoGradGuard no_grad;
   for (auto& [name, t] : trainable()) {
     t.copy_(get("param/" + name, t));
+    sgd_->state().erase(state_key(t));
     if (in.count("momentum/" + name)) {
-      auto state = std::make_unique<torch::optim::SGDParamState>();
-      state->momentum_buffer(get("momentum/" + name, t).to(t.dtype()).contiguous(t.suggest_memory_format()));
-      sgd_->state()[state_key(t)] = std::move(state);
+      auto st = std::make_unique<torch::optim::SGDParamState>();
+      st->momentum_buffer(get("momentum/" + name, t).to(t.dtype()).contiguous(t.suggest_memory_format()));
+      sgd_->state()[state_key(t)] = std::move(st);
     }
   }
   const auto steps = in.find("steps");
   if (steps == in.end())
-    throw Error(fmt::format("{}: no tensor steps (a checkpoint of another fine-tuning?)", path));
+    throw Error(fmt::format("{}: no tensor steps (a checkpoint of another fine-tuning?)", source));
   steps_ = steps->second.item<int64_t>();
+}
+
+void FineTuner::set_learning_rates(double backbone, double head) {
+  auto& groups = sgd_->param_groups();
+  if (trains_backbone_) static_cast<torch::optim::SGDOptions&>(groups.at(0).options()).lr(backbone);
+  static_cast<torch::optim::SGDOptions&>(groups.back().options()).lr(head);
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> FineTuner::trainable() const {

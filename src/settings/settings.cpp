@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "oess/core/error.h"
+#include "oess/core/random.h"
 #include "oess/models/taps.h"
 
 namespace oess::settings {
@@ -140,6 +141,45 @@ void classifier_settings(const config::Config& cf, Settings& s) {
   s.train_threads = static_cast<int>(cf.get_int("classifier.threads"));
 }
 
+void finetune_settings(const config::Config& cf, Settings& s) {
+  s.finetune = cf.get_bool("finetune.enabled");
+  auto& n = s.finetune_net;
+  n.train_from = cf.get_string("finetune.train_from");
+  if (n.train_from != "auto" && n.train_from != "input")
+    n.train_from = checked("finetune.train_from",
+                           [&] { return models::resolve_tap(s.extract.backbone.arch, n.train_from).name; });
+  n.lr_backbone = cf.get_number("finetune.lr_backbone");
+  n.lr_head = cf.get_number("finetune.lr_head");
+  n.momentum = cf.get_number("finetune.momentum");
+  n.weight_decay = cf.get_number("finetune.weight_decay");
+  auto& t = s.finetune_trainer;
+  t.epochs = static_cast<int>(cf.get_int("finetune.epochs"));
+  t.batch = static_cast<int>(cf.get_int("finetune.batch"));
+  t.warmup_epochs = static_cast<int>(cf.get_int("finetune.warmup_epochs"));
+  t.schedule = config::parse<config::Schedule>(cf.get_string("finetune.schedule"), "finetune.schedule");
+  t.step_every = static_cast<int>(cf.get_int("finetune.step_every"));
+  t.step_gamma = cf.get_number("finetune.step_gamma");
+  t.patience = static_cast<int>(cf.get_int("finetune.patience"));
+  t.monitor = s.train.monitor;
+  t.seed = mix_seed(s.seed, static_cast<uint64_t>(cf.get_int("finetune.seed")));
+  if (!s.finetune) return;
+  finetune::validate(t);
+  if (s.split.method == config::SplitMethod::kKfold)
+    throw UsageError(
+        "finetune.enabled: fine-tuning does not run with data.split.method: kfold yet (issue #31: a single "
+        "split only for now)");
+  if (s.selection != "best" && n.train_from != "auto") {
+    const auto arch = s.extract.backbone.arch;
+    const int head = checked("selection.tap", [&] { return models::resolve_tap(arch, s.selection).index; });
+    const int from = n.train_from == "input" ? -1 : models::resolve_tap(arch, n.train_from).index;
+    if (from >= head)
+      throw UsageError(fmt::format(
+          "finetune.train_from: {} is not shallower than the head's tap {} (selection.tap): nothing would "
+          "train but the head",
+          n.train_from, s.selection));
+  }
+}
+
 }  // namespace
 
 std::string manifest_file(const Settings& s) {
@@ -170,6 +210,7 @@ Settings settings_from(const config::Config& cf) {
   const auto exports = cf.get_strings("output.export");
   s.export_onnx = std::find(exports.begin(), exports.end(), "onnx") != exports.end();
   s.bootstrap = static_cast<int>(cf.get_int("report.bootstrap"));
+  finetune_settings(cf, s);
   return s;
 }
 

@@ -123,7 +123,7 @@ check(float([r for r in layers if r["selected"] == "1"][0]["val_accuracy"]) == f
 model = json.load(open(os.path.join(out, "model", "model.json")))
 check(len(model["members"]) == 3, "model.json lists 3 members")
 log = open(os.path.join(out, "log.txt")).read()
-check("[8/8] export" in log and "NO IMAGENET WEIGHTS" in log, "log.txt holds the console output")
+check("[9/9] export" in log and "NO IMAGENET WEIGHTS" in log, "log.txt holds the console output")
 
 # The leakage guard: the same per_class split without allow_patient_overlap is refused, naming patients.
 p = run("run", config, "--set", "data.allow_patient_overlap=false", "--out", os.path.join(work, "leak"), rc=1)

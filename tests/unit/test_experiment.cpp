@@ -84,13 +84,15 @@ TEST_CASE("experiment: settings the schema cannot check are refused naming the k
 
 TEST_CASE("experiment: --stage ranges") {
   CHECK(parse_stages("").first == 0);
-  CHECK(parse_stages("").last == 7);
+  // data extract sweep select finetune ensemble evaluate report export: 0..8
+  CHECK(parse_stages("").last == 8);
   CHECK(parse_stages("extract").last == 1);
   CHECK(parse_stages("..sweep").first == 0);
   CHECK(parse_stages("..sweep").last == 2);
   CHECK(parse_stages("sweep..").first == 2);
-  CHECK(parse_stages("sweep..").last == 7);
-  CHECK(parse_stages("extract..report").last == 6);
+  CHECK(parse_stages("sweep..").last == 8);
+  CHECK(parse_stages("extract..report").last == 7);
+  CHECK(parse_stages("..finetune").last == 4);
   CHECK_THROWS_AS(parse_stages("report.."), UsageError);
   CHECK_THROWS_AS(parse_stages("bogus"), UsageError);
   CHECK_THROWS_AS(parse_stages(".."), UsageError);

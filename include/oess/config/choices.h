@@ -27,6 +27,7 @@ const Choices& tasks();             // oess4 binary
 const Choices& optimizers();        // adam sgd lbfgs
 const Choices& monitors();          // val_accuracy val_loss
 const Choices& variations();        // grid seed
+const Choices& schedules();         // cosine step constant: fine-tuning's learning-rate schedules
 const Choices& heat_methods();      // gradcam ig gradcam-ig
 const Choices& export_formats();    // oess onnx: the model files a run's export stage and `oess export` write
 
@@ -37,6 +38,7 @@ enum class Balance { kOversample, kClassWeights, kNone };                      /
 enum class Optimizer { kAdam, kSgd, kLbfgs };                                  // optimizers()
 enum class Monitor { kValAccuracy, kValLoss };                                 // monitors()
 enum class Variation { kGrid, kSeed };                                         // variations()
+enum class Schedule { kCosine, kStep, kConstant };                             // schedules()
 
 template <typename E>
 const Choices& choices_of();
@@ -59,6 +61,11 @@ inline const Choices& choices_of<Monitor>() {
 template <>
 inline const Choices& choices_of<Variation>() {
   return variations();
+}
+
+template <>
+inline const Choices& choices_of<Schedule>() {
+  return schedules();
 }
 
 template <typename E>

@@ -28,7 +28,7 @@ namespace oess::experiment {
 const std::vector<std::string>& stage_names();  // data extract sweep select ensemble evaluate report export
 
 struct StageRange {
-  size_t first = 0, last = 7;  // indices into stage_names(), inclusive
+  size_t first = 0, last = 8;  // indices into stage_names(), inclusive (8: export, the last)
 };
 StageRange parse_stages(const std::string& spec);
 

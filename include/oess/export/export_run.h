@@ -26,7 +26,12 @@ struct RunModel {
   std::vector<std::string> member_taps;
   std::vector<train::LinearModel> members;
   std::vector<std::string> reference_images;  // the run's first (up to 64) training images
+  // Backbone tensors a finetune stage trained (state-dict names): they replace the weights file's. From a
+  // folder: model/finetuned.pt, which the export stage writes when the run fine-tuned.
+  io::StateDict finetuned;
 };
+
+inline constexpr const char* kFinetunedFile = "finetuned.pt";  // in the run's model/ folder
 
 inline constexpr size_t kReferenceImages = 64;
 

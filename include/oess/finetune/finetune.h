@@ -18,21 +18,16 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/optim/sgd.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "oess/finetune/options.h"
+#include "oess/io/weights.h"
 #include "oess/models/backbone.h"
 
 namespace oess::finetune {
-
-struct Options {
-  std::string train_from = "input";  // tap (canonical or alias) or "input"
-  std::string head_tap;              // the tap the head reads; deeper than train_from
-  std::string pooling = "avg";       // of head_tap's maps: avg | max
-  int64_t classes = 4;
-  double lr_backbone = 1e-3, lr_head = 1e-2, momentum = 0.9, weight_decay = 0.0;
-};
 
 class FineTuner {
  public:
@@ -56,6 +51,14 @@ class FineTuner {
   // mis-shaped tensor, named with the file.
   void save(const std::string& path) const;
   void load(const std::string& path);
+  // The same state as tensors (what save writes), and back (`source` names it in errors).
+  io::StateDict state() const;
+  void set_state(const std::map<std::string, torch::Tensor>& tensors, const std::string& source);
+  // The head's input standardisation, (pooled - mean) / std per feature, fixed (not trained): a linear
+  // probe's, so that a head started from it sees the features it was fitted on. Default: none.
+  void set_standardisation(const torch::Tensor& mean, const torch::Tensor& std);
+  // The two learning rates from now on (a schedule's; the options' are the base rates).
+  void set_learning_rates(double backbone, double head);
   int64_t steps() const { return steps_; }
 
   // The trained backbone tensors, by state-dict name, then the head's ("head.weight", "head.bias").
@@ -68,8 +71,10 @@ class FineTuner {
   Options options_;
   std::string from_, head_;  // canonical
   torch::nn::Linear head_layer_;
+  torch::Tensor mean_, std_;                                    // undefined: none
   std::vector<std::pair<std::string, torch::Tensor>> trained_;  // backbone parameters that train
   std::unique_ptr<torch::optim::SGD> sgd_;
+  bool trains_backbone_ = false;  // param group 0 is the backbone's, else the head's only
   int64_t steps_ = 0;
 };
 

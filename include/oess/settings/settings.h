@@ -16,6 +16,7 @@
 #include "oess/data/split.h"
 #include "oess/data/synth.h"
 #include "oess/features/extractor.h"
+#include "oess/finetune/options.h"
 #include "oess/train/classifier.h"
 
 namespace oess::settings {
@@ -46,6 +47,11 @@ struct Settings {
   bool check_data = true;     // data.check: decode and fingerprint every image in the data stage
   bool allow_duplicates = false;     // data.allow_duplicates: the same picture in two parts is a warning
   std::vector<RunWarning> warnings;  // what reading the config changed or could not guarantee
+  // finetune.*: the finetune stage (off unless enabled). net.head_tap and net.classes are filled at the
+  // stage (the selected tap; the task's classes); net.train_from may be "auto" (the tap before the head's).
+  bool finetune = false;
+  finetune::Options finetune_net;
+  finetune::TrainerOptions finetune_trainer;
 };
 
 Settings settings_from(const config::Config& c);

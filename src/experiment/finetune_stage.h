@@ -1,0 +1,22 @@
+#pragma once
+// Internal: `oess run`'s finetune stage (issue #31) — the chain's side of finetune::run. The training itself
+// is finetune/'s; this file turns the chain's split, items and selected tap into a job and its result into
+// the run's one member.
+//
+// stage_finetune   requires select_tap. Fine-tunes with the head on the selected tap (started from its sweep
+//                  classifier), checkpoints in DIR/finetune/, writes DIR/finetune/curve.csv and
+//                  DIR/finetune/finetuned.pt (the trained backbone tensors), and makes the fine-tuned network
+//                  the run's single member (c.members, c.final).
+// finetuned_tensors  DIR/finetune/finetuned.pt as the export stage needs it (copied to model/).
+#include <string>
+
+#include "console.h"
+#include "oess/experiment/chain.h"
+#include "oess/io/weights.h"
+
+namespace oess::experiment {
+
+void stage_finetune(Chain& c, const std::string& dir, const std::string& config_text, Console& con);
+io::StateDict finetuned_tensors(const std::string& dir, const std::string& model_dir);
+
+}  // namespace oess::experiment
