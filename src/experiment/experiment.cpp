@@ -255,7 +255,7 @@ void stage_select(Chain& c, const std::string& dir, Console& con) {
 }
 
 void stage_ensemble(Chain& c, Console& con) {
-  if (c.s.finetune) return con.say("  skipped: the fine-tuned network is the model (finetune.enabled)\n");
+  if (c.s.finetune) return con.say(kFinetunedNoEnsemble);
   std::optional<Progress> bar;  // its total is known at the first member
   train_members(c, [&bar](int64_t d, int64_t n) {
     if (!bar) bar.emplace("ensemble", n, "members");
@@ -339,7 +339,7 @@ void run_stage(StageIndex i, bool run, Chain& c, Kfold& k, const StageContext& x
       kfold ? kfold_select(c, k, dir, say) : stage_select(c, dir, con);
       break;
     case kFinetune:
-      stage_finetune(c, dir, config_text, con);  // settings refuse it with K-fold
+      kfold ? kfold_finetune(c, k, dir, config_text, say) : stage_finetune(c, dir, config_text, say);
       break;
     case kEnsemble:
       kfold ? kfold_ensemble(c, k, say) : stage_ensemble(c, con);
@@ -352,7 +352,9 @@ void run_stage(StageIndex i, bool run, Chain& c, Kfold& k, const StageContext& x
       stage_report(c, dir, con);
       break;
     case kExport:
-      stage_export(kfold ? kfold_refit(c, k, say) : c, dir, resolved, config_text);
+      stage_export(
+          kfold ? kfold_refit(c, k, say, [&](Chain& r) { stage_finetune(r, dir, config_text, say); }) : c,
+          dir, resolved, config_text);
       con.say(
           fmt::format("  {}/model/model.pt (score with: oess score --model {}/model IMAGES...)\n", dir, dir));
       break;

@@ -16,6 +16,7 @@
 #include "oess/export/model_file.h"
 #include "oess/finetune/run.h"
 #include "oess/models/taps.h"
+#include "oess/version.h"
 
 namespace oess::experiment {
 namespace {
@@ -32,7 +33,8 @@ std::string train_from(const Settings& s, const std::string& head) {
   const int at = models::resolve_tap(arch, head).index;
   std::string from = "input";
   for (const auto& t : models::default_taps(arch)) {
-    const bool block_end = arch != models::Arch::kVgg16 || (t.size() > 5 && t.substr(t.size() - 5) == "_pool");
+    const bool block_end =
+        arch != models::Arch::kVgg16 || (t.size() > 5 && t.substr(t.size() - 5) == "_pool");
     if (block_end && models::resolve_tap(arch, t).index < at) from = t;
   }
   return from;
@@ -119,10 +121,9 @@ finetune::Job make_job(const Chain& c, const std::string& folder, const std::str
 
 }  // namespace
 
-void stage_finetune(Chain& c, const std::string& dir, const std::string& config_text, Console& con) {
+void stage_finetune(Chain& c, const std::string& dir, const std::string& config_text, const SayFn& say) {
   if (!c.s.finetune) {
-    con.say(
-        "  off (finetune.enabled: false): the frozen features' classifiers are the model, as in the study\n");
+    say("  off (finetune.enabled: false): the frozen features' classifiers are the model, as in the study\n");
     return;
   }
   const auto& sel = c.sweep.taps[c.selected];
@@ -133,7 +134,7 @@ void stage_finetune(Chain& c, const std::string& dir, const std::string& config_
     add_warning(c.warnings, {"finetune_random_weights",
                              "finetune.enabled on a randomly initialised backbone (backbone.weights: none): "
                              "the blocks are trained from noise, not from ImageNet features"});
-  con.say(
+  say(
       fmt::format("  blocks after {} train with a head on {} ({} pooling, started from its sweep "
                   "classifier): {} training images, {} validation, {} test\n",
                   job.net.train_from, job.net.head_tap, job.net.pooling, job.train.size(), job.val.size(),
@@ -159,14 +160,14 @@ void stage_finetune(Chain& c, const std::string& dir, const std::string& config_
       [&](const finetune::EpochPoint& p, int epochs) {
         ++ran;
         epoch_seconds += p.seconds;
-        con.say(
+        say(
             fmt::format("  epoch {}/{}: lr {:.3g}/{:.3g}, train loss {:.4f}, validation loss {:.4f}, "
                         "accuracy {:.1f}%, {:.1f} s; at most {:.1f} min left\n",
                         p.epoch, epochs, p.lr_backbone, p.lr_head, p.train_loss, p.val_loss,
                         100 * p.val_accuracy, p.seconds, epoch_seconds / ran * (epochs - p.epoch) / 60));
       });
   if (r.fit.resumed_after > 0)
-    con.say(fmt::format("  resumed after epoch {} from {}\n", r.fit.resumed_after, job.checkpoint));
+    say(fmt::format("  resumed after epoch {} from {}\n", r.fit.resumed_after, job.checkpoint));
   if (r.fit.diverged_at > 0)
     add_warning(c.warnings,
                 {"finetune_diverged",
@@ -185,7 +186,17 @@ void stage_finetune(Chain& c, const std::string& dir, const std::string& config_
       "{:.1f}%)",
       job.net.train_from, sel.tap, r.fit.best_epoch, r.fit.curve.size(),
       r.fit.stopped_early ? ", stopped early" : "", 100 * best.val_accuracy);
-  con.say("  " + c.final_label + "\n");
+  say("  " + c.final_label + "\n");
+}
+
+void kfold_finetune(Chain& c, Kfold& k, const std::string& dir, const std::string& config_text,
+                    const SayFn& say) {
+  if (!c.s.finetune) return stage_finetune(c, dir, config_text, say);  // says it is off, once
+  for (auto& run : k.runs) {
+    if (run.saved || run.chain.sweep.taps.empty()) continue;  // loaded from fold.pt, or another job's fold
+    say(fmt::format("  {}:\n", fold_name(k, run)));
+    stage_finetune(run.chain, (fs::path(dir) / "folds" / fold_name(k, run)).string(), config_text, say);
+  }
 }
 
 io::StateDict finetuned_tensors(const std::string& dir, const std::string& model_dir) {

@@ -7,16 +7,25 @@
 //                  classifier), checkpoints in DIR/finetune/, writes DIR/finetune/curve.csv and
 //                  DIR/finetune/finetuned.pt (the trained backbone tensors), and makes the fine-tuned network
 //                  the run's single member (c.members, c.final).
+// kfold_finetune   per fold (K-fold): stage_finetune on the fold's chain in DIR/folds/<fold>/ (folds loaded
+// from
+//                  their fold.pt and other jobs' folds are left alone); the refit that export runs is
+//                  fine-tuned by the export stage in DIR/finetune/.
 // finetuned_tensors  DIR/finetune/finetuned.pt as the export stage needs it (copied to model/).
 #include <string>
 
-#include "console.h"
 #include "oess/experiment/chain.h"
+#include "oess/experiment/kfold.h"
 #include "oess/io/weights.h"
 
 namespace oess::experiment {
 
-void stage_finetune(Chain& c, const std::string& dir, const std::string& config_text, Console& con);
+inline constexpr const char* kFinetunedNoEnsemble =
+    "  skipped: the fine-tuned network is the model (finetune.enabled)\n";
+
+void stage_finetune(Chain& c, const std::string& dir, const std::string& config_text, const SayFn& say);
+void kfold_finetune(Chain& c, Kfold& k, const std::string& dir, const std::string& config_text,
+                    const SayFn& say);
 io::StateDict finetuned_tensors(const std::string& dir, const std::string& model_dir);
 
 }  // namespace oess::experiment

@@ -246,11 +246,11 @@ void kfold_select(Chain& c, Kfold& k, const std::string& dir, const SayFn& say) 
 }
 
 void kfold_ensemble(Chain& c, Kfold& k, const SayFn& say) {
-  (void)c;
   const std::vector<size_t> train_runs = folds_to_train(k);
   std::optional<Progress> bar;
-  if (!train_runs.empty()) bar.emplace("ensemble", static_cast<int64_t>(train_runs.size()), "folds");
-  for (size_t j = 0; j < train_runs.size(); ++j) {
+  if (!train_runs.empty() && !c.s.finetune)  // with finetune.enabled, the finetune stage made each member
+    bar.emplace("ensemble", static_cast<int64_t>(train_runs.size()), "folds");
+  for (size_t j = 0; bar && j < train_runs.size(); ++j) {
     train_members(k.runs[train_runs[j]].chain);
     bar->update(static_cast<int64_t>(j + 1));
   }
@@ -266,7 +266,8 @@ void kfold_ensemble(Chain& c, Kfold& k, const SayFn& say) {
   say("  each fold: " + k.runs[0].chain.final_label + " (fold 1's tap)\n");
 }
 
-Chain kfold_refit(const Chain& c, const Kfold& k, const SayFn& say) {
+Chain kfold_refit(const Chain& c, const Kfold& k, const SayFn& say,
+                  const std::function<void(Chain&)>& finetune) {
   Chain r = k.refit;
   const std::string tap = c.sweep.taps[c.selected].tap;
   r.features.paths = c.features.paths;
@@ -277,7 +278,10 @@ Chain kfold_refit(const Chain& c, const Kfold& k, const SayFn& say) {
   run_sweep(r);
   r.selected = 0;
   r.features = c.features;  // the ensemble may name other taps
-  train_members(r);
+  if (c.s.finetune && finetune)
+    finetune(r);  // the fine-tuned network is the model: no members to train
+  else
+    train_members(r);
   r.metrics = c.metrics;
   r.metrics_text = c.metrics_text;
   r.cross_validation = c.cross_validation;

@@ -52,7 +52,12 @@ void check_before_run(const config::Config& cf, const settings::Settings& s, con
                                 : ", a relative path resolving against that config file's folder"));
   }
   const fs::path old = fs::path(dir) / "config.resolved.yaml";
-  if (force) fs::remove_all(fs::path(dir) / "finetune", ec);  // a replaced run resumes no fine-tuning
+  if (force) {  // a replaced run resumes no fine-tuning, its own or its folds'
+    fs::remove_all(fs::path(dir) / "finetune", ec);
+    if (fs::is_directory(fs::path(dir) / "folds", ec))
+      for (const auto& f : fs::directory_iterator(fs::path(dir) / "folds", ec))
+        fs::remove_all(f.path() / "finetune", ec);
+  }
   if (force || !fs::exists(old, ec)) return;
   std::ifstream in(old, std::ios::binary);
   const std::string before((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -164,10 +164,6 @@ void finetune_settings(const config::Config& cf, Settings& s) {
   t.seed = mix_seed(s.seed, static_cast<uint64_t>(cf.get_int("finetune.seed")));
   if (!s.finetune) return;
   finetune::validate(t);
-  if (s.split.method == config::SplitMethod::kKfold)
-    throw UsageError(
-        "finetune.enabled: fine-tuning does not run with data.split.method: kfold yet (issue #31: a single "
-        "split only for now)");
   if (s.selection != "best" && n.train_from != "auto") {
     const auto arch = s.extract.backbone.arch;
     const int head = checked("selection.tap", [&] { return models::resolve_tap(arch, s.selection).index; });

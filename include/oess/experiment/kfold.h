@@ -21,7 +21,9 @@
 //                 metrics.json (the pooled figures as `oess evaluate` computes them, plus cross_validation:
 //                 per fold, mean ± sd, per repeat, taps chosen) and layers.csv (mean ± sd over folds).
 // kfold_refit     the exported model: the refit split, one sweep of the chosen tap (its validation part for
-//                 early stopping), the ensemble as configured; metrics = the pooled out-of-fold ones.
+//                 early stopping), the ensemble as configured — or, with finetune.enabled, `finetune` on the
+//                 refit's chain instead of its members; metrics = the pooled out-of-fold ones.
+// (finetune.enabled: kfold_ensemble trains no members; the finetune stage made each fold's.)
 #include <functional>
 #include <string>
 #include <vector>
@@ -83,6 +85,7 @@ void kfold_sweep(Chain& c, Kfold& k, const SayFn& say);
 void kfold_select(Chain& c, Kfold& k, const std::string& dir, const SayFn& say);
 void kfold_ensemble(Chain& c, Kfold& k, const SayFn& say);
 void kfold_evaluate(Chain& c, Kfold& k, const std::string& dir, const SayFn& say);
-Chain kfold_refit(const Chain& c, const Kfold& k, const SayFn& say);
+Chain kfold_refit(const Chain& c, const Kfold& k, const SayFn& say,
+                  const std::function<void(Chain&)>& finetune = {});
 
 }  // namespace oess::experiment

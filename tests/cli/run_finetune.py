@@ -1,0 +1,196 @@
+"""`oess run` with the finetune stage (issue #31), checked from outside the run folder.
+
+usage: run_finetune.py OESS WORKDIR KERAS_WEIGHTS
+
+On a small synthetic set with the Keras ImageNet weights (tools/get_weights.sh), the blocks after mixed3
+fine-tune with a head on mixed4:
+- the exported model holds the weights file's tensors unchanged up to mixed3 and for every BatchNorm
+  statistic, and changed ones in mixed4 (read with Python torch, not with oess);
+- `oess score` on the exported model gives predictions.csv's probabilities;
+- curve.csv flags the epoch with the best validation accuracy as the one kept;
+- a run killed with SIGKILL after a checkpoint resumes and ends byte-identical (predictions.csv, the trained
+  tensors) to an uninterrupted run, as does a rerun from scratch;
+- bad finetune.* settings exit 2 naming the key, with nothing written; a random-weight backbone gets a
+  warning in metrics.json.
+"""
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+oess, work, weights = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])
+shutil.rmtree(work, ignore_errors=True)
+os.makedirs(work)
+failures = []
+EPOCHS = 10
+
+
+def check(cond, what):
+    print(("ok: " if cond else "FAIL: ") + what)
+    if not cond:
+        failures.append(what)
+
+
+config = os.path.join(work, "ft.yaml")
+with open(config, "w") as f:
+    f.write(f"""name: ft
+data:
+  synthetic: {{dir: {work}/synth, counts: [20, 20, 20, 20], patients: 8}}
+  split: {{val_per_class: 5, test_per_class: 5}}
+  allow_patient_overlap: true
+backbone: {{weights: {weights}}}
+features: {{layers: [mixed3, mixed4], cache: {work}/cache, batch: 8}}
+classifier: {{max_epochs: 30}}
+selection: {{tap: mixed4}}
+ensemble: {{members: 3}}
+report: {{bootstrap: 100, formats: [md]}}
+finetune: {{enabled: true, train_from: mixed3, epochs: {EPOCHS}, batch: 8, patience: {EPOCHS}}}
+""")
+
+
+def run(out, *extra, wait=True):
+    cmd = [oess, "run", config, "--out", out, *extra]
+    if not wait:
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def read(path):
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+a = os.path.join(work, "a")
+p = run(a)
+check(p.returncode == 0, f"the fine-tuning run completes (exit {p.returncode}) {p.stderr[-400:]}")
+log = read(os.path.join(a, "log.txt")).decode()
+check("[5/9] finetune" in log and "blocks after mixed3 train with a head on mixed4" in log,
+      "the log shows the finetune stage and what trains")
+check("skipped: the fine-tuned network is the model" in log, "the ensemble stage gives way to the fine-tuned network")
+
+# The exported network against the weights file, with Python torch.
+model = torch.load(os.path.join(a, "model", "model.pt"))
+orig = torch.load(weights)
+frozen_same, stats_same, tuned_changed, tuned = True, True, False, 0
+for key, t in model.items():
+    if not key.startswith("backbone."):
+        continue
+    name = key[len("backbone."):]
+    o = orig[name]
+    if name.startswith("Mixed_6b."):  # mixed4: trained
+        if "running_" in name or "num_batches" in name:
+            stats_same &= torch.equal(t, o)
+        else:
+            tuned += 1
+            tuned_changed |= not torch.equal(t, o)
+    else:
+        frozen_same &= torch.equal(t, o)
+check(frozen_same, "every tensor up to mixed3 is the weights file's, bit for bit")
+check(stats_same, "BatchNorm running statistics of the trained block are unchanged (frozen statistics)")
+check(tuned > 0 and tuned_changed, f"the trained block's {tuned} parameters changed")
+
+# oess score on the exported model gives predictions.csv's probabilities.
+with open(os.path.join(a, "predictions.csv"), newline="") as fh:
+    preds = list(csv.DictReader(fh))
+synth = os.path.join(work, "synth")
+scores = os.path.join(work, "scores.csv")
+s = subprocess.run([oess, "score", "--model", os.path.join(a, "model"), *[os.path.join(synth, r["path"]) for r in preds],
+                    "--csv", scores], capture_output=True, text=True)
+check(s.returncode == 0, f"oess score runs on the fine-tuned model {s.stderr[-300:]}")
+with open(scores, newline="") as fh:
+    scored = list(csv.DictReader(fh))
+diff = max(abs(float(x[f"p{k}"]) - float(y[f"p{k}"])) for x, y in zip(preds, scored) for k in range(4))
+check(len(scored) == len(preds) and diff <= 1e-4,
+      f"oess score's probabilities are predictions.csv's ({len(scored)} images, largest difference {diff:.1e})")
+
+# The curve: one row per epoch run, the kept epoch the best on validation.
+with open(os.path.join(a, "finetune", "curve.csv"), newline="") as fh:
+    curve = list(csv.DictReader(fh))
+best = [r for r in curve if r["best"] == "1"]
+top = max(float(r["val_accuracy"]) for r in curve)
+check(len(curve) == EPOCHS and len(best) == 1, f"curve.csv: {len(curve)} epochs, {len(best)} flagged best")
+first_top = next(r for r in curve if float(r["val_accuracy"]) == top)
+check(best and float(best[0]["val_accuracy"]) == top,
+      f"the kept epoch ({best[0]['epoch'] if best else '-'}) has the highest validation accuracy ({top:.3f}; "
+      f"first reached in epoch {first_top['epoch']})")
+metrics = json.loads(read(os.path.join(a, "metrics.json")))
+codes = [w["code"] for w in metrics.get("warnings", [])]
+check("finetune_random_weights" not in codes, "ImageNet weights: no random-weights warning")
+
+# Killed after a checkpoint, resumed: the same result as the uninterrupted run.
+resumed_after = None
+for attempt in range(3):
+    b = os.path.join(work, f"b{attempt}")
+    proc = run(b, wait=False)
+    ckpt = os.path.join(b, "finetune", "checkpoint.pt")
+    while proc.poll() is None and not os.path.exists(ckpt):
+        time.sleep(0.01)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    r = run(b)
+    line = [ln for ln in r.stdout.splitlines() + r.stderr.splitlines() if "resumed after epoch" in ln]
+    if r.returncode == 0 and line:
+        resumed_after = int(line[0].split("resumed after epoch ")[1].split()[0])
+        if resumed_after < EPOCHS:
+            break
+check(resumed_after is not None and resumed_after < EPOCHS,
+      f"the rerun of a killed run resumes mid-training (after epoch {resumed_after} of {EPOCHS})")
+check(read(os.path.join(b, "predictions.csv")) == read(os.path.join(a, "predictions.csv")),
+      "the resumed run's predictions.csv is byte-identical to the uninterrupted run's")
+ta, tb = (torch.load(os.path.join(d, "model", "finetuned.pt")) for d in (a, b))
+check(ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta),
+      "the resumed run's fine-tuned tensors equal the uninterrupted run's")
+c = os.path.join(work, "c")
+run(c)
+check(read(os.path.join(c, "predictions.csv")) == read(os.path.join(a, "predictions.csv")),
+      "a rerun from scratch is byte-identical")
+
+
+# K-fold: every fold fine-tunes its own copy; every image is predicted out of fold; the refit is exported.
+kf = os.path.join(work, "kf")
+r = run(kf, "--set", "data.split.method=kfold", "--set", "data.split.folds=3", "--set", "data.split.val_fraction=0.25",
+        "--set", f"data.synthetic.dir={work}/synth16", "--set", "data.synthetic.patients=16", "--set", "finetune.epochs=3")
+check(r.returncode == 0, f"a K-fold fine-tuning run completes (exit {r.returncode}) {r.stderr[-300:]}")
+if r.returncode == 0:
+    with open(os.path.join(kf, "predictions.csv"), newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    folds = sorted(os.listdir(os.path.join(kf, "folds")))
+    curves = [os.path.join(kf, "folds", f, "finetune", "curve.csv") for f in folds]
+    check(len(rows) == 80 and {r["fold"] for r in rows} == {"1", "2", "3"},
+          f"K-fold: {len(rows)} out-of-fold predictions over folds {sorted({r['fold'] for r in rows})}")
+    check(len(folds) == 3 and all(os.path.isfile(c) for c in curves), f"K-fold: each of {folds} has its own curve.csv")
+    check(os.path.isfile(os.path.join(kf, "model", "finetuned.pt")) and
+          os.path.isfile(os.path.join(kf, "finetune", "curve.csv")), "K-fold: the refit is fine-tuned and exported")
+
+
+def refused(what, key, *sets):
+    out = os.path.join(work, "refused")
+    r = run(out, *[x for s in sets for x in ("--set", s)])
+    check(r.returncode == 2 and key in r.stderr and not os.path.exists(out),
+          f"{what}: exit 2 naming {key}, nothing written (exit {r.returncode}: {r.stderr.strip()[:160]})")
+
+
+refused("train_from at the head's tap", "finetune.train_from", "finetune.train_from=mixed4")
+refused("train_from deeper than the head", "finetune.train_from", "finetune.train_from=mixed5")
+refused("an unknown tap", "finetune.train_from", "finetune.train_from=mixed99")
+refused("a warm-up as long as the epochs", "finetune.warmup_epochs", "finetune.warmup_epochs=10")
+refused("an unknown schedule", "finetune.schedule", "finetune.schedule=linear")
+refused("a schedule step of zero epochs", "finetune.step_every", "finetune.step_every=0")
+
+# A random-weight backbone: said in metrics.json (one tiny epoch: the result is not the point).
+d = os.path.join(work, "d")
+r = run(d, "--set", "backbone.weights=none", "--set", "finetune.epochs=1", "--set", "finetune.warmup_epochs=0",
+        "--set", "finetune.lr_backbone=1e-9", "--set", "finetune.lr_head=1e-9")
+codes = [w["code"] for w in json.loads(read(os.path.join(d, "metrics.json"))).get("warnings", [])] \
+    if r.returncode == 0 else []
+check("finetune_random_weights" in codes, f"random weights: warning finetune_random_weights in metrics.json {codes}")
+
+print(f"{len(failures)} failure(s)")
+sys.exit(1 if failures else 0)
