@@ -11,6 +11,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "finetune_stage.h"
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
 #include "oess/core/parallel.h"
@@ -248,10 +249,9 @@ void evaluate(Chain& c, const std::string& dir) {
     for (const auto& col : c.extra_columns) row.push_back(col.second[k]);
     csv.row(row);
   }
-  const std::string file = (fs::path(dir) / "predictions.csv").string();
-  csv.write(file);
+  csv.write((fs::path(dir) / "predictions.csv").string());
   write_tap_predictions(c, pr, dir);
-  c.predictions = metrics::read_predictions(file);
+  c.predictions = metrics::read_predictions((fs::path(dir) / "predictions.csv").string());
   c.metrics = metrics::evaluate(c.predictions, c.s.bootstrap, c.s.seed);
   c.metrics_text = c.metrics->to_json();
   write_file_atomic((fs::path(dir) / "metrics.json").string(), c.metrics_text);
@@ -339,6 +339,7 @@ void write_report(const Chain& c, const std::string& dir) {
     for (const auto& pnt : t.fit.curve) curve.val_accuracy.push_back(pnt.val_accuracy);
     in.curves.push_back(curve);
   }
+  for (auto& curve : finetune_curves(c, dir)) in.curves.push_back(std::move(curve));
   in.final_label = c.final_label;
   in.metrics = *c.metrics;
   std::unordered_map<std::string, const std::string*> file_of;  // manifest path -> readable file

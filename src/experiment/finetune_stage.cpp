@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 
@@ -15,6 +16,7 @@
 #include "oess/export/export_run.h"
 #include "oess/export/model_file.h"
 #include "oess/finetune/run.h"
+#include "oess/io/csv.h"
 #include "oess/models/taps.h"
 #include "oess/version.h"
 
@@ -206,6 +208,32 @@ io::StateDict finetuned_tensors(const std::string& dir, const std::string& model
   auto t = io::read_weights(from.string()).tensors;
   io::write_torch_dict((fs::path(model_dir) / exporting::kFinetunedFile).string(), t);
   return t;
+}
+
+}  // namespace oess::experiment
+
+namespace oess::experiment {
+
+std::vector<report::Curve> finetune_curves(const Chain& c, const std::string& dir) {
+  std::vector<report::Curve> out;
+  if (!c.s.finetune) return out;
+  auto read = [&out](const fs::path& file, const std::string& label) {
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec)) return;
+    const auto t = io::read_csv(file.string());
+    const int col = t.column("val_accuracy");
+    report::Curve curve{label, {}};
+    for (const auto& row : t.rows) curve.val_accuracy.push_back(std::stod(row.at(static_cast<size_t>(col))));
+    out.push_back(curve);
+  };
+  read(fs::path(dir) / "finetune" / "curve.csv", "fine-tuned");
+  std::error_code ec;
+  std::vector<fs::path> folds;
+  if (out.empty() && fs::is_directory(fs::path(dir) / "folds", ec))
+    for (const auto& f : fs::directory_iterator(fs::path(dir) / "folds", ec)) folds.push_back(f.path());
+  std::sort(folds.begin(), folds.end());
+  for (const auto& f : folds) read(f / "finetune" / "curve.csv", "fine-tuned " + f.filename().string());
+  return out;
 }
 
 }  // namespace oess::experiment

@@ -12,11 +12,15 @@
 //                  their fold.pt and other jobs' folds are left alone); the refit that export runs is
 //                  fine-tuned by the export stage in DIR/finetune/.
 // finetuned_tensors  DIR/finetune/finetuned.pt as the export stage needs it (copied to model/).
+// finetune_curves  for the report's training curves: validation accuracy per epoch of DIR/finetune/curve.csv,
+//                  else of each fold's (K-fold: the report comes before the refit); none without finetune.
 #include <string>
+#include <vector>
 
 #include "oess/experiment/chain.h"
 #include "oess/experiment/kfold.h"
 #include "oess/io/weights.h"
+#include "oess/report/report.h"
 
 namespace oess::experiment {
 
@@ -27,5 +31,6 @@ void stage_finetune(Chain& c, const std::string& dir, const std::string& config_
 void kfold_finetune(Chain& c, Kfold& k, const std::string& dir, const std::string& config_text,
                     const SayFn& say);
 io::StateDict finetuned_tensors(const std::string& dir, const std::string& model_dir);
+std::vector<report::Curve> finetune_curves(const Chain& c, const std::string& dir);
 
 }  // namespace oess::experiment

@@ -140,7 +140,7 @@ cv::Mat tap_fold_chart(const std::vector<TapRow>& taps) {
 cv::Mat curve_plot(const std::vector<Curve>& curves) {
   size_t epochs = 1;
   for (const auto& c : curves) epochs = std::max(epochs, c.val_accuracy.size());
-  Frame f = frame(560, 360, "Validation accuracy per epoch, one line per tap", "epoch", "val accuracy");
+  Frame f = frame(560, 360, "Validation accuracy per epoch, one line each", "epoch", "val accuracy");
   for (size_t k = 0; k < curves.size(); ++k) {
     const double hue =
         180.0 * static_cast<double>(k) / static_cast<double>(std::max<size_t>(1, curves.size()));
@@ -153,6 +153,13 @@ cv::Mat curve_plot(const std::vector<Curve>& curves) {
                f.at(static_cast<double>(e - 1) / static_cast<double>(epochs - 1 ? epochs - 1 : 1), v[e - 1]),
                f.at(static_cast<double>(e) / static_cast<double>(epochs - 1 ? epochs - 1 : 1), v[e]),
                cv::Scalar(c[0], c[1], c[2]), 2, cv::LINE_AA);
+    if (v.empty()) continue;
+    // Each line named at its last epoch: right of it, or left of it near the right edge.
+    const cv::Point end =
+        f.at(static_cast<double>(v.size() - 1) / static_cast<double>(epochs - 1 ? epochs - 1 : 1), v.back());
+    const int width = 7 * static_cast<int>(curves[k].tap.size());
+    text(f.m, curves[k].tap,
+         end + cv::Point(end.x + width + 4 > f.area.x + f.area.width ? -width - 3 : 3, -4), 0.34);
   }
   text(f.m, fmt::format("{} epochs at most", epochs), {f.area.x + f.area.width - 130, f.area.y + 16}, 0.38);
   return f.m;

@@ -13,8 +13,8 @@ TEST_CASE("finetune schedule: linear warm-up, then cosine towards 0", "[finetune
   o.epochs = 5;
   o.warmup_epochs = 1;
   o.schedule = oess::config::Schedule::kCosine;
-  CHECK(lr_factor(o, 0) == Approx(0.5));  // (0 + 1) / (1 + 1)
-  CHECK(lr_factor(o, 1) == Approx(1.0));  // t = 0 of T = 4
+  CHECK(lr_factor(o, 0) == Approx(0.5));                             // (0 + 1) / (1 + 1)
+  CHECK(lr_factor(o, 1) == Approx(1.0));                             // t = 0 of T = 4
   CHECK(lr_factor(o, 2) == Approx(0.5 * (1 + std::cos(M_PI / 4))));  // 0.853553
   CHECK(lr_factor(o, 3) == Approx(0.5));
   CHECK(lr_factor(o, 4) == Approx(0.5 * (1 + std::cos(3 * M_PI / 4))));  // 0.146447
