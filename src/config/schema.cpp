@@ -48,6 +48,11 @@ std::vector<Key> finetune_keys() {
         "(classifier.early_stopping.monitor); the best epoch's network is kept",
         {}, 1),
       k("finetune.seed", T::kInt, "0", "seed of the batch order, mixed with the run's seed", {}, 0),
+      k("finetune.views", T::kInt, "0",
+        "augmented views of every training item added to the fine-tuning's training set (a seeded flip, "
+        "±5° rotation, 0.95-1.05 scale, gain and contrast each, as data.augment's copies); computed once, "
+        "their frozen part kept with the rest",
+        {}, 0),
   };
 }
 

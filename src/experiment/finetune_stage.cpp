@@ -102,10 +102,16 @@ finetune::Job make_job(const Chain& c, const std::string& folder, const std::str
   job.mean = sel.fit.model.mean;
   job.std = stable_std(sel.fit.model.std);
   std::vector<double> count(static_cast<size_t>(job.net.classes), 0.0);
-  for (const auto& it : c.items) {
-    job.train.push_back(image_of(c, it.sample, it.copy));
-    count[static_cast<size_t>(job.train.back().label)] += 1;
-  }
+  for (const auto& it : c.items)
+    for (int v = 0; v <= c.s.finetune_views; ++v) {  // the item, then its finetune.views augmented views
+      job.train.push_back(image_of(c, it.sample, it.copy));
+      if (v > 0) {
+        job.train.back().augment = true;
+        job.train.back().augment_seed = mix_seed(c.s.finetune_trainer.seed, it.sample,
+                                                 static_cast<uint64_t>(it.copy), static_cast<uint64_t>(v));
+      }
+      count[static_cast<size_t>(job.train.back().label)] += 1;
+    }
   if (c.s.balance == config::Balance::kClassWeights) {  // n / (k n_c), as the classifiers weight rows
     auto w = torch::zeros({job.net.classes});
     for (size_t k = 0; k < count.size(); ++k)

@@ -162,6 +162,7 @@ void finetune_settings(const config::Config& cf, Settings& s) {
   t.patience = static_cast<int>(cf.get_int("finetune.patience"));
   t.monitor = s.train.monitor;
   t.seed = mix_seed(s.seed, static_cast<uint64_t>(cf.get_int("finetune.seed")));
+  s.finetune_views = static_cast<int>(cf.get_int("finetune.views"));
   if (!s.finetune) return;
   finetune::validate(t);
   if (s.selection != "best" && n.train_from != "auto") {

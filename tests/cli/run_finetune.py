@@ -153,6 +153,12 @@ check(read(os.path.join(c, "predictions.csv")) == read(os.path.join(a, "predicti
       "a rerun from scratch is byte-identical")
 
 
+# finetune.views: each training item and its augmented views.
+v = os.path.join(work, "views")
+r = run(v, "--set", "finetune.views=2", "--set", "finetune.epochs=1", "--set", "finetune.warmup_epochs=0")
+vlog = read(os.path.join(v, "log.txt")).decode() if r.returncode == 0 else ""
+check("120 training images" in vlog, "finetune.views: 2 trains on 3 versions of each of the 40 training images")
+
 # K-fold: every fold fine-tunes its own copy; every image is predicted out of fold; the refit is exported.
 kf = os.path.join(work, "kf")
 r = run(kf, "--set", "data.split.method=kfold", "--set", "data.split.folds=3", "--set", "data.split.val_fraction=0.25",

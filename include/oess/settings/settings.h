@@ -52,6 +52,7 @@ struct Settings {
   bool finetune = false;
   finetune::Options finetune_net;
   finetune::TrainerOptions finetune_trainer;
+  int finetune_views = 0;  // augmented views per training item (finetune.views)
 };
 
 Settings settings_from(const config::Config& c);
