@@ -177,23 +177,25 @@ void stage_finetune(Chain& c, const std::string& dir, const std::string& config_
   if (r.fit.resumed_after > 0)
     say(fmt::format("  resumed after epoch {} from {}\n", r.fit.resumed_after, job.checkpoint));
   if (r.fit.diverged_at > 0)
-    add_warning(c.warnings,
-                {"finetune_diverged",
-                 fmt::format("fine-tuning diverged in epoch {} (training loss not finite) and stopped "
-                             "there, keeping epoch {}: lower finetune.lr_backbone and lr_head",
-                             r.fit.diverged_at, r.fit.best_epoch)});
+    add_warning(
+        c.warnings,
+        {"finetune_diverged",
+         fmt::format("fine-tuning diverged in epoch {} (a loss not finite) and stopped there, keeping "
+                     "epoch {} (0: the start): lower finetune.lr_backbone and lr_head",
+                     r.fit.diverged_at, r.fit.best_epoch)});
   write_curve((folder / "curve.csv").string(), r.fit);
   io::write_torch_dict((folder / kTunedFile).string(), r.trained);
-  const auto& best = r.fit.curve[static_cast<size_t>(r.fit.best_epoch - 1)];
+  const auto& best = r.fit.curve[static_cast<size_t>(r.fit.best_epoch)];
   c.members.clear();
   c.members.push_back(
       {sel.tap, c.s.train, member_of(sel.fit.model, r.head_weight, r.head_bias), r.test_probabilities});
   if (!c.rows.test.empty()) c.final = ensemble::combine({r.test_probabilities}, c.s.train.task);
   c.final_label = fmt::format(
       "fine-tuned network: blocks after {} and a head on {}, best epoch {} of {}{} (validation accuracy "
-      "{:.1f}%)",
-      job.net.train_from, sel.tap, r.fit.best_epoch, r.fit.curve.size(),
-      r.fit.stopped_early ? ", stopped early" : "", 100 * best.val_accuracy);
+      "{:.1f}%{})",
+      job.net.train_from, sel.tap, r.fit.best_epoch, r.fit.curve.size() - 1,
+      r.fit.stopped_early ? ", stopped early" : "", 100 * best.val_accuracy,
+      r.fit.best_epoch == 0 ? "; no epoch beat the start, the linear probe on the frozen network" : "");
   say("  " + c.final_label + "\n");
 }
 

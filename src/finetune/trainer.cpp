@@ -152,6 +152,35 @@ double train_epoch(FineTuner& tuner, const Labelled& train, const TrainerOptions
   return loss / static_cast<double>(n);
 }
 
+// Validation loss and accuracy of the network as it stands.
+void score(FineTuner& tuner, const Labelled& val, int batch, EpochPoint& pt) {
+  const auto prob = predict(tuner, val.x, batch);
+  pt.val_loss = -prob.clamp_min(1e-12).log().gather(1, val.y.unsqueeze(1)).mean().item<double>();
+  pt.val_accuracy = prob.argmax(1).eq(val.y).to(torch::kFloat64).mean().item<double>();
+}
+
+// Epoch 0: the network as it starts (the linear probe on the frozen network), scored like an epoch, so
+// that fine-tuning is kept only where it beats its start on validation.
+void start(FineTuner& tuner, const Labelled& train, const Labelled& val, const TrainerOptions& o,
+           Progress& p) {
+  const auto t0 = std::chrono::steady_clock::now();
+  EpochPoint pt;
+  const auto prob = predict(tuner, train.x, o.batch);
+  auto loss = -prob.clamp_min(1e-12).log().gather(1, train.y.unsqueeze(1)).squeeze(1);
+  if (train.class_weights.defined()) {  // as cross_entropy weights rows: sum(w_y * l) / sum(w_y)
+    const auto w = train.class_weights.to(loss.dtype()).index_select(0, train.y);
+    loss = loss * w / w.sum() * static_cast<double>(loss.size(0));
+  }
+  pt.train_loss = loss.mean().item<double>();
+  score(tuner, val, o.batch, pt);
+  pt.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  p.curve = {pt};
+  p.best = 0;
+  p.bad = 0;
+  p.best_state = tuner.state();
+  for (auto& [k, v] : p.best_state) v = v.clone();
+}
+
 }  // namespace
 
 FitResult fit(FineTuner& tuner, const Labelled& train, const Labelled& val, const TrainerOptions& o,
@@ -161,9 +190,12 @@ FitResult fit(FineTuner& tuner, const Labelled& train, const Labelled& val, cons
     throw Error("fine-tuning needs training and validation images (the split left none)");
   Progress p;
   FitResult r;
-  if (resume(checkpoint, tuner, p, fingerprint)) r.resumed_after = static_cast<int>(p.curve.size());
+  if (resume(checkpoint, tuner, p, fingerprint))
+    r.resumed_after = static_cast<int>(p.curve.size()) - 1;
+  else
+    start(tuner, train, val, o, p);
   const auto& opt = tuner.options();
-  for (int e = static_cast<int>(p.curve.size()); e < o.epochs && (p.best == 0 || p.bad < o.patience); ++e) {
+  for (int e = static_cast<int>(p.curve.size()) - 1; e < o.epochs && p.bad < o.patience; ++e) {
     const auto t0 = std::chrono::steady_clock::now();
     const double f = lr_factor(o, e);
     tuner.set_learning_rates(opt.lr_backbone * f, opt.lr_head * f);
@@ -172,21 +204,13 @@ FitResult fit(FineTuner& tuner, const Labelled& train, const Labelled& val, cons
     pt.lr_backbone = opt.lr_backbone * f;
     pt.lr_head = opt.lr_head * f;
     pt.train_loss = train_epoch(tuner, train, o, e);
-    const auto prob = predict(tuner, val.x, o.batch);
-    pt.val_loss = -prob.clamp_min(1e-12).log().gather(1, val.y.unsqueeze(1)).mean().item<double>();
-    pt.val_accuracy = prob.argmax(1).eq(val.y).to(torch::kFloat64).mean().item<double>();
+    score(tuner, val, o.batch, pt);
     if (!std::isfinite(pt.train_loss) || !std::isfinite(pt.val_loss)) {
-      if (p.best == 0)
-        throw Error(
-            fmt::format("fine-tuning diverged in epoch {} (training loss {}, validation loss {}): lower "
-                        "finetune.lr_backbone ({}) and finetune.lr_head ({}), or train fewer blocks "
-                        "(finetune.train_from)",
-                        e + 1, pt.train_loss, pt.val_loss, opt.lr_backbone, opt.lr_head));
       r.diverged_at = e + 1;
       break;
     }
     pt.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (p.best == 0 || improves(pt, p.curve[static_cast<size_t>(p.best - 1)], o.monitor)) {
+    if (improves(pt, p.curve[static_cast<size_t>(p.best)], o.monitor)) {
       p.best = pt.epoch;
       p.bad = 0;
       p.best_state = tuner.state();
@@ -200,7 +224,7 @@ FitResult fit(FineTuner& tuner, const Labelled& train, const Labelled& val, cons
   }
   r.curve = p.curve;
   r.best_epoch = p.best;
-  r.stopped_early = static_cast<int>(p.curve.size()) < o.epochs && r.diverged_at == 0;
+  r.stopped_early = static_cast<int>(p.curve.size()) - 1 < o.epochs && r.diverged_at == 0;
   std::map<std::string, torch::Tensor> best(p.best_state.begin(), p.best_state.end());
   tuner.set_state(best, checkpoint.empty() ? "the best epoch's state" : checkpoint);
   return r;

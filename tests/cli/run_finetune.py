@@ -114,7 +114,8 @@ with open(os.path.join(a, "finetune", "curve.csv"), newline="") as fh:
     curve = list(csv.DictReader(fh))
 best = [r for r in curve if r["best"] == "1"]
 top = max(float(r["val_accuracy"]) for r in curve)
-check(len(curve) == EPOCHS and len(best) == 1, f"curve.csv: {len(curve)} epochs, {len(best)} flagged best")
+check(len(curve) == EPOCHS + 1 and curve[0]["epoch"] == "0" and len(best) == 1,
+      f"curve.csv: the start and {len(curve) - 1} epochs, {len(best)} flagged best")
 first_top = next(r for r in curve if float(r["val_accuracy"]) == top)
 check(best and float(best[0]["val_accuracy"]) == top,
       f"the kept epoch ({best[0]['epoch'] if best else '-'}) has the highest validation accuracy ({top:.3f}; "

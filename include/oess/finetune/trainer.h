@@ -9,17 +9,17 @@
 //             end of warm-up, falling towards 0 at the last epoch;
 //   step      then step_gamma ^ floor(t / step_every);
 //   constant  then 1.
-// Early stopping: after each epoch the validation set is scored; the best epoch by the monitor (validation
-// accuracy, ties by lower validation loss; or validation loss) is kept, training stops after `patience`
-// epochs without improvement, and the best epoch's weights are what the FineTuner holds at the end.
-// Batch order: a permutation of the training rows per epoch, seeded by (seed, epoch) alone, so that a resumed
-// run draws the same batches as one that never stopped.
-// Checkpoint (`checkpoint` non-empty): after every epoch one file, written atomically, holding the
-// FineTuner's state, the best epoch's state, the curve and a fingerprint of what is being trained; fit()
-// given the same file and fingerprint starts after its last epoch (a different fingerprint: from the start).
-// On the CPU with the same threads, a resumed fit ends bit-identical to one that never stopped.
-// Divergence: an epoch whose training loss is not finite ends training there, keeping the best epoch before
-// it (diverged_at says which); in the first epoch, an Error naming the learning rates.
+// Early stopping: the network as it starts is scored as epoch 0 (the first row of the curve), and after each
+// epoch the validation set is scored again; the best epoch by the monitor (validation accuracy, ties by lower
+// validation loss; or validation loss) is kept — epoch 0 when no epoch beats the start —, training stops
+// after `patience` epochs without improvement, and the best epoch's weights are what the FineTuner holds at
+// the end. Batch order: a permutation of the training rows per epoch, seeded by (seed, epoch) alone, so that
+// a resumed run draws the same batches as one that never stopped. Checkpoint (`checkpoint` non-empty): after
+// every epoch one file, written atomically, holding the FineTuner's state, the best epoch's state, the curve
+// and a fingerprint of what is being trained; fit() given the same file and fingerprint starts after its last
+// epoch (a different fingerprint: from the start). On the CPU with the same threads, a resumed fit ends
+// bit-identical to one that never stopped. Divergence: an epoch whose training or validation loss is not
+// finite ends training there, keeping the best epoch before it (diverged_at says which).
 #include <torch/types.h>
 
 #include <cstdint>
@@ -38,14 +38,14 @@ struct Labelled {
 };
 
 struct EpochPoint {
-  int epoch = 0;  // 1-based
+  int epoch = 0;  // 0: the start, before any step
   double lr_backbone = 0, lr_head = 0, train_loss = 0, val_loss = 0, val_accuracy = 0, seconds = 0;
 };
 
 struct FitResult {
-  std::vector<EpochPoint> curve;
-  int best_epoch = 0;     // 1-based
-  int resumed_after = 0;  // epochs read from the checkpoint (0: a fresh start)
+  std::vector<EpochPoint> curve;  // epoch 0 (the start), then one per epoch run
+  int best_epoch = 0;             // 0: the start was never beaten on validation
+  int resumed_after = 0;          // epochs read from the checkpoint (0: a fresh start)
   bool stopped_early = false;
   int diverged_at = 0;  // an epoch whose training loss was not finite: training stopped there (0: none)
 };
