@@ -1,12 +1,13 @@
 """`oess run` with the finetune stage (issue #31), checked from outside the run folder.
 
-usage: run_finetune.py OESS WORKDIR KERAS_WEIGHTS
+usage: run_finetune.py OESS WORKDIR KERAS_WEIGHTS NODE_MODULES
 
 On a small synthetic set with the Keras ImageNet weights (tools/get_weights.sh), the blocks after mixed3
 fine-tune with a head on mixed4:
 - the exported model holds the weights file's tensors unchanged up to mixed3 and for every BatchNorm
   statistic, and changed ones in mixed4 (read with Python torch, not with oess);
-- `oess score` on the exported model gives predictions.csv's probabilities;
+- `oess score` on the exported model gives predictions.csv's probabilities, and so does ONNX Runtime
+  (onnxruntime-node, an independent runtime) on its ONNX export;
 - curve.csv flags the epoch with the best validation accuracy as the one kept;
 - a run killed with SIGKILL after a checkpoint resumes and ends byte-identical (predictions.csv, the trained
   tensors) to an uninterrupted run, as does a rerun from scratch;
@@ -25,6 +26,8 @@ import time
 import torch
 
 oess, work, weights = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])
+node_modules = os.path.abspath(sys.argv[4])
+here = os.path.dirname(os.path.abspath(__file__))
 shutil.rmtree(work, ignore_errors=True)
 os.makedirs(work)
 failures = []
@@ -108,6 +111,21 @@ with open(scores, newline="") as fh:
 diff = max(abs(float(x[f"p{k}"]) - float(y[f"p{k}"])) for x, y in zip(preds, scored) for k in range(4))
 check(len(scored) == len(preds) and diff <= 1e-4,
       f"oess score's probabilities are predictions.csv's ({len(scored)} images, largest difference {diff:.1e})")
+
+# ONNX Runtime on the ONNX export of the fine-tuned model, fed the inputs oess score prepared.
+onnx, npy, ort_out = (os.path.join(work, n) for n in ("ft.onnx", "x.npy", "ort.json"))
+e = subprocess.run([oess, "export", "--run", a, "--format", "onnx", "--out", onnx], capture_output=True, text=True)
+s2 = subprocess.run([oess, "score", "--model", os.path.join(a, "model"),
+                     *[os.path.join(synth, r["path"]) for r in preds], "--save-input", npy], capture_output=True)
+o = subprocess.run(["node", os.path.join(here, "..", "oracles", "ort_run.js"), onnx, npy, ort_out],
+                   env=dict(os.environ, NODE_PATH=node_modules), capture_output=True, text=True)
+ok = e.returncode == 0 and s2.returncode == 0 and o.returncode == 0
+probs = json.loads(read(ort_out))["outputs"]["probabilities"]["data"] if ok else []
+odiff = max((abs(probs[4 * i + k] - float(r[f"p{k}"])) for i, r in enumerate(preds) for k in range(4)),
+            default=float("inf"))
+check(ok and len(probs) == 4 * len(preds) and odiff <= 1e-4,
+      f"ONNX Runtime on the fine-tuned model's ONNX export gives predictions.csv's probabilities (largest "
+      f"difference {odiff:.1e}) {e.stderr[-200:]}{o.stderr[-200:]}")
 
 # The curve: one row per epoch run, the kept epoch the best on validation.
 with open(os.path.join(a, "finetune", "curve.csv"), newline="") as fh:
