@@ -120,6 +120,7 @@ finetune::Job make_job(const Chain& c, const std::string& folder, const std::str
   }
   for (size_t i : c.split.indices(data::Part::kVal)) job.val.push_back(image_of(c, i, 0));
   for (size_t i : c.split.indices(data::Part::kTest)) job.test.push_back(image_of(c, i, 0));
+  job.cache_dir = c.s.extract.cache_dir;
   job.checkpoint = (fs::path(folder) / "checkpoint.pt").string();
   job.fingerprint =
       sha256_hex(config_text + fmt::format("\ntrain_from {}\nhead {}@{}\ntrain {}\n", job.net.train_from,
@@ -153,15 +154,16 @@ void stage_finetune(Chain& c, const std::string& dir, const std::string& config_
   double epoch_seconds = 0;
   auto r = finetune::run(
       job,
-      [&](const std::string& what, int64_t done, int64_t total) {
+      [&](const std::string& what, int64_t done, int64_t total, int64_t cached) {
+        if (cached == total)
+          return say(fmt::format("  frozen {}: {} images, all from the cache\n", what, total));
         if (what != part) {
-          if (bar) bar->finish();
           bar.emplace("frozen " + what, total);
           part = what;
         }
         bar->update(done);
         if (done == total) {
-          bar->finish();
+          bar->finish(cached > 0 ? fmt::format("{} from the cache", cached) : "");
           bar.reset();
         }
       },

@@ -5,34 +5,80 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <optional>
 
 #include "oess/core/error.h"
+#include "oess/core/sha256.h"
 #include "oess/data/loader.h"
+#include "oess/features/cache.h"
 #include "oess/models/backbone.h"
 #include "oess/models/preprocessing.h"
+#include "oess/models/taps.h"
 
 namespace oess::finetune {
 namespace {
 
-// The frozen part of every image, [N, ...] on `device`, in order.
+// The frozen-activation cache of a job (features/cache.h's store and atomicity): one folder per extraction
+// config plus the frozen tap, since these maps come from the training path's LibTorch modules, one entry per
+// image (content hash, plus the augmentation seed of a view). None for train_from input (the input itself).
+std::optional<features::FeatureCache> frozen_cache(const Job& job, const std::string& from) {
+  if (job.cache_dir.empty() || from == "input") return std::nullopt;
+  auto e = job.extract;
+  e.pooling = "none";
+  const std::string weights_id =
+      e.weights == "none" ? fmt::format("none:{}", e.seed) : "sha256:" + sha256_file(e.weights);
+  std::string description;
+  features::config_key(e, weights_id, &description);
+  description += "\nfinetune frozen activations at " + from + " (LibTorch modules)";
+  return features::FeatureCache(job.cache_dir, sha256_hex(description), description);
+}
+
+std::string image_key(const Image& im) {
+  const std::string h = sha256_file(im.path);
+  return im.augment ? sha256_hex(h + fmt::format("+augment:{}", im.augment_seed)) : h;
+}
+
+// The frozen part of every image, [N, ...] on `device`, in order: from the cache where it has them, the rest
+// computed in batches (and added to the cache).
 torch::Tensor frozen_of(FineTuner& tuner, const std::vector<Image>& images, const Job& job,
-                        const torch::Device& device, const std::string& what, const StepFn& progress) {
+                        const torch::Device& device, const std::string& what, const StepFn& progress,
+                        const std::optional<features::FeatureCache>& cache, const std::string& from) {
+  std::vector<torch::Tensor> rows(images.size());
+  std::vector<std::string> keys(images.size());
   std::vector<data::LoadItem> load;
-  for (const auto& im : images) load.push_back({im.path, im.augment, im.augment_seed});
+  std::vector<size_t> todo;
+  int64_t done = 0;
+  for (size_t i = 0; i < images.size(); ++i) {
+    if (cache) {
+      keys[i] = image_key(images[i]);
+      if (auto got = cache->get(keys[i], {from})) {
+        rows[i] = got->at(from);
+        ++done;
+        continue;
+      }
+    }
+    todo.push_back(i);
+    load.push_back({images[i].path, images[i].augment, images[i].augment_seed});
+  }
+  const int64_t cached = done;
+  if (progress && cached > 0) progress(what, done, static_cast<int64_t>(images.size()), cached);
   const auto& e = job.extract;
   data::BatchLoader loader(std::move(load), models::preprocessing_preset(e.preprocessing, e.backbone.arch),
                            e.crop, e.batch, /*threads=*/1, /*prefetch=*/2, nullptr, e.dicom_frame);
-  std::vector<torch::Tensor> parts;
   torch::Tensor batch;
   size_t first = 0;
-  int64_t done = 0;
   while (loader.next(batch, first)) {
-    parts.push_back(tuner.frozen(batch.to(device)));
+    const auto out = tuner.frozen(batch.to(device)).to(torch::kCPU, torch::kFloat32);
+    for (int64_t b = 0; b < out.size(0); ++b) {
+      const size_t i = todo[first + static_cast<size_t>(b)];
+      rows[i] = out[b].clone();
+      if (cache) cache->put(keys[i], {{from, rows[i]}});
+    }
     done += batch.size(0);
-    if (progress) progress(what, done, static_cast<int64_t>(images.size()));
+    if (progress) progress(what, done, static_cast<int64_t>(images.size()), cached);
   }
-  if (parts.empty()) return {};
-  return torch::cat(parts);
+  if (rows.empty()) return {};
+  return torch::stack(rows).to(device);
 }
 
 torch::Tensor labels_of(const std::vector<Image>& images, const torch::Device& device) {
@@ -60,11 +106,16 @@ JobResult run(const Job& job, const StepFn& progress, const EpochFn& on_epoch) {
   if (job.mean.defined()) tuner.set_standardisation(job.mean, job.std);
   JobResult r;
   const auto t0 = std::chrono::steady_clock::now();
-  Labelled train{frozen_of(tuner, job.train, job, device, "train", progress), labels_of(job.train, device),
+  const std::string from =
+      job.net.train_from == "input" ? "input" : models::resolve_tap(e.backbone.arch, job.net.train_from).name;
+  const auto cache = frozen_cache(job, from);
+  auto frozen = [&](const std::vector<Image>& images, const std::string& what) {
+    return frozen_of(tuner, images, job, device, what, progress, cache, from);
+  };
+  Labelled train{frozen(job.train, "train"), labels_of(job.train, device),
                  job.class_weights.defined() ? job.class_weights.to(device) : torch::Tensor()};
-  Labelled val{
-      frozen_of(tuner, job.val, job, device, "validation", progress), labels_of(job.val, device), {}};
-  const auto test = frozen_of(tuner, job.test, job, device, "test", progress);
+  Labelled val{frozen(job.val, "validation"), labels_of(job.val, device), {}};
+  const auto test = frozen(job.test, "test");
   r.frozen_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.fit = fit(tuner, train, val, job.trainer, job.checkpoint, job.fingerprint, on_epoch);
   if (test.defined()) r.test_probabilities = predict(tuner, test, job.trainer.batch).cpu();

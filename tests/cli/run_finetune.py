@@ -170,6 +170,8 @@ c = os.path.join(work, "c")
 run(c)
 check(read(os.path.join(c, "predictions.csv")) == read(os.path.join(a, "predictions.csv")),
       "a rerun from scratch is byte-identical")
+check("frozen train: 40 images, all from the cache" in read(os.path.join(c, "log.txt")).decode(),
+      "the rerun reads the frozen activations from the cache")
 
 
 # finetune.views: each training item and its augmented views.

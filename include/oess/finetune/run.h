@@ -34,6 +34,7 @@ struct Job {
   torch::Tensor mean, std;               // [F]: the head's fixed input standardisation (FineTuner's)
   torch::Tensor class_weights;           // [classes] or undefined
   std::vector<Image> train, val, test;
+  std::string cache_dir;    // the frozen activations' cache (features.cache), or empty: none
   std::string checkpoint;   // file, or empty: none
   std::string fingerprint;  // what the checkpoint must say to be resumed
 };
@@ -46,8 +47,9 @@ struct JobResult {
   double frozen_seconds = 0;                                   // computing the frozen part
 };
 
-using StepFn = std::function<void(const std::string& what, int64_t done, int64_t total)>;
-// progress: "frozen" per image while the frozen part is computed; fit's epochs through on_epoch.
+using StepFn = std::function<void(const std::string& what, int64_t done, int64_t total, int64_t cached)>;
+// progress: per part ("train", "validation", "test") the images whose frozen part is ready, of which `cached`
+// came from the cache (reported first); fit's epochs through on_epoch.
 JobResult run(const Job& job, const StepFn& progress = {}, const EpochFn& on_epoch = {});
 
 }  // namespace oess::finetune
