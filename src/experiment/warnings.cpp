@@ -13,6 +13,7 @@
 #include "oess/core/error.h"
 #include "oess/experiment/chain.h"
 #include "oess/platform/platform.h"
+#include "oess/runtime/net.h"
 #include "oess/version.h"
 
 namespace oess::experiment {
@@ -112,8 +113,10 @@ void tap_warnings(const Chain& c, std::vector<RunWarning>& out) {
 std::string platform_lines(Chain& c) {
   std::map<std::string, std::string> f;
   for (const auto& [key, value] : platform::facts()) f[key] = value;
-  std::string out = fmt::format("cpu: {}; {}; oneDNN {}, memory layout {}\n", f["cpu"], f["cpu_isa"],
-                                f["onednn_isa"], f["memory_layout"]);
+  std::string out = fmt::format(
+      "cpu: {}; {}; oneDNN {}; inference on oess's oneDNN engine ({} activations), LibTorch layout {} "
+      "(heat maps, fine-tuning)\n",
+      f["cpu"], f["cpu_isa"], f["onednn_isa"], runtime::activation_layout(), f["memory_layout"]);
   out +=
       fmt::format("blas: {} ({}, {}); threads: {} for extraction, 1 per classifier fit ({} at a time)\n",
                   f["blas"], f["blas_threading"], f["blas_library"], c.s.extract.threads, c.s.train_threads);
@@ -151,6 +154,7 @@ void write_metrics(Chain& c, const std::string& dir) {
   auto j = nlohmann::ordered_json::parse(c.metrics_text);
   j["build"] = {{"oess", OESS_VERSION_STRING}, {"libtorch", TORCH_VERSION}};
   for (const auto& [key, value] : platform::facts()) j["build"][key] = value;
+  j["build"]["inference"] = "oess engine (oneDNN), activations " + runtime::activation_layout();
   j["build"]["threads"] = {
       {"features", c.s.extract.threads}, {"classifier", c.s.train_threads}, {"blas_per_classifier_fit", 1}};
   c.metrics_text = j.dump(2) + "\n";

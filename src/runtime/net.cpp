@@ -6,6 +6,8 @@
 
 namespace oess::runtime {
 
+std::string activation_layout() { return "nChw" + std::to_string(detail::activation_block()) + "c"; }
+
 using namespace detail;
 
 Net::Net(Shape input, NetOptions options) : impl_(new Impl) {

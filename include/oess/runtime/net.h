@@ -24,6 +24,9 @@
 
 namespace oess::runtime {
 
+// The activations' layout the engine plans on this CPU: "nChw16c" (AVX-512) or "nChw8c".
+std::string activation_layout();
+
 // A network this engine cannot plan (a layer larger than its input, a kernel oneDNN lacks): the caller runs
 // LibTorch instead.
 struct Unsupported : std::runtime_error {
