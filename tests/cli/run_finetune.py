@@ -174,6 +174,22 @@ check("frozen train: 40 images, all from the cache" in read(os.path.join(c, "log
       "the rerun reads the frozen activations from the cache")
 
 
+# The binary task: a two-way head whose exported logistic member scores as predictions.csv says.
+bn = os.path.join(work, "binary")
+r = run(bn, "--set", "classifier.task=binary", "--set", "finetune.epochs=3")
+brows = []
+if r.returncode == 0:
+    with open(os.path.join(bn, "predictions.csv"), newline="") as fh:
+        brows = list(csv.DictReader(fh))
+bscores = os.path.join(work, "bscores.csv")
+sb = subprocess.run([oess, "score", "--model", os.path.join(bn, "model"),
+                     *[os.path.join(synth, x["path"]) for x in brows], "--csv", bscores], capture_output=True)
+bdiff = float("inf")
+if brows and sb.returncode == 0:
+    with open(bscores, newline="") as fh:
+        bdiff = max(abs(float(x["p1"]) - float(y["p1"])) for x, y in zip(brows, csv.DictReader(fh)))
+check(bdiff <= 1e-4, f"binary task: oess score's P(diseased) is predictions.csv's (largest difference {bdiff:.1e})")
+
 # finetune.views: each training item and its augmented views.
 v = os.path.join(work, "views")
 r = run(v, "--set", "finetune.views=2", "--set", "finetune.epochs=1", "--set", "finetune.warmup_epochs=0")
