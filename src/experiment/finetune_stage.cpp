@@ -122,9 +122,9 @@ finetune::Job make_job(const Chain& c, const std::string& folder, const std::str
   for (size_t i : c.split.indices(data::Part::kTest)) job.test.push_back(image_of(c, i, 0));
   job.cache_dir = c.s.extract.cache_dir;
   job.checkpoint = (fs::path(folder) / "checkpoint.pt").string();
-  job.fingerprint =
-      sha256_hex(config_text + fmt::format("\ntrain_from {}\nhead {}@{}\ntrain {}\n", job.net.train_from,
-                                           job.net.head_tap, job.net.pooling, job.train.size()));
+  job.fingerprint = sha256_hex(
+      config_text + fmt::format("\noess {}\ntrain_from {}\nhead {}@{}\ntrain {}\n", OESS_VERSION_STRING,
+                                job.net.train_from, job.net.head_tap, job.net.pooling, job.train.size()));
   return job;
 }
 
