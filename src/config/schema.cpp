@@ -51,7 +51,7 @@ std::vector<Key> finetune_keys() {
       k("finetune.views", T::kInt, "0",
         "augmented views of every training item added to the fine-tuning's training set (a seeded flip, "
         "±5° rotation, 0.95-1.05 scale, gain and contrast each, as data.augment's copies); computed once, "
-        "their frozen part kept with the rest",
+        "their frozen part kept with the rest; with train_from input, drawn afresh every epoch",
         {}, 0),
   };
 }

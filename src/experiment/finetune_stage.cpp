@@ -109,6 +109,7 @@ finetune::Job make_job(const Chain& c, const std::string& folder, const std::str
         job.train.back().augment = true;
         job.train.back().augment_seed = mix_seed(c.s.finetune_trainer.seed, it.sample,
                                                  static_cast<uint64_t>(it.copy), static_cast<uint64_t>(v));
+        job.train.back().view = v;
       }
       count[static_cast<size_t>(job.train.back().label)] += 1;
     }
@@ -145,9 +146,12 @@ void stage_finetune(Chain& c, const std::string& dir, const std::string& config_
                              "the blocks are trained from noise, not from ImageNet features"});
   say(
       fmt::format("  blocks after {} train with a head on {} ({} pooling, started from its sweep "
-                  "classifier): {} training images, {} validation, {} test\n",
-                  job.net.train_from, job.net.head_tap, job.net.pooling, job.train.size(), job.val.size(),
-                  job.test.size()));
+                  "classifier): {} training images{}, {} validation, {} test\n",
+                  job.net.train_from, job.net.head_tap, job.net.pooling, job.train.size(),
+                  c.s.finetune_views == 0         ? ""
+                  : job.net.train_from == "input" ? " (their views drawn afresh every epoch)"
+                                                  : " (their views fixed)",
+                  job.val.size(), job.test.size()));
   std::optional<Progress> bar;
   std::string part;
   int ran = 0;  // epochs run by this call (a resumed run skips the checkpoint's)

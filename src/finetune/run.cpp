@@ -4,10 +4,12 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
 #include "oess/core/error.h"
+#include "oess/core/random.h"
 #include "oess/core/sha256.h"
 #include "oess/data/loader.h"
 #include "oess/features/cache.h"
@@ -117,7 +119,17 @@ JobResult run(const Job& job, const StepFn& progress, const EpochFn& on_epoch) {
   Labelled val{frozen(job.val, "validation"), labels_of(job.val, device), {}};
   const auto test = frozen(job.test, "test");
   r.frozen_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.fit = fit(tuner, train, val, job.trainer, job.checkpoint, job.fingerprint, on_epoch);
+  std::function<torch::Tensor(int)> fresh;  // train_from input: views drawn afresh every epoch
+  const bool views =
+      std::any_of(job.train.begin(), job.train.end(), [](const Image& im) { return im.view > 0; });
+  if (from == "input" && views)
+    fresh = [&](int epoch) {
+      auto images = job.train;
+      for (auto& im : images)
+        if (im.view > 0) im.augment_seed = mix_seed(im.augment_seed, static_cast<uint64_t>(epoch) + 1);
+      return frozen_of(tuner, images, job, device, "", {}, std::nullopt, from);
+    };
+  r.fit = fit(tuner, train, val, job.trainer, job.checkpoint, job.fingerprint, on_epoch, fresh);
   if (test.defined()) r.test_probabilities = predict(tuner, test, job.trainer.batch).cpu();
   for (const auto& [name, t] : tuner.trainable()) {
     if (name == "head.weight")

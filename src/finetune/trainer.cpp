@@ -184,7 +184,8 @@ void start(FineTuner& tuner, const Labelled& train, const Labelled& val, const T
 }  // namespace
 
 FitResult fit(FineTuner& tuner, const Labelled& train, const Labelled& val, const TrainerOptions& o,
-              const std::string& checkpoint, const std::string& fingerprint, const EpochFn& on_epoch) {
+              const std::string& checkpoint, const std::string& fingerprint, const EpochFn& on_epoch,
+              const std::function<torch::Tensor(int epoch)>& train_x_for_epoch) {
   validate(o);
   if (train.x.size(0) == 0 || val.x.size(0) == 0)
     throw Error("fine-tuning needs training and validation images (the split left none)");
@@ -203,7 +204,9 @@ FitResult fit(FineTuner& tuner, const Labelled& train, const Labelled& val, cons
     pt.epoch = e + 1;
     pt.lr_backbone = opt.lr_backbone * f;
     pt.lr_head = opt.lr_head * f;
-    pt.train_loss = train_epoch(tuner, train, o, e);
+    Labelled epoch_train = train;
+    if (train_x_for_epoch) epoch_train.x = train_x_for_epoch(e);
+    pt.train_loss = train_epoch(tuner, epoch_train, o, e);
     score(tuner, val, o.batch, pt);
     if (!std::isfinite(pt.train_loss) || !std::isfinite(pt.val_loss)) {
       r.diverged_at = e + 1;

@@ -24,6 +24,7 @@ struct Image {
   int64_t label = 0;  // the task's class
   bool augment = false;
   uint64_t augment_seed = 0;
+  int view = 0;  // > 0: an augmented view (finetune.views); with train_from input, drawn afresh every epoch
 };
 
 struct Job {
@@ -48,8 +49,10 @@ struct JobResult {
 };
 
 using StepFn = std::function<void(const std::string& what, int64_t done, int64_t total, int64_t cached)>;
-// progress: per part ("train", "validation", "test") the images whose frozen part is ready, of which `cached`
-// came from the cache (reported first); fit's epochs through on_epoch.
+// With train_from input, the views (Image::view > 0) are decoded and augmented again every epoch, with the
+// seed mix_seed(augment_seed, epoch + 1): on the fly, and the same in a resumed run. Otherwise they are
+// fixed. progress: per part ("train", "validation", "test") the images whose frozen part is ready, of which
+// `cached` came from the cache (reported first); fit's epochs through on_epoch.
 JobResult run(const Job& job, const StepFn& progress = {}, const EpochFn& on_epoch = {});
 
 }  // namespace oess::finetune

@@ -52,9 +52,12 @@ struct FitResult {
 
 using EpochFn = std::function<void(const EpochPoint& point, int epochs)>;
 // Runs a fresh step count (the tuner's steps must be 0 unless the checkpoint is resumed).
+// train_x_for_epoch (optional): the training activations of epoch e (0-based) in train's row order, for
+// augmented views drawn afresh every epoch; train.x then serves epoch 0's start only.
 FitResult fit(FineTuner& tuner, const Labelled& train, const Labelled& val, const TrainerOptions& o,
               const std::string& checkpoint = "", const std::string& fingerprint = "",
-              const EpochFn& on_epoch = {});
+              const EpochFn& on_epoch = {},
+              const std::function<torch::Tensor(int epoch)>& train_x_for_epoch = {});
 
 // Class probabilities [N, classes] in batches of `batch` rows.
 torch::Tensor predict(FineTuner& tuner, const torch::Tensor& frozen_x, int batch);
