@@ -190,6 +190,30 @@ if brows and sb.returncode == 0:
         bdiff = max(abs(float(x["p1"]) - float(y["p1"])) for x, y in zip(brows, csv.DictReader(fh)))
 check(bdiff <= 1e-4, f"binary task: oess score's P(diseased) is predictions.csv's (largest difference {bdiff:.1e})")
 
+# VGG-16 (seeded random weights: there is no VGG weights file here, so tiny learning rates): train_from auto is
+# the pool before the head's tap, and the exported model scores as predictions.csv says.
+vg = os.path.join(work, "vgg")
+r = run(vg, "--set", "backbone.arch=vgg16", "--set", "backbone.weights=none",
+        "--set", "features.layers=[block4_pool,block5_pool]", "--set", "selection.tap=block5_pool",
+        "--set", "finetune.train_from=auto", "--set", "finetune.epochs=1", "--set", "finetune.warmup_epochs=0",
+        "--set", "finetune.lr_backbone=1e-7", "--set", "finetune.lr_head=1e-7")
+vlog = read(os.path.join(vg, "log.txt")).decode() if r.returncode == 0 else r.stderr
+vrows = []
+if r.returncode == 0:
+    with open(os.path.join(vg, "predictions.csv"), newline="") as fh:
+        vrows = list(csv.DictReader(fh))
+vscores = os.path.join(work, "vscores.csv")
+sv = subprocess.run([oess, "score", "--model", os.path.join(vg, "model"),
+                     *[os.path.join(synth, x["path"]) for x in vrows], "--csv", vscores], capture_output=True)
+vdiff = float("inf")
+if vrows and sv.returncode == 0:
+    with open(vscores, newline="") as fh:
+        vdiff = max(abs(float(x[f"p{k}"]) - float(y[f"p{k}"])) for x, y in zip(vrows, csv.DictReader(fh))
+                    for k in range(4))
+check("blocks after block4_pool train with a head on block5_pool" in vlog and vdiff <= 1e-4,
+      f"VGG-16: block5 fine-tunes (train_from auto = block4_pool) and oess score gives predictions.csv "
+      f"(largest difference {vdiff:.1e})")
+
 # finetune.views: each training item and its augmented views.
 v = os.path.join(work, "views")
 r = run(v, "--set", "finetune.views=2", "--set", "finetune.epochs=1", "--set", "finetune.warmup_epochs=0")
