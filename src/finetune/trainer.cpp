@@ -63,9 +63,9 @@ bool improves(const EpochPoint& p, const EpochPoint& best, config::Monitor m) {
   return p.val_loss < best.val_loss;
 }
 
-struct Progress {
+struct FitState {
   std::vector<EpochPoint> curve;
-  int best = 0, bad = 0;  // best epoch (1-based), epochs since it
+  int best = 0, bad = 0;  // the best epoch (0: the start), epochs since it
   io::StateDict best_state;
 };
 
@@ -88,7 +88,7 @@ torch::Tensor text_tensor(const std::string& s) {
       .clone();
 }
 
-void save(const std::string& path, const FineTuner& tuner, const Progress& p,
+void save(const std::string& path, const FineTuner& tuner, const FitState& p,
           const std::string& fingerprint) {
   io::StateDict out = with_prefix(tuner.state(), "now/");
   for (auto& kv : with_prefix(p.best_state, "best/")) out.push_back(std::move(kv));
@@ -112,7 +112,7 @@ void save(const std::string& path, const FineTuner& tuner, const Progress& p,
 
 // The progress a checkpoint holds, with the tuner set to its last epoch; false (nothing changed) when the
 // file is absent or of another fine-tuning (fingerprint).
-bool resume(const std::string& path, FineTuner& tuner, Progress& p, const std::string& fingerprint) {
+bool resume(const std::string& path, FineTuner& tuner, FitState& p, const std::string& fingerprint) {
   std::error_code ec;
   if (path.empty() || !std::filesystem::is_regular_file(path, ec)) return false;
   std::map<std::string, torch::Tensor> in;
@@ -162,7 +162,7 @@ void score(FineTuner& tuner, const Labelled& val, int batch, EpochPoint& pt) {
 // Epoch 0: the network as it starts (the linear probe on the frozen network), scored like an epoch, so
 // that fine-tuning is kept only where it beats its start on validation.
 void start(FineTuner& tuner, const Labelled& train, const Labelled& val, const TrainerOptions& o,
-           Progress& p) {
+           FitState& p) {
   const auto t0 = std::chrono::steady_clock::now();
   EpochPoint pt;
   const auto prob = predict(tuner, train.x, o.batch);
@@ -189,7 +189,7 @@ FitResult fit(FineTuner& tuner, const Labelled& train, const Labelled& val, cons
   validate(o);
   if (train.x.size(0) == 0 || val.x.size(0) == 0)
     throw Error("fine-tuning needs training and validation images (the split left none)");
-  Progress p;
+  FitState p;
   FitResult r;
   if (resume(checkpoint, tuner, p, fingerprint))
     r.resumed_after = static_cast<int>(p.curve.size()) - 1;
