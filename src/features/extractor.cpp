@@ -27,7 +27,7 @@ namespace {
 constexpr int kFeatureFormat = 1;
 
 std::string item_key(const std::string& content_hash, const ExtractItem& it) {
-  return it.augment ? sha256_hex(content_hash + fmt::format("+augment:{}", it.augment_seed)) : content_hash;
+  return entry_key(content_hash, it.augment, it.augment_seed);
 }
 
 }  // namespace
@@ -57,6 +57,14 @@ std::string config_key(const ExtractOptions& o, const std::string& weights_id, s
   const std::string d = o.backbone.flavour == models::Flavour::kKeras ? d0 + "\nflavour keras" : d0;
   if (description) *description = d;
   return sha256_hex(d);
+}
+
+std::string entry_key(const std::string& content_hash, bool augment, uint64_t augment_seed) {
+  return augment ? sha256_hex(content_hash + fmt::format("+augment:{}", augment_seed)) : content_hash;
+}
+
+std::string weights_id(const ExtractOptions& o) {
+  return o.weights == "none" ? fmt::format("none:{}", o.seed) : "sha256:" + sha256_file(o.weights);
 }
 
 void resolve_weights_semantics(ExtractOptions& o) {
@@ -205,8 +213,7 @@ FeatureSet extract_features(const std::vector<ExtractItem>& all_items, const Ext
   const auto n = static_cast<int64_t>(items.size());
   if (o.pooling == "none") check_full_maps_fit(o, taps, n);
 
-  const std::string weights_id =
-      o.weights == "none" ? fmt::format("none:{}", o.seed) : "sha256:" + sha256_file(o.weights);
+  const std::string weights_id = features::weights_id(o);
   std::string description;
   const std::string config = config_key(o, weights_id, &description);
   std::optional<FeatureCache> cache;

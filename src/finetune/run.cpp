@@ -27,17 +27,10 @@ std::optional<features::FeatureCache> frozen_cache(const Job& job, const std::st
   if (job.cache_dir.empty() || from == "input") return std::nullopt;
   auto e = job.extract;
   e.pooling = "none";
-  const std::string weights_id =
-      e.weights == "none" ? fmt::format("none:{}", e.seed) : "sha256:" + sha256_file(e.weights);
   std::string description;
-  features::config_key(e, weights_id, &description);
+  features::config_key(e, features::weights_id(e), &description);
   description += "\nfinetune frozen activations at " + from + " (LibTorch modules)";
   return features::FeatureCache(job.cache_dir, sha256_hex(description), description);
-}
-
-std::string image_key(const Image& im) {
-  const std::string h = sha256_file(im.path);
-  return im.augment ? sha256_hex(h + fmt::format("+augment:{}", im.augment_seed)) : h;
 }
 
 // The frozen part of every image, [N, ...] on `device`, in order: from the cache where it has them, the rest
@@ -52,7 +45,7 @@ torch::Tensor frozen_of(FineTuner& tuner, const std::vector<Image>& images, cons
   int64_t done = 0;
   for (size_t i = 0; i < images.size(); ++i) {
     if (cache) {
-      keys[i] = image_key(images[i]);
+      keys[i] = features::entry_key(sha256_file(images[i].path), images[i].augment, images[i].augment_seed);
       if (auto got = cache->get(keys[i], {from})) {
         rows[i] = got->at(from);
         ++done;

@@ -69,6 +69,26 @@ def read(path):
         return fh.read()
 
 
+def score_gap(run_dir, columns):
+    """The largest difference between predictions.csv's probabilities (`columns`) and `oess score`'s on the
+    exported model for the same images; inf when either is missing or their rows differ in number."""
+    try:
+        with open(os.path.join(run_dir, "predictions.csv"), newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError:
+        return float("inf")
+    out = run_dir + "-scores.csv"
+    p = subprocess.run([oess, "score", "--model", os.path.join(run_dir, "model"),
+                        *[os.path.join(work, "synth", r["path"]) for r in rows], "--csv", out], capture_output=True)
+    if p.returncode != 0:
+        return float("inf")
+    with open(out, newline="") as fh:
+        scored = list(csv.DictReader(fh))
+    if not rows or len(scored) != len(rows):
+        return float("inf")
+    return max(abs(float(x[c]) - float(y[c])) for x, y in zip(rows, scored) for c in columns)
+
+
 a = os.path.join(work, "a")
 p = run(a)
 check(p.returncode == 0, f"the fine-tuning run completes (exit {p.returncode}) {p.stderr[-400:]}")
@@ -102,15 +122,9 @@ check(tuned > 0 and tuned_changed, f"the trained block's {tuned} parameters chan
 with open(os.path.join(a, "predictions.csv"), newline="") as fh:
     preds = list(csv.DictReader(fh))
 synth = os.path.join(work, "synth")
-scores = os.path.join(work, "scores.csv")
-s = subprocess.run([oess, "score", "--model", os.path.join(a, "model"), *[os.path.join(synth, r["path"]) for r in preds],
-                    "--csv", scores], capture_output=True, text=True)
-check(s.returncode == 0, f"oess score runs on the fine-tuned model {s.stderr[-300:]}")
-with open(scores, newline="") as fh:
-    scored = list(csv.DictReader(fh))
-diff = max(abs(float(x[f"p{k}"]) - float(y[f"p{k}"])) for x, y in zip(preds, scored) for k in range(4))
-check(len(scored) == len(preds) and diff <= 1e-4,
-      f"oess score's probabilities are predictions.csv's ({len(scored)} images, largest difference {diff:.1e})")
+diff = score_gap(a, [f"p{k}" for k in range(4)])
+check(diff <= 1e-4, f"oess score's probabilities are predictions.csv's ({len(preds)} images, largest difference "
+      f"{diff:.1e})")
 
 # ONNX Runtime on the ONNX export of the fine-tuned model, fed the inputs oess score prepared.
 onnx, npy, ort_out = (os.path.join(work, n) for n in ("ft.onnx", "x.npy", "ort.json"))
@@ -177,17 +191,7 @@ check("frozen train: 40 images, all from the cache" in read(os.path.join(c, "log
 # The binary task: a two-way head whose exported logistic member scores as predictions.csv says.
 bn = os.path.join(work, "binary")
 r = run(bn, "--set", "classifier.task=binary", "--set", "finetune.epochs=3")
-brows = []
-if r.returncode == 0:
-    with open(os.path.join(bn, "predictions.csv"), newline="") as fh:
-        brows = list(csv.DictReader(fh))
-bscores = os.path.join(work, "bscores.csv")
-sb = subprocess.run([oess, "score", "--model", os.path.join(bn, "model"),
-                     *[os.path.join(synth, x["path"]) for x in brows], "--csv", bscores], capture_output=True)
-bdiff = float("inf")
-if brows and sb.returncode == 0:
-    with open(bscores, newline="") as fh:
-        bdiff = max(abs(float(x["p1"]) - float(y["p1"])) for x, y in zip(brows, csv.DictReader(fh)))
+bdiff = score_gap(bn, ["p1"]) if r.returncode == 0 else float("inf")
 check(bdiff <= 1e-4, f"binary task: oess score's P(diseased) is predictions.csv's (largest difference {bdiff:.1e})")
 
 # VGG-16 (seeded random weights: there is no VGG weights file here, so tiny learning rates): train_from auto is
@@ -198,18 +202,7 @@ r = run(vg, "--set", "backbone.arch=vgg16", "--set", "backbone.weights=none",
         "--set", "finetune.train_from=auto", "--set", "finetune.epochs=1", "--set", "finetune.warmup_epochs=0",
         "--set", "finetune.lr_backbone=1e-7", "--set", "finetune.lr_head=1e-7")
 vlog = read(os.path.join(vg, "log.txt")).decode() if r.returncode == 0 else r.stderr
-vrows = []
-if r.returncode == 0:
-    with open(os.path.join(vg, "predictions.csv"), newline="") as fh:
-        vrows = list(csv.DictReader(fh))
-vscores = os.path.join(work, "vscores.csv")
-sv = subprocess.run([oess, "score", "--model", os.path.join(vg, "model"),
-                     *[os.path.join(synth, x["path"]) for x in vrows], "--csv", vscores], capture_output=True)
-vdiff = float("inf")
-if vrows and sv.returncode == 0:
-    with open(vscores, newline="") as fh:
-        vdiff = max(abs(float(x[f"p{k}"]) - float(y[f"p{k}"])) for x, y in zip(vrows, csv.DictReader(fh))
-                    for k in range(4))
+vdiff = score_gap(vg, [f"p{k}" for k in range(4)]) if r.returncode == 0 else float("inf")
 check("blocks after block4_pool train with a head on block5_pool" in vlog and vdiff <= 1e-4,
       f"VGG-16: block5 fine-tunes (train_from auto = block4_pool) and oess score gives predictions.csv "
       f"(largest difference {vdiff:.1e})")

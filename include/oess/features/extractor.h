@@ -69,6 +69,13 @@ FeatureSet extract_features(const std::vector<ExtractItem>& items, const Extract
 // first. Idempotent.
 void resolve_weights_semantics(ExtractOptions& o);
 
+// A cache entry's key for an image: the SHA-256 of its file's bytes, or for an augmented copy the SHA-256 of
+// that hash with its augmentation seed (plain duplicates share an entry).
+std::string entry_key(const std::string& content_hash, bool augment, uint64_t augment_seed);
+
+// The weights' identity in cache keys: "sha256:<the file's SHA-256>", or "none:<seed>" for random weights.
+std::string weights_id(const ExtractOptions& o);
+
 // The config key: SHA-256 over everything that changes a feature value (arch, weights identity, transform
 // input, preprocessing, crop, DICOM frame, pooling, feature-format version). `weights_id` is the weights
 // file's SHA-256 or "none:<seed>".
