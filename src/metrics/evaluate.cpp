@@ -8,7 +8,6 @@
 #include <functional>
 #include <limits>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <numeric>
 #include <set>
 
@@ -16,6 +15,7 @@
 #include "oess/core/random.h"
 #include "oess/io/csv.h"
 #include "oess/metrics/agreement.h"
+#include "oess/metrics/calibration.h"
 #include "oess/metrics/metrics.h"
 #include "oess/metrics/paired.h"
 
@@ -39,8 +39,34 @@ int parse_label(const std::string& s, int k, const std::string& file, int line, 
   throw Error(fmt::format("{}:{}: {} \"{}\" is not a label 0..{}", file, line, column, s, k - 1));
 }
 
-using Json = nlohmann::ordered_json;
-Json num(double v) { return std::isnan(v) ? Json(nullptr) : Json(v); }
+std::vector<std::array<double, 4>> binary_rows(const std::vector<double>& p1) {
+  std::vector<std::array<double, 4>> out;
+  for (double p : p1) out.push_back({1 - p, p, 0, 0});
+  return out;
+}
+
+// Calibration of the called class: its probability (P(diseased) or 1 - it) against being right.
+std::vector<ReliabilityBin> binary_reliability(const std::vector<int>& t, const std::vector<int>& p,
+                                               const std::vector<double>& p1) {
+  std::vector<bool> right;
+  std::vector<double> conf;
+  for (size_t i = 0; i < t.size(); ++i) {
+    right.push_back(t[i] == p[i]);
+    conf.push_back(p[i] == 1 ? p1[i] : 1 - p1[i]);
+  }
+  return reliability(right, conf);
+}
+
+std::vector<ReliabilityBin> grade_reliability(const std::vector<int>& t, const std::vector<int>& p,
+                                              const std::vector<std::array<double, 4>>& probs) {
+  std::vector<bool> right;
+  std::vector<double> conf;
+  for (size_t i = 0; i < t.size(); ++i) {
+    right.push_back(t[i] == p[i]);
+    conf.push_back(std::clamp(probs[i][static_cast<size_t>(p[i])], 0.0, 1.0));
+  }
+  return reliability(right, conf);
+}
 
 // All figures of one (re)sample, by name; lists flattened as name[i].
 std::map<std::string, double> figures(const Predictions& pr, const std::vector<size_t>& rows) {
@@ -54,10 +80,13 @@ std::map<std::string, double> figures(const Predictions& pr, const std::vector<s
                             const std::vector<double>& score) {
     const auto c = confusion(bt, bp, 2);
     f[prefix + "accuracy"] = accuracy(c);
+    f[prefix + "balanced_accuracy"] = mean_per_class_accuracy(c);
     f[prefix + "sensitivity"] = sensitivity(c);
     f[prefix + "specificity"] = specificity(c);
     f[prefix + "kappa"] = kappa(c, KappaWeights::kUnweighted);
     f[prefix + "auc"] = roc_auc(bt, score);
+    f[prefix + "brier"] = brier(bt, binary_rows(score), 2);
+    f[prefix + "ece"] = expected_calibration_error(binary_reliability(bt, bp, score));
   };
   if (pr.binary) {
     std::vector<double> s;
@@ -69,7 +98,19 @@ std::map<std::string, double> figures(const Predictions& pr, const std::vector<s
   f["accuracy"] = accuracy(c);
   const auto pc = per_class_accuracy(c);
   for (size_t i = 0; i < pc.size(); ++i) f[fmt::format("per_class_accuracy[{}]", i)] = pc[i];
-  f["mean_per_class_accuracy"] = mean_per_class_accuracy(c);
+  f["mean_per_class_accuracy"] = f["balanced_accuracy"] = mean_per_class_accuracy(c);
+  for (int g = 0; g < 4; ++g) {
+    const auto ss = one_vs_rest(c, g);
+    f[fmt::format("per_grade[{}].sensitivity", g)] = ss.sensitivity;
+    f[fmt::format("per_grade[{}].specificity", g)] = ss.specificity;
+  }
+  f["mae"] = mean_absolute_error(t, p);
+  f["within_one"] = share_within(t, p, 1);
+  f["off_by_two_or_more"] = share_off_by_at_least(t, p, 2);
+  std::vector<std::array<double, 4>> probs;
+  for (size_t r : rows) probs.push_back(pr.p[r]);
+  f["brier"] = brier(t, probs, 4);
+  f["ece"] = expected_calibration_error(grade_reliability(t, p, probs));
   f["kappa.unweighted"] = kappa(c, KappaWeights::kUnweighted);
   f["kappa.linear"] = kappa(c, KappaWeights::kLinear);
   f["kappa.quadratic"] = kappa(c, KappaWeights::kQuadratic);
@@ -97,6 +138,14 @@ Predictions read_predictions(const std::string& file) {
   if (!pr.binary && (c_p[0] < 0 || c_p[2] < 0 || c_p[3] < 0))
     throw Error(fmt::format("{}:1: 4-class predictions need all of p0, p1, p2, p3", file));
   const int k = pr.binary ? 2 : 4;
+  std::vector<int> extra_index;
+  for (size_t c = 0; c < t.header.size(); ++c) {
+    static const std::set<std::string> known = {"path", "truth", "pred", "p0", "p1", "p2", "p3", "patient"};
+    if (known.count(t.header[c])) continue;
+    pr.extra_columns.push_back(t.header[c]);
+    extra_index.push_back(static_cast<int>(c));
+  }
+  pr.extra.resize(extra_index.size());
   std::set<std::string> seen;
   for (size_t r = 0; r < t.rows.size(); ++r) {
     const auto& row = t.rows[r];
@@ -126,10 +175,31 @@ Predictions read_predictions(const std::string& file) {
     if (!pr.binary && std::abs(sum - 1) > 1e-4)
       throw Error(fmt::format("{}:{}: p0..p3 sum to {:.6f}, not 1 (within 1e-4)", file, line, sum));
     pr.p.push_back(p);
+    pr.line.push_back(line);
+    for (size_t e = 0; e < extra_index.size(); ++e)
+      pr.extra[e].push_back(row[static_cast<size_t>(extra_index[e])]);
     if (c_patient >= 0) pr.patient.push_back(row[static_cast<size_t>(c_patient)]);
   }
   if (pr.path.empty()) throw Error(fmt::format("{}: no predictions", file));
   return pr;
+}
+
+Predictions Predictions::subset(const std::vector<size_t>& rows) const {
+  Predictions out;
+  out.file = file;
+  out.binary = binary;
+  out.extra_columns = extra_columns;
+  out.extra.resize(extra.size());
+  for (size_t r : rows) {
+    out.path.push_back(path[r]);
+    if (has_patient()) out.patient.push_back(patient[r]);
+    out.truth.push_back(truth[r]);
+    out.pred.push_back(pred[r]);
+    out.p.push_back(p[r]);
+    if (!line.empty()) out.line.push_back(line[r]);
+    for (size_t e = 0; e < extra.size(); ++e) out.extra[e].push_back(extra[e][r]);
+  }
+  return out;
 }
 
 Predictions healthy_diseased_view(const Predictions& pr) {
@@ -208,24 +278,6 @@ PerPatient per_patient(const Predictions& pr) {
   return out;
 }
 
-Json ci_json(const std::optional<Interval>& ci) {
-  if (!ci) return nullptr;
-  return Json::array({num(ci->lo), num(ci->hi)});
-}
-
-void put_binary(Json& o, const BinaryFigures& b) {
-  const std::pair<const char*, const Figure*> figs[] = {{"accuracy", &b.accuracy},
-                                                        {"sensitivity", &b.sensitivity},
-                                                        {"specificity", &b.specificity},
-                                                        {"auc", &b.auc},
-                                                        {"kappa", &b.kappa}};
-  for (const auto& [name, f] : figs) {
-    o[name] = num(f->value);
-    o[std::string(name) + "_ci95"] = ci_json(f->ci95);
-  }
-  o["confusion"] = b.confusion.m;
-}
-
 }  // namespace
 
 Metrics evaluate(const Predictions& pr, int bootstrap, uint64_t seed) {
@@ -249,9 +301,20 @@ Metrics evaluate(const Predictions& pr, int bootstrap, uint64_t seed) {
     if (bootstrap > 0) f.ci95 = Interval{percentile(samples[key], 0.025), percentile(samples[key], 0.975)};
     return f;
   };
-  auto binary = [&](const std::string& prefix, const std::vector<int>& t, const std::vector<int>& p) {
-    return BinaryFigures{fig(prefix + "accuracy"), fig(prefix + "sensitivity"), fig(prefix + "specificity"),
-                         fig(prefix + "auc"),      fig(prefix + "kappa"),       confusion(t, p, 2)};
+  auto binary = [&](const std::string& prefix, const std::vector<int>& t, const std::vector<int>& p,
+                    const std::vector<double>& p1) {
+    BinaryFigures b;
+    b.accuracy = fig(prefix + "accuracy");
+    b.sensitivity = fig(prefix + "sensitivity");
+    b.specificity = fig(prefix + "specificity");
+    b.auc = fig(prefix + "auc");
+    b.kappa = fig(prefix + "kappa");
+    b.balanced_accuracy = fig(prefix + "balanced_accuracy");
+    b.brier = fig(prefix + "brier");
+    b.ece = fig(prefix + "ece");
+    b.confusion = confusion(t, p, 2);
+    b.reliability = binary_reliability(t, p, p1);
+    return b;
   };
 
   Metrics m;
@@ -262,8 +325,10 @@ Metrics evaluate(const Predictions& pr, int bootstrap, uint64_t seed) {
   m.bootstrap.units = units.size();
   m.bootstrap.seed = seed;
   if (pr.has_patient()) m.per_patient = per_patient(pr);
+  std::vector<double> p1;
+  for (const auto& p : pr.p) p1.push_back(pr.binary ? p[1] : p[2] + p[3]);
   if (pr.binary) {
-    m.healthy_diseased = binary("", pr.truth, pr.pred);
+    m.healthy_diseased = binary("", pr.truth, pr.pred, p1);
     m.accuracy = m.healthy_diseased.accuracy;
     return m;
   }
@@ -274,60 +339,55 @@ Metrics evaluate(const Predictions& pr, int bootstrap, uint64_t seed) {
   m.kappa_unweighted = fig("kappa.unweighted");
   m.kappa_linear = fig("kappa.linear");
   m.kappa_quadratic = fig("kappa.quadratic");
-  m.healthy_diseased = binary("binary.", to_binary(pr.truth), to_binary(pr.pred));
+  m.balanced_accuracy = fig("balanced_accuracy");
+  m.mae = fig("mae");
+  m.within_one = fig("within_one");
+  m.off_by_two_or_more = fig("off_by_two_or_more");
+  m.brier = fig("brier");
+  m.ece = fig("ece");
+  for (size_t g = 0; g < 4; ++g)
+    m.per_grade[g] = {fig(fmt::format("per_grade[{}].sensitivity", g)),
+                      fig(fmt::format("per_grade[{}].specificity", g))};
+  m.reliability = grade_reliability(pr.truth, pr.pred, pr.p);
+  m.healthy_diseased = binary("binary.", to_binary(pr.truth), to_binary(pr.pred), p1);
   return m;
 }
 
-std::string Metrics::to_json() const {
-  Json j;
-  j["n"] = n;
-  j["task"] = binary ? "binary" : "oess4";
-  j["bootstrap"] = {{"resamples", bootstrap.resamples},
-                    {"unit", bootstrap.unit},
-                    {"units", bootstrap.units},
-                    {"seed", bootstrap.seed},
-                    {"interval", "percentile, 95%"}};
-  if (per_patient) {
-    const auto& pp = *per_patient;
-    Json rows = Json::array();
-    for (const auto& r : pp.rows)
-      rows.push_back({{"patient", r.patient}, {"truth", r.truth}, {"pred", r.pred}});
-    j["per_patient"] = {{"patients", pp.patients},
-                        {"score", pp.score},
-                        {"icc_2_1", num(pp.icc_2_1)},
-                        {"mean_difference", num(pp.mean_difference)},
-                        {"wilcoxon",
-                         {{"statistic", pp.wilcoxon.statistic},
-                          {"p", num(pp.wilcoxon.p)},
-                          {"n_nonzero", pp.wilcoxon.n},
-                          {"method", pp.wilcoxon.exact ? "exact" : "normal approximation"}}},
-                        {"rows", rows}};
+GroupTable evaluate_by(const Predictions& pr, const std::string& column, int bootstrap, uint64_t seed) {
+  const auto it = std::find(pr.extra_columns.begin(), pr.extra_columns.end(), column);
+  if (it == pr.extra_columns.end())
+    throw UsageError(fmt::format(
+        "{}:1: no column \"{}\" to group by; the file's columns besides the "
+        "predictions contract's: {}",
+        pr.file, column,
+        pr.extra_columns.empty() ? "none" : fmt::format("{}", fmt::join(pr.extra_columns, ", "))));
+  const auto& values = pr.extra[static_cast<size_t>(it - pr.extra_columns.begin())];
+  std::map<std::string, std::vector<size_t>> rows;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i].empty())
+      throw Error(fmt::format("{}:{}: column \"{}\" is empty: every row needs its group", pr.file,
+                              pr.line.empty() ? 0 : pr.line[i], column));
+    rows[values[i]].push_back(i);
   }
-  if (binary) {
-    put_binary(j, healthy_diseased);
-    return j.dump(2) + "\n";
+  if (rows.size() < 2)
+    throw UsageError(
+        fmt::format("{}: column \"{}\" holds one group only (\"{}\"): nothing to compare; evaluate "
+                    "the file without grouping",
+                    pr.file, column, rows.begin()->first));
+  GroupTable table;
+  table.column = column;
+  for (const auto& [group, r] : rows) {
+    GroupFigures g;
+    g.group = group;
+    g.metrics = evaluate(pr.subset(r), bootstrap, seed);
+    const size_t units = g.metrics.bootstrap.units;
+    if (r.size() < kMinGroupImages || units < kMinGroupUnits)
+      g.too_small =
+          fmt::format("{} images, {} {}s: fewer than {} images or {} {}s", r.size(), units,
+                      g.metrics.bootstrap.unit, kMinGroupImages, kMinGroupUnits, g.metrics.bootstrap.unit);
+    table.groups.push_back(std::move(g));
   }
-  j["accuracy"] = num(accuracy.value);
-  j["accuracy_ci95"] = ci_json(accuracy.ci95);
-  j["per_class_accuracy"] = Json::array();
-  j["per_class_accuracy_ci95"] = Json::array();
-  for (const auto& f : per_class_accuracy) {
-    j["per_class_accuracy"].push_back(num(f.value));
-    j["per_class_accuracy_ci95"].push_back(ci_json(f.ci95));
-  }
-  j["mean_per_class_accuracy"] = num(mean_per_class_accuracy.value);
-  j["mean_per_class_accuracy_ci95"] = ci_json(mean_per_class_accuracy.ci95);
-  j["confusion"] = confusion.m;
-  j["kappa"] = {{"unweighted", num(kappa_unweighted.value)},
-                {"linear", num(kappa_linear.value)},
-                {"quadratic", num(kappa_quadratic.value)}};
-  j["kappa_ci95"] = {{"unweighted", ci_json(kappa_unweighted.ci95)},
-                     {"linear", ci_json(kappa_linear.ci95)},
-                     {"quadratic", ci_json(kappa_quadratic.ci95)}};
-  Json b;
-  put_binary(b, healthy_diseased);
-  j["binary"] = b;
-  return j.dump(2) + "\n";
+  return table;
 }
 
 }  // namespace oess::metrics

@@ -89,6 +89,48 @@ double specificity(const Confusion& c) {
   return neg ? c.m[0][0] / neg : std::numeric_limits<double>::quiet_NaN();
 }
 
+SensSpec one_vs_rest(const Confusion& c, int grade) {
+  const auto g = static_cast<size_t>(grade);
+  double tp = 0, fn = 0, fp = 0, tn = 0;
+  for (size_t i = 0; i < static_cast<size_t>(c.k); ++i)
+    for (size_t j = 0; j < static_cast<size_t>(c.k); ++j) {
+      const double v = static_cast<double>(c.m[i][j]);
+      if (i == g)
+        (j == g ? tp : fn) += v;
+      else
+        (j == g ? fp : tn) += v;
+    }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  return {tp + fn > 0 ? tp / (tp + fn) : nan, tn + fp > 0 ? tn / (tn + fp) : nan};
+}
+
+namespace {
+
+// The share of pairs whose grade distance satisfies `keep`; NaN when there are none.
+template <class Keep>
+double share_of_errors(const std::vector<int>& truth, const std::vector<int>& pred, Keep keep) {
+  if (truth.size() != pred.size())
+    throw Error(fmt::format("grade errors: {} truths but {} predictions", truth.size(), pred.size()));
+  if (truth.empty()) return std::numeric_limits<double>::quiet_NaN();
+  double s = 0;
+  for (size_t i = 0; i < truth.size(); ++i) s += keep(std::abs(pred[i] - truth[i]));
+  return s / static_cast<double>(truth.size());
+}
+
+}  // namespace
+
+double mean_absolute_error(const std::vector<int>& truth, const std::vector<int>& pred) {
+  return share_of_errors(truth, pred, [](int e) { return static_cast<double>(e); });
+}
+
+double share_within(const std::vector<int>& truth, const std::vector<int>& pred, int grades) {
+  return share_of_errors(truth, pred, [grades](int e) { return e <= grades ? 1.0 : 0.0; });
+}
+
+double share_off_by_at_least(const std::vector<int>& truth, const std::vector<int>& pred, int grades) {
+  return share_of_errors(truth, pred, [grades](int e) { return e >= grades ? 1.0 : 0.0; });
+}
+
 std::vector<int> to_binary(const std::vector<int>& grades) {
   std::vector<int> b;
   b.reserve(grades.size());

@@ -75,6 +75,7 @@ put("w/huge_header.safetensors", struct.pack("<Q", 1 << 40) + b"{}")
 put("p/sum.csv", "path,truth,pred,p0,p1,p2,p3\na.png,0,0,0.5,0.5,0.5,0\n")
 put("p/label.csv", "path,truth,pred,p0,p1,p2,p3\na.png,5,0,1,0,0,0\n")
 put("p/nocol.csv", "path,truth,p0\na.png,0,1\n")
+put("p/onegroup.csv", "path,truth,pred,p1,scanner\na.png,0,0,0.1,A\nb.png,1,1,0.9,A\n")
 put("f/notfeat.pt", b"PK\x03\x04garbage")
 put("c/unknown.yaml", "classifier:\n  early_stoping:\n    patience: 3\n")
 put("c/type.yaml", "classifier:\n  early_stopping:\n    patience: ten\n")
@@ -129,6 +130,8 @@ cases = [
     ("predictions: probabilities not summing to 1", 1, r"sum\.csv:2: .*sum", ["evaluate", "--predictions", f"{W}/p/sum.csv"]),
     ("predictions: label outside 0..3", 1, r"label\.csv:2: .*5", ["evaluate", "--predictions", f"{W}/p/label.csv"]),
     ("predictions: missing column", 1, r"nocol\.csv:1: .*needs path, truth, pred", ["evaluate", "--predictions", f"{W}/p/nocol.csv"]),
+    ("evaluate --by: no such column", 2, r"onegroup\.csv:1: no column \"centre\" to group by.*scanner", ["evaluate", "--predictions", f"{W}/p/onegroup.csv", "--by", "centre"]),
+    ("evaluate --by: one group only", 2, r"onegroup\.csv: column \"scanner\" holds one group only", ["evaluate", "--predictions", f"{W}/p/onegroup.csv", "--by", "scanner"]),
     ("config: file missing", 2, r"nope\.yaml: no such config file", ["run", f"{W}/c/nope.yaml"]),
     ("config: unknown key", 2, r"unknown\.yaml:2: classifier\.early_stoping: unknown key, did you mean classifier\.early_stopping\?",
      ["run", f"{W}/c/unknown.yaml"]),

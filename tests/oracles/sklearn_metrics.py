@@ -5,8 +5,13 @@
 
 Writes OUTDIR/case_<k>.csv (the predictions contract) and OUTDIR/expected.json: per case, scikit-learn's
 accuracy, recall per class (null where a class has no true samples), balanced accuracy, confusion matrix and
-Cohen's kappa (unweighted, linear, quadratic; labels fixed to the OESS scale); for binary cases and the
-healthy/diseased view of 4-class cases, sensitivity, specificity, ROC AUC and kappa. Cases: 40 random
+Cohen's kappa (unweighted, linear, quadratic; labels fixed to the OESS scale), mean absolute grade error,
+one-vs-rest sensitivity/specificity per grade (multilabel_confusion_matrix); for binary cases and the
+healthy/diseased view of 4-class cases, sensitivity, specificity, ROC AUC, kappa, balanced accuracy and
+Brier score (brier_score_loss). Where scikit-learn (1.2) has no function, NumPy here: the share within one
+grade and off by two or more, the multi-class Brier score (sum over grades of the squared difference from the
+one-hot truth, averaged over images), and the expected calibration error with its reliability table (10
+equal-width bins of the called class's probability, bin = min(floor(10 c), 9)). Cases: 40 random
 4-class, 20 random binary, and degenerate ones (a grade never predicted, one class only in the truth,
 every score tied, all predictions right).
 """
@@ -16,8 +21,9 @@ import os
 import sys
 
 import numpy as np
-from sklearn.metrics import (accuracy_score, balanced_accuracy_score, cohen_kappa_score, confusion_matrix,
-                             recall_score, roc_auc_score)
+from sklearn.metrics import (accuracy_score, balanced_accuracy_score, brier_score_loss, cohen_kappa_score,
+                             confusion_matrix, mean_absolute_error, multilabel_confusion_matrix, recall_score,
+                             roc_auc_score)
 
 
 def f(x):
@@ -34,9 +40,30 @@ def safe(fn):
             return None
 
 
+def reliability(correct, conf, bins=10):
+    conf = np.asarray(conf, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    b = np.minimum(np.floor(conf * bins).astype(int), bins - 1)
+    rows, ece = [], 0.0
+    for k in range(bins):
+        sel = b == k
+        n = int(sel.sum())
+        rows.append({"n": n, "confidence": f(conf[sel].mean()) if n else None,
+                     "accuracy": f(correct[sel].mean()) if n else None})
+        if n:
+            ece += n / len(conf) * abs(correct[sel].mean() - conf[sel].mean())
+    return {"rows": rows}, f(ece) if len(conf) else None
+
+
 def binary_figures(t, p, score):
+    t, p, score = np.asarray(t), np.asarray(p), np.asarray(score, dtype=np.float64)
     cm = confusion_matrix(t, p, labels=[0, 1])
+    rel, ece = reliability(t == p, np.where(p == 1, score, 1 - score))
     return {"accuracy": f(accuracy_score(t, p)),
+            "balanced_accuracy": safe(lambda: balanced_accuracy_score(t, p)),
+            "brier": f(brier_score_loss(t, score, pos_label=1)),
+            "ece": ece,
+            "reliability": rel,
             "sensitivity": f(cm[1, 1] / cm[1].sum()) if cm[1].sum() else None,
             "specificity": f(cm[0, 0] / cm[0].sum()) if cm[0].sum() else None,
             "auc": safe(lambda: roc_auc_score(t, score)) if len(set(t)) == 2 else None,
@@ -73,7 +100,20 @@ def main():
                 import warnings
                 warnings.simplefilter("ignore")
                 rec = recall_score(truth, pred, labels=labels, average=None, zero_division=0)
+            err = np.abs(pred - truth)
+            rel, ece = reliability(pred == truth, probs[np.arange(len(pred)), pred])
+            mcm = multilabel_confusion_matrix(truth, pred, labels=labels)  # [[tn, fp], [fn, tp]] per grade
+            per_grade = [{"sensitivity": f(m[1, 1] / m[1].sum()) if m[1].sum() else None,
+                          "specificity": f(m[0, 0] / m[0].sum()) if m[0].sum() else None} for m in mcm]
             e = {"accuracy": f(accuracy_score(truth, pred)),
+                 "balanced_accuracy": safe(lambda: balanced_accuracy_score(truth, pred)),
+                 "mae": f(mean_absolute_error(truth, pred)),
+                 "within_one": f(np.mean(err <= 1)),
+                 "off_by_two_or_more": f(np.mean(err >= 2)),
+                 "per_grade": per_grade,
+                 "brier": f(np.mean(((probs - np.eye(4)[truth]) ** 2).sum(1))),
+                 "ece": ece,
+                 "reliability": rel,
                  "per_class_accuracy": [f(r) if s else None for r, s in zip(rec, support)],
                  "mean_per_class_accuracy": safe(lambda: balanced_accuracy_score(truth, pred)),
                  "confusion": confusion_matrix(truth, pred, labels=labels).tolist(),
