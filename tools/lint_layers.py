@@ -22,7 +22,7 @@ LAYERS = [
     ["data"],
     ["models"],
     ["features"],
-    ["metrics"],
+    ["metrics", "calibration"],
     ["baseline", "train", "finetune"],
     ["ensemble"],
     ["report"],

@@ -76,7 +76,7 @@ void print_summary(const metrics::Metrics& m, const std::string& label) {
 void run_baseline_folds(const BaselineArgs& a, const data::Manifest& m) {
   if (a.split.repeats != 1)
     throw UsageError("oess baseline: --repeats must be 1 (the comparator has no spread to repeat for)");
-  const auto folds = data::make_folds(m, {a.split.folds, 1, a.split.seed})[0];
+  const auto folds = data::make_folds(m, data::fold_options(a.split, a.split.seed))[0];
   if (!folds.grouped)
     spdlog::warn(
         "{}: no patient column: folds are made image by image (one patient's images can be in a fold's "
@@ -133,7 +133,7 @@ void run_baseline(const BaselineArgs& a) {
   data::validate_split_options(a.split);
   if (a.bootstrap < 0) throw UsageError("--bootstrap must be >= 0");
   const data::Manifest m = data::read_manifest(a.manifest);
-  if (a.split.method == config::SplitMethod::kKfold) return run_baseline_folds(a, m);
+  if (config::cross_validated(a.split.method)) return run_baseline_folds(a, m);
   const data::Split split = data::make_split(m, a.split);
   Progress bar("baseline: colour fractions", static_cast<int64_t>(m.samples.size()));
   const auto r = baseline::run(m, split, a.threads, [&bar](int64_t d, int64_t) { bar.update(d); });

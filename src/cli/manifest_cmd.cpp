@@ -59,7 +59,7 @@ void run_check(const CheckArgs& a) {
   std::vector<std::string> names;
   if (a.split_given && experiment::is_kfold(c.s)) {
     experiment::Kfold k;
-    k.folds = data::make_folds(c.manifest, {a.split.folds, a.split.repeats, a.split.seed});
+    k.folds = data::make_folds(c.manifest, data::fold_options(a.split, a.split.seed));
     part = experiment::fold_parts(k);
     names = experiment::fold_part_names(k);
   } else if (a.split_given) {

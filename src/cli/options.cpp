@@ -27,6 +27,9 @@ void add_split_options(CLI::App& sub, data::SplitOptions& s) {
       ->capture_default_str();
   sub.add_option("--repeats", s.repeats, "kfold: repeats of the folds, each reshuffled")
       ->capture_default_str();
+  sub.add_option(
+      "--group-column", s.group_column,
+      "leave_group_out: the manifest column of the groups (centre, scanner), each left out in turn");
   sub.add_option("--test-fraction", s.test_fraction, "stratified/grouped: test fraction")
       ->capture_default_str();
   sub.add_option("--seed", s.seed, "split seed")->capture_default_str();

@@ -28,7 +28,8 @@ bool Choices::contains(const std::string& value) const {
 }
 
 const Choices& split_methods() {
-  static const Choices c{"split method", {"per_class", "stratified", "grouped", "column", "kfold"}};
+  static const Choices c{"split method",
+                         {"per_class", "stratified", "grouped", "column", "kfold", "leave_group_out"}};
   return c;
 }
 const Choices& balance_modes() {

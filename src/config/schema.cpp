@@ -17,6 +17,11 @@ Key k(std::string path, Type type, std::string def, std::string help, std::vecto
              min_exclusive,   max,  std::move(help)};
 }
 
+Key empty_ok(Key key) {
+  key.empty_list_ok = true;
+  return key;
+}
+
 // finetune.*: the finetune stage (issue #31), after the tap selection.
 std::vector<Key> finetune_keys() {
   using T = Type;
@@ -98,6 +103,10 @@ std::vector<Key> make_schema() {
         "kfold: repeats R of the K folds, each reshuffled from the seed (predictions.csv: repeat 1; "
         "metrics.json lists every repeat)",
         {}, 1),
+      k("data.split.group_column", T::kString, "\"\"",
+        "leave_group_out: the manifest column of the groups (centre, scanner, site, reader): each group in "
+        "turn is the test set, trained on the others (patients kept together; validation carved from the "
+        "training groups), and metrics.json gives each group's figures beside the pooled ones"),
       k("data.allow_patient_overlap", T::kBool, "false",
         "with a patient column, allow a split that puts a patient in both training and test (else refused, "
         "naming them)"),
@@ -177,7 +186,11 @@ std::vector<Key> make_schema() {
       k("ensemble.variation", T::kString, "grid",
         "grid: members vary lr, weight decay, batch and seed (docs/training.md); seed: only the seed",
         variations().names),
-      // report, output
+      // evaluate, report, output
+      empty_ok(k("evaluate.by", T::kStringList, "[]",
+                 "manifest columns (scanner, centre, ...): predictions.csv carries them and metrics.json and "
+                 "the report give each group's figures with CIs beside the pooled ones (leave_group_out adds "
+                 "its group column)")),
       k("report.formats", T::kStringList, "[md, html]", "report files to write", {"md", "html"}),
       k("report.bootstrap", T::kInt, "2000", "bootstrap resamples for the 95% intervals (0: none)", {}, 0),
       k("report.beside_study", T::kBool, "false",
@@ -198,7 +211,7 @@ const std::vector<Key>& schema() {
     auto keys = make_schema();
     auto tuned = finetune_keys();
     const auto at =
-        std::find_if(keys.begin(), keys.end(), [](const Key& k) { return k.path == "report.formats"; });
+        std::find_if(keys.begin(), keys.end(), [](const Key& k) { return k.path == "evaluate.by"; });
     keys.insert(at, tuned.begin(), tuned.end());  // after selection and ensemble, as the stages run
     return keys;
   }();

@@ -168,7 +168,8 @@ Config::Value to_value(const Key& key, const YAML::Node& n, const std::string& a
         fail(fmt::format("expected {}, got a list holding {}", type_name(key.type), describe(e)));
       v.items.push_back(e.Scalar());
     }
-    if (v.items.empty()) fail(fmt::format("expected {}, got an empty list", type_name(key.type)));
+    if (v.items.empty() && !key.empty_list_ok)
+      fail(fmt::format("expected {}, got an empty list", type_name(key.type)));
   } else {
     fail(fmt::format("expected {}, got {}", type_name(key.type), describe(n)));
   }

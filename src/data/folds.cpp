@@ -2,6 +2,7 @@
 #include "oess/data/folds.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
@@ -123,6 +124,49 @@ Folds folds_from_column(const Manifest& m) {
   return out;
 }
 
+// Leave-group-out: one fold per value of the column, sorted.
+Folds folds_from_groups(const Manifest& m, const std::string& column) {
+  if (std::find(m.extra_columns.begin(), m.extra_columns.end(), column) == m.extra_columns.end())
+    throw UsageError(
+        fmt::format("data.split.group_column: {} has no column \"{}\"; its other columns: {}", m.file, column,
+                    m.extra_columns.empty() ? "none" : fmt::format("{}", fmt::join(m.extra_columns, ", "))));
+  std::vector<std::string> value;
+  std::map<std::string, std::pair<std::string, int>> group_of_patient;  // patient -> (group, line)
+  for (const auto& s : m.samples) {
+    std::string v;
+    for (const auto& [k, val] : s.extra)
+      if (k == column) v = val;
+    if (v.empty())
+      throw Error(fmt::format("{}:{}: {} is empty: leave_group_out needs every image's group", m.file, s.line,
+                              column));
+    if (m.has_patient && !s.patient.empty()) {
+      const auto [it, inserted] = group_of_patient.emplace(s.patient, std::make_pair(v, s.line));
+      if (!inserted && it->second.first != v)
+        throw Error(
+            fmt::format("{}:{}: patient {} is in {} \"{}\" here and in \"{}\" on line {}: a patient in two "
+                        "groups would be in training and test",
+                        m.file, s.line, s.patient, column, v, it->second.first, it->second.second));
+    }
+    value.push_back(v);
+  }
+  Folds out;
+  out.grouped = m.has_patient;
+  out.group_column = column;
+  out.names = value;
+  std::sort(out.names.begin(), out.names.end());
+  out.names.erase(std::unique(out.names.begin(), out.names.end()), out.names.end());
+  if (out.names.size() < 2)
+    throw UsageError(
+        fmt::format("data.split.group_column: {} holds one value only in {} (\"{}\"): "
+                    "leave_group_out needs at least two groups",
+                    column, m.file, out.names[0]));
+  out.k = static_cast<int>(out.names.size());
+  for (const auto& v : value)
+    out.fold.push_back(
+        static_cast<int>(std::lower_bound(out.names.begin(), out.names.end(), v) - out.names.begin()));
+  return out;
+}
+
 Folds assign(const Manifest& m, const std::vector<Group>& groups, int k, uint64_t seed) {
   std::array<double, kGrades> target{};
   for (const auto& g : groups)
@@ -177,6 +221,12 @@ std::vector<Folds> make_folds(const Manifest& m, const FoldOptions& o) {
   if (o.folds < 2)
     throw UsageError(fmt::format("data.split.folds: {} fold(s): cross-validation needs at least 2", o.folds));
   if (o.repeats < 1) throw UsageError(fmt::format("data.split.repeats: {}: at least 1", o.repeats));
+  if (!o.group_column.empty()) {
+    if (o.repeats != 1)
+      throw UsageError(
+          fmt::format("data.split.repeats: {}: leave_group_out leaves each group out once", o.repeats));
+    return {folds_from_groups(m, o.group_column)};
+  }
   if (std::find(m.extra_columns.begin(), m.extra_columns.end(), "fold") != m.extra_columns.end()) {
     if (o.repeats != 1)
       throw UsageError(fmt::format(
@@ -189,6 +239,41 @@ std::vector<Folds> make_folds(const Manifest& m, const FoldOptions& o) {
   std::vector<Folds> out;
   for (int r = 0; r < o.repeats; ++r)
     out.push_back(assign(m, groups, o.folds, mix_seed(o.seed, 0xF01D, static_cast<uint64_t>(r))));
+  return out;
+}
+
+FoldOptions fold_options(const SplitOptions& split, uint64_t seed) {
+  FoldOptions o{split.folds, split.repeats, seed, {}};
+  if (split.method == config::SplitMethod::kLeaveGroupOut) o.group_column = split.group_column;
+  return o;
+}
+
+std::vector<std::string> group_grade_gaps(const Manifest& m, const Folds& folds) {
+  std::vector<std::array<int, kGrades>> count(static_cast<size_t>(folds.k), std::array<int, kGrades>{});
+  for (size_t i = 0; i < m.samples.size(); ++i)
+    ++count[static_cast<size_t>(folds.fold[i])][static_cast<size_t>(m.samples[i].score)];
+  std::vector<std::string> out;
+  for (size_t f = 0; f < count.size(); ++f) {
+    std::vector<int> lacks, unseen;
+    for (size_t g = 0; g < kGrades; ++g) {
+      int elsewhere = 0;
+      for (size_t o = 0; o < count.size(); ++o)
+        if (o != f) elsewhere += count[o][g];
+      if (count[f][g] == 0 && elsewhere > 0) lacks.push_back(static_cast<int>(g));
+      if (count[f][g] > 0 && elsewhere == 0) unseen.push_back(static_cast<int>(g));
+    }
+    const std::string name = f < folds.names.size() ? folds.names[f] : std::to_string(f + 1);
+    if (!lacks.empty())
+      out.push_back(
+          fmt::format("group \"{}\" has no image of grade {} (the other groups have): its figures for "
+                      "that grade are undefined, not zero",
+                      name, fmt::join(lacks, ", ")));
+    if (!unseen.empty())
+      out.push_back(
+          fmt::format("group \"{}\" holds the only images of grade {}: left out, the model never trains "
+                      "on that grade and cannot call it",
+                      name, fmt::join(unseen, ", ")));
+  }
   return out;
 }
 

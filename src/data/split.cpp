@@ -130,16 +130,26 @@ Split check_overlap(const Manifest& m, Split s, const SplitOptions& o) {
 }  // namespace
 
 void validate_split_options(const SplitOptions& o) {
-  if (o.method == config::SplitMethod::kKfold) {
-    if (o.folds < 2)
+  if (o.method == config::SplitMethod::kLeaveGroupOut) {
+    if (o.group_column.empty())
+      throw UsageError(
+          "data.split.method leave_group_out needs data.split.group_column: the manifest column whose values "
+          "(centre, scanner, site ...) are the groups left out in turn");
+    if (o.repeats != 1)
+      throw UsageError(
+          fmt::format("data.split.repeats: {}: leave_group_out leaves each group out once; repeats must be 1",
+                      o.repeats));
+  }
+  if (config::cross_validated(o.method)) {
+    if (o.method == config::SplitMethod::kKfold && o.folds < 2)
       throw UsageError(
           fmt::format("data.split.folds: {} fold(s): cross-validation needs at least 2", o.folds));
     if (o.repeats < 1) throw UsageError(fmt::format("data.split.repeats: {}: at least 1", o.repeats));
     if (!(o.val_fraction > 0 && o.val_fraction < 1))
       throw UsageError(fmt::format(
-          "kfold split: val_fraction {} must be > 0 and < 1 (the share of each fold's training part kept for "
+          "{} split: val_fraction {} must be > 0 and < 1 (the share of each fold's training part kept for "
           "validation)",
-          o.val_fraction));
+          config::name(o.method), o.val_fraction));
   }
   if (o.method == config::SplitMethod::kPerClass && (o.val_per_class < 0 || o.test_per_class < 0))
     throw UsageError("per_class split: val_per_class and test_per_class must be >= 0");
@@ -195,9 +205,10 @@ Split make_split(const Manifest& m, const SplitOptions& o) {
     }
     return check_overlap(m, s, o);
   }
-  throw UsageError(
-      "split method \"kfold\" makes K splits, not one: `oess run` and `oess baseline` cross-validate; this "
-      "command needs per_class, stratified, grouped or column");
+  throw UsageError(fmt::format(
+      "split method \"{}\" makes K splits, not one: `oess run` and `oess baseline` cross-validate; this "
+      "command needs per_class, stratified, grouped or column",
+      config::name(o.method)));
 }
 
 std::vector<std::string> patients_in_both(const Manifest& m, const Split& s, Part a, Part b) {

@@ -223,7 +223,9 @@ void evaluate(Chain& c, const std::string& dir) {
   if (four) header.push_back("p_diseased");
   header.push_back("disagreement");
   header.push_back("binary_vote");
-  for (const auto& [name, values] : c.extra_columns) {
+  auto columns = c.extra_columns;
+  for (auto& col : group_columns(c, pr)) columns.push_back(std::move(col));
+  for (const auto& [name, values] : columns) {
     if (values.size() != pr.path.size())
       throw Error(fmt::format("predictions.csv column {}: {} values for {} rows", name, values.size(),
                               pr.path.size()));
@@ -246,14 +248,14 @@ void evaluate(Chain& c, const std::string& dir) {
     if (four) row.push_back(fmt::format("{:.6f}", c.final.p_diseased[k]));
     row.push_back(fmt::format("{:.4f}", c.final.disagreement[k]));
     row.push_back(std::to_string(c.final.binary_vote[k]));
-    for (const auto& col : c.extra_columns) row.push_back(col.second[k]);
+    for (const auto& col : columns) row.push_back(col.second[k]);
     csv.row(row);
   }
   csv.write((fs::path(dir) / "predictions.csv").string());
   write_tap_predictions(c, pr, dir);
   c.predictions = metrics::read_predictions((fs::path(dir) / "predictions.csv").string());
   c.metrics = metrics::evaluate(c.predictions, c.s.bootstrap, c.s.seed);
-  c.metrics_text = c.metrics->to_json();
+  evaluate_groups(c);  // metrics_text too
   write_file_atomic((fs::path(dir) / "metrics.json").string(), c.metrics_text);
 }
 

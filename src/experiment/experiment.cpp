@@ -92,11 +92,13 @@ void stage_data(Chain& c, Kfold& k, bool may_make, const std::string& dir, Conso
                                  : "  patients: no patient column (image-level splits and bootstrap)\n");
   const SayFn say = [&con](const std::string& t) { con.say(t); };
   if (is_kfold(c.s)) {
-    kfold_data(c, k, dir, say);
+    kfold_data(c, k, dir, say);  // leave_group_out's column checked there first
+    check_group_columns(c, {});  // every image is tested once
     if (c.s.check_data) check_data(c, fold_parts(k), fold_part_names(k), say);
     return;
   }
   c.split = data::make_split(c.manifest, c.s.split);
+  check_group_columns(c, c.split.indices(data::Part::kTest));
   split_warnings(c.s, c.manifest, c.split, "", /*test_part=*/true, c.warnings);
   if (c.s.check_data) check_data(c, split_parts(c.split), {"train", "val", "test"}, say);
   const auto train = c.split.indices(data::Part::kTrain);

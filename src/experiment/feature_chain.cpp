@@ -25,7 +25,7 @@ Chain chain_from_features(const std::string& features_file, const std::string& m
     if (!have.count(smp.rel_path))
       throw Error(
           fmt::format("{}:{}: {} has no row in {}", c.manifest.file, smp.line, smp.rel_path, features_file));
-  if (s.split.method == config::SplitMethod::kKfold) return c;  // kfold_data splits (experiment/kfold.h)
+  if (config::cross_validated(s.split.method)) return c;  // kfold_data splits (experiment/kfold.h)
   c.split = data::make_split(c.manifest, s.split);
   const auto train_idx = c.split.indices(data::Part::kTrain);
   c.items = s.balance == config::Balance::kOversample

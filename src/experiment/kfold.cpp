@@ -67,9 +67,11 @@ std::string format_folds(const Chain& c, const Kfold& k) {
       "  {:<10} {:>6} {:>6} {:>6} {:>6} {:>9} {:>9} {:>9}\n",
       m.file, m.samples.size(), first.k,
       k.folds.size() > 1 ? fmt::format(" x {} repeats", k.folds.size()) : "",
-      first.from_column ? "folds from the manifest's fold column"
-      : first.grouped   ? "grouped by patient, stratified by grade"
-                        : "image by image (no patient column), stratified by grade",
+      !first.group_column.empty() ? fmt::format("one fold per {} (leave-one-group-out{})", first.group_column,
+                                                first.grouped ? ", patients kept together" : "")
+      : first.from_column         ? "folds from the manifest's fold column"
+      : first.grouped             ? "grouped by patient, stratified by grade"
+                                  : "image by image (no patient column), stratified by grade",
       100 * o.val_fraction, "fold", "test 0", "1", "2", "3", "training", "balanced", "valid.");
   for (const auto& run : k.runs) {
     const auto cnt = run.chain.split.counts(m);
@@ -79,8 +81,11 @@ std::string format_folds(const Chain& c, const Kfold& k) {
       train += cnt[static_cast<size_t>(data::Part::kTrain)][static_cast<size_t>(g)];
       val += cnt[static_cast<size_t>(data::Part::kVal)][static_cast<size_t>(g)];
     }
-    table += fmt::format("  {:<10} {:>6} {:>6} {:>6} {:>6} {:>9} {:>9} {:>9}\n", fold_name(k, run), t[0],
-                         t[1], t[2], t[3], train, run.chain.items.size(), val);
+    const auto& names = k.folds[static_cast<size_t>(run.repeat)].names;
+    const std::string label =
+        names.empty() ? fold_name(k, run) : fold_name(k, run) + " " + names[static_cast<size_t>(run.fold)];
+    table += fmt::format("  {:<10} {:>6} {:>6} {:>6} {:>6} {:>9} {:>9} {:>9}\n", label, t[0], t[1], t[2],
+                         t[3], train, run.chain.items.size(), val);
   }
   table += fmt::format("  refit on every image: {} training, {} validation ({})\n",
                        k.refit.split.indices(data::Part::kTrain).size(),
@@ -133,8 +138,11 @@ std::string fold_file(const Kfold& k, const FoldRun& run) {
 void kfold_data(Chain& c, Kfold& k, const std::string& dir, const SayFn& say) {
   const auto& o = c.s.split;
   const auto& m = c.manifest;
-  k.folds = data::make_folds(m, {o.folds, o.repeats, c.s.seed});
+  k.folds = data::make_folds(m, data::fold_options(o, c.s.seed));
   const data::Folds& first = k.folds[0];
+  for (const auto& gap : data::group_grade_gaps(m, first))
+    add_warning(c.warnings,
+                {"group_missing_grade", fmt::format("leave_group_out by {}: {}", first.group_column, gap)});
   if (!first.grouped) {
     const CodedWarning coded;  // manifest_warnings: no_patient_column
     spdlog::warn(

@@ -156,10 +156,10 @@ void write_grid_scripts(const fs::path& dir, const std::string& run_dir, const S
 // The number of folds x repeats of a K-fold config (the manifest read when its fold column sets them), 0
 // for a single split.
 int fold_count(const settings::Settings& s) {
-  if (s.split.method != config::SplitMethod::kKfold) return 0;
+  if (!config::cross_validated(s.split.method)) return 0;
   const auto m = data::read_manifest(manifest_file(s), /*check_files=*/false, s.columns);
   int n = 0;
-  for (const auto& f : data::make_folds(m, {s.split.folds, s.split.repeats, s.seed})) n += f.k;
+  for (const auto& f : data::make_folds(m, data::fold_options(s.split, s.seed))) n += f.k;
   return n;
 }
 
@@ -234,7 +234,7 @@ void apply_shard(const RunOptions& options, settings::Settings& s) {
 StageRange apply_fold(const RunOptions& options, settings::Settings& s) {
   if (options.fold == 0) return options.stages;
   if (options.fold < 0) throw UsageError(fmt::format("--fold {}: folds are numbered from 1", options.fold));
-  if (s.split.method != config::SplitMethod::kKfold)
+  if (!config::cross_validated(s.split.method))
     throw UsageError(fmt::format("--fold {}: data.split.method is {}, not kfold", options.fold,
                                  config::name(s.split.method)));
   s.check_data = false;  // the run that extracted checks the data

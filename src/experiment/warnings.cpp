@@ -65,7 +65,7 @@ void split_warnings(const Settings& s, const data::Manifest& m, const data::Spli
         "{}grade(s) {} have no validation image: early stopping and the tap choice cannot see them", where,
         fmt::join(empty, ", "));
     if (!s.allow_empty_grades)
-      throw Error(what + (s.split.method == config::SplitMethod::kKfold
+      throw Error(what + (config::cross_validated(s.split.method)
                               ? " (give each fold's validation part more images — data.split.val_fraction, "
                                 "or fewer folds — or allow it knowingly with selection.allow_empty_grades: "
                                 "true)"
@@ -80,7 +80,7 @@ void split_warnings(const Settings& s, const data::Manifest& m, const data::Spli
                  fmt::format("{}fewer than {} images of a grade ({}): per-grade figures on so few images are "
                              "unreliable{}",
                              where, kSmallGrade, fmt::join(small, "; "),
-                             s.split.method == config::SplitMethod::kKfold
+                             config::cross_validated(s.split.method)
                                  ? ""
                                  : "; with a few hundred images, data.split.method: kfold tests every "
                                    "image once")});
@@ -105,7 +105,7 @@ void tap_warnings(const Chain& c, std::vector<RunWarning>& out) {
                         "of {} ({:.1f}%): the choice is within the validation set's resolution, not a "
                         "finding{}",
                         best.tap, 100 * best.val_accuracy, apart, c.rows.val.size(), runner_tap, 100 * runner,
-                        c.s.split.method == config::SplitMethod::kKfold
+                        config::cross_validated(c.s.split.method)
                             ? ""
                             : "; data.split.method: kfold shows how often each tap wins across folds")});
 }
@@ -136,7 +136,7 @@ std::string metrics_with_warnings(const std::string& metrics_text, const std::ve
 }
 
 void write_metrics(Chain& c, const std::string& dir) {
-  if (c.s.split.method != config::SplitMethod::kKfold && c.split.part.size() == c.manifest.samples.size() &&
+  if (!config::cross_validated(c.s.split.method) && c.split.part.size() == c.manifest.samples.size() &&
       !c.split.part.empty()) {
     // What the split allowed: its sizes per grade and the patients it put on both sides.
     auto j = nlohmann::ordered_json::parse(c.metrics_text);

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cmath>
+
 #include "oess/report/report.h"
 
 namespace oess::report {
@@ -75,5 +77,19 @@ std::string render_html(const Section& s) {
   }
   return "<h2>" + html_escape(s.title) + "</h2>" + body + "\n";
 }
+
+std::string fmt_pct(double v) { return std::isnan(v) ? "–" : fmt::format("{:.1f}%", 100 * v); }
+std::string fmt_num(double v) { return std::isnan(v) ? "–" : fmt::format("{:.3f}", v); }
+
+namespace {
+std::string fmt_ci(const metrics::Figure& f, bool pct) {
+  if (!f.ci95 || std::isnan(f.ci95->lo)) return "";
+  return pct ? fmt::format(" ({:.1f}–{:.1f})", 100 * f.ci95->lo, 100 * f.ci95->hi)
+             : fmt::format(" ({:.3f}–{:.3f})", f.ci95->lo, f.ci95->hi);
+}
+}  // namespace
+
+std::string pct(const metrics::Figure& f) { return fmt_pct(f.value) + fmt_ci(f, true); }
+std::string num(const metrics::Figure& f) { return fmt_num(f.value) + fmt_ci(f, false); }
 
 }  // namespace oess::report

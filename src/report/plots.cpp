@@ -101,6 +101,23 @@ cv::Mat roc_plot(const std::vector<int>& truth, const std::vector<double>& score
   return f.m;
 }
 
+cv::Mat reliability_plot(const std::vector<metrics::ReliabilityBin>& bins, double ece,
+                         const std::string& what) {
+  Frame f =
+      frame(460, 440, fmt::format("Reliability, {}: ECE {:.3f}", what, ece), "confidence", "share right");
+  cv::line(f.m, f.at(0, 0), f.at(1, 1), kGrid, 1, cv::LINE_AA);
+  long most = 1;
+  for (const auto& b : bins) most = std::max(most, b.n);
+  for (const auto& b : bins) {
+    if (b.n == 0) continue;
+    cv::rectangle(f.m, f.at(b.lo, 0), f.at(b.hi, b.accuracy), cv::Scalar(235, 215, 190), cv::FILLED);
+    cv::line(f.m, f.at(b.confidence, b.confidence), f.at(b.confidence, b.accuracy), kOrange, 1, cv::LINE_AA);
+    const int r = 3 + static_cast<int>(std::lround(9.0 * std::sqrt(static_cast<double>(b.n) / most)));
+    cv::circle(f.m, f.at(b.confidence, b.accuracy), r, kBlue, cv::FILLED, cv::LINE_AA);
+  }
+  return f.m;
+}
+
 cv::Mat tap_chart(const std::vector<TapRow>& taps) {
   const int w = std::max(480, 70 + 48 * static_cast<int>(taps.size()));
   Frame f =

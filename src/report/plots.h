@@ -19,6 +19,10 @@ cv::Mat tap_chart(const std::vector<TapRow>& taps);
 // K-fold: per tap the validation mean (orange), the test mean +- sd over folds (blue) and each fold (grey).
 cv::Mat tap_fold_chart(const std::vector<TapRow>& taps);
 cv::Mat curve_plot(const std::vector<Curve>& curves);
+// Reliability diagram: per bin the share right against the mean confidence (dot area ~ images), the
+// diagonal where they agree, the bins' edges as bars.
+cv::Mat reliability_plot(const std::vector<metrics::ReliabilityBin>& bins, double ece,
+                         const std::string& what);
 // One example per confusion cell (truth row, prediction column), 4x4 thumbnails.
 cv::Mat examples(const ReportInputs& in);
 

@@ -21,17 +21,6 @@ namespace fs = std::filesystem;
 using metrics::Figure;
 using metrics::Metrics;
 
-std::string fmt_pct(double v) { return std::isnan(v) ? "–" : fmt::format("{:.1f}%", 100 * v); }
-std::string fmt_num(double v) { return std::isnan(v) ? "–" : fmt::format("{:.3f}", v); }
-std::string fmt_ci(const Figure& f, bool pct) {
-  if (!f.ci95 || std::isnan(f.ci95->lo)) return "";
-  return pct ? fmt::format(" ({:.1f}–{:.1f})", 100 * f.ci95->lo, 100 * f.ci95->hi)
-             : fmt::format(" ({:.3f}–{:.3f})", f.ci95->lo, f.ci95->hi);
-}
-// A figure with its interval: "75.0% (68.2–81.1)" or "0.812 (0.741–0.870)".
-std::string pct(const Figure& f) { return fmt_pct(f.value) + fmt_ci(f, true); }
-std::string num(const Figure& f) { return fmt_num(f.value) + fmt_ci(f, false); }
-
 // The study's published figures beside this run's (Tables 3-5 and its text; "recomputed": from its own
 // tables' counts). One row per figure: name, published, recomputed, this run's value.
 struct StudyFigure {
@@ -375,6 +364,8 @@ void write_report(const std::string& dir, const ReportInputs& in) {
   sections.push_back(taps_section(in, four));
   if (four) sections.push_back(four_class_section(in));
   sections.push_back(binary_section(in, four));
+  sections.push_back(clinical_section(in.metrics, dir));
+  for (const auto& t : in.metrics.by) sections.push_back(group_section(t));
   if (in.metrics.per_patient) sections.push_back(patient_section(*in.metrics.per_patient));
   if (in.beside_study) sections.push_back(study_section(in.metrics, four));
   sections.push_back(plots_section(in, four, dir));

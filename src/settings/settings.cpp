@@ -86,6 +86,7 @@ void data_settings(const config::Config& cf, Settings& s) {
   synthetic_only(cf, s);
   s.split.folds = static_cast<int>(cf.get_int("data.split.folds"));
   s.split.repeats = static_cast<int>(cf.get_int("data.split.repeats"));
+  s.split.group_column = cf.get_string("data.split.group_column");
   checked("data.split", [&] { data::validate_split_options(s.split); });
   s.balance = config::parse<config::Balance>(cf.get_string("data.balance"), "data.balance");
   s.augment = cf.get_bool("data.augment");
@@ -207,6 +208,13 @@ Settings settings_from(const config::Config& cf) {
   const auto exports = cf.get_strings("output.export");
   s.export_onnx = std::find(exports.begin(), exports.end(), "onnx") != exports.end();
   s.bootstrap = static_cast<int>(cf.get_int("report.bootstrap"));
+  s.evaluate_by = cf.get_strings("evaluate.by");
+  // leave_group_out's own column is always evaluated by group, first.
+  if (s.split.method == config::SplitMethod::kLeaveGroupOut) {
+    s.evaluate_by.erase(std::remove(s.evaluate_by.begin(), s.evaluate_by.end(), s.split.group_column),
+                        s.evaluate_by.end());
+    s.evaluate_by.insert(s.evaluate_by.begin(), s.split.group_column);
+  }
   finetune_settings(cf, s);
   return s;
 }

@@ -73,7 +73,8 @@ TEST_CASE("config: wrong types and values name the key path, the file and line, 
   CHECK(usage_error([] { parse_config("data:\n  augment: maybe\n", "x.yaml"); }) ==
         "x.yaml:2: data.augment: expected true or false, got \"maybe\"");
   CHECK(usage_error([] { parse_config("data:\n  split:\n    method: random\n", "x.yaml"); }) ==
-        "x.yaml:3: data.split.method: expected one of per_class, stratified, grouped, column, kfold, got "
+        "x.yaml:3: data.split.method: expected one of per_class, stratified, grouped, column, kfold, "
+        "leave_group_out, got "
         "\"random\"");
   CHECK(usage_error([] { parse_config("seed: [1, 2]\n", "x.yaml"); }) ==
         "x.yaml:1: seed: expected an integer, got a list");

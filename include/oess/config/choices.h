@@ -33,12 +33,23 @@ const Choices& export_formats();    // oess onnx: the model files a run's export
 
 // Enums whose order follows their list. choices_of<E>() is the list; parse<E>(name) the value (UsageError
 // naming `what`, else the list's option, when the name is not in it); name(e) the name.
-enum class SplitMethod { kPerClass, kStratified, kGrouped, kColumn, kKfold };  // split_methods()
-enum class Balance { kOversample, kClassWeights, kNone };                      // balance_modes()
-enum class Optimizer { kAdam, kSgd, kLbfgs };                                  // optimizers()
-enum class Monitor { kValAccuracy, kValLoss };                                 // monitors()
-enum class Variation { kGrid, kSeed };                                         // variations()
-enum class Schedule { kCosine, kStep, kConstant };                             // schedules()
+enum class SplitMethod {
+  kPerClass,
+  kStratified,
+  kGrouped,
+  kColumn,
+  kKfold,
+  kLeaveGroupOut
+};  // split_methods()
+// kfold and leave_group_out: K train/test splits, every image predicted once out of fold.
+inline bool cross_validated(SplitMethod m) {
+  return m == SplitMethod::kKfold || m == SplitMethod::kLeaveGroupOut;
+}
+enum class Balance { kOversample, kClassWeights, kNone };  // balance_modes()
+enum class Optimizer { kAdam, kSgd, kLbfgs };              // optimizers()
+enum class Monitor { kValAccuracy, kValLoss };             // monitors()
+enum class Variation { kGrid, kSeed };                     // variations()
+enum class Schedule { kCosine, kStep, kConstant };         // schedules()
 
 template <typename E>
 const Choices& choices_of();

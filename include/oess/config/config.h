@@ -39,6 +39,7 @@ struct Key {
   bool min_exclusive = false;
   double max = 1e300;
   std::string help;
+  bool empty_list_ok = false;  // lists: [] is a value (e.g. no columns), not a mistake
 };
 
 const std::vector<Key>& schema();

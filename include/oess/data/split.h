@@ -13,6 +13,8 @@
 //   kfold       not one split but K (and R repeats): data/folds.h (make_folds, fold_split). make_split
 //               refuses it (UsageError); validate_split_options checks folds >= 2, repeats >= 1 and
 //               0 < val_fraction < 1 (the share of each fold's training part kept for validation).
+//   leave_group_out  as kfold, one fold per value of group_column (data/folds.h); validate_split_options
+//               requires group_column and repeats = 1.
 // Leakage guard: with a patient column, a split that puts a patient in both training and test is refused
 // (oess::Error naming the patients) unless allow_patient_overlap, when it is logged as a warning.
 // ensures: every sample in exactly one part; the same manifest, options and seed give the same split on
@@ -36,6 +38,7 @@ struct SplitOptions {
   uint64_t seed = 0;
   bool allow_patient_overlap = false;  // else a patient in both training and test is an error
   int folds = 5, repeats = 1;          // kfold (data/folds.h)
+  std::string group_column;            // leave_group_out (data/folds.h)
 };
 
 struct Split {

@@ -97,6 +97,17 @@ void run_sweep(Chain& c, const ProgressFn& progress = {});
 void select_tap(Chain& c);
 void train_members(Chain& c, const ProgressFn& progress = {});
 void evaluate(Chain& c, const std::string& dir);
+// Per-group figures (evaluate.by; leave_group_out's column first), experiment/groups.cpp:
+// check_group_columns  at the data stage: each column is in the manifest (else UsageError listing its
+//                      columns), has a value on every row (else Error FILE:LINE), and more than one value
+//                      among the test images `test` (empty: every image, as cross-validation tests them;
+//                      else UsageError).
+// group_columns        the columns' values for each prediction row, for predictions.csv.
+// evaluate_groups      after evaluate: c.metrics->by from predictions.csv's columns; metrics_text redone.
+void check_group_columns(const Chain& c, const std::vector<size_t>& test);
+std::vector<std::pair<std::string, std::vector<std::string>>> group_columns(const Chain& c,
+                                                                            const metrics::Predictions& pr);
+void evaluate_groups(Chain& c);
 void write_layers(const Chain& c, const std::string& dir);
 void write_report(const Chain& c, const std::string& dir);
 

@@ -51,7 +51,9 @@ struct Kfold {
 
 using SayFn = std::function<void(const std::string&)>;
 
-inline bool is_kfold(const Settings& s) { return s.split.method == config::SplitMethod::kKfold; }
+inline bool is_kfold(const Settings& s) {
+  return config::cross_validated(s.split.method);
+}  // or leave_group_out
 
 void kfold_data(Chain& c, Kfold& k, const std::string& dir, const SayFn& say);
 // For check_data (chain.h): a part per sample that differs between two samples when any repeat puts them
