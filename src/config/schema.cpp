@@ -187,6 +187,12 @@ std::vector<Key> make_schema() {
         "grid: members vary lr, weight decay, batch and seed (docs/training.md); seed: only the seed",
         variations().names),
       // evaluate, report, output
+      k("calibration.method", T::kString, "none",
+        "temperature: after the ensemble, fit one temperature T on the validation images (minimum negative "
+        "log-likelihood) and report, predict and export softmax(log p / T) — the grades called do not "
+        "change, "
+        "their probabilities do; none: the members' mean as it is (the study)",
+        {"none", "temperature"}),
       empty_ok(k("evaluate.by", T::kStringList, "[]",
                  "manifest columns (scanner, centre, ...): predictions.csv carries them and metrics.json and "
                  "the report give each group's figures with CIs beside the pooled ones (leave_group_out adds "
@@ -211,7 +217,7 @@ const std::vector<Key>& schema() {
     auto keys = make_schema();
     auto tuned = finetune_keys();
     const auto at =
-        std::find_if(keys.begin(), keys.end(), [](const Key& k) { return k.path == "evaluate.by"; });
+        std::find_if(keys.begin(), keys.end(), [](const Key& k) { return k.path == "calibration.method"; });
     keys.insert(at, tuned.begin(), tuned.end());  // after selection and ensemble, as the stages run
     return keys;
   }();

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "oess/calibration/temperature.h"
 #include "oess/core/error.h"
 
 namespace oess::ensemble {
@@ -40,6 +41,33 @@ Combined combine(const std::vector<torch::Tensor>& members, train::Task task) {
     c.disagreement.push_back(1.0 - counts.max().item<double>() / static_cast<double>(m));
   }
   return c;
+}
+
+std::vector<std::array<double, 4>> probability_rows(const torch::Tensor& p) {
+  const auto d = p.to(torch::kFloat64).contiguous();
+  const auto a = d.accessor<double, 2>();
+  std::vector<std::array<double, 4>> rows(static_cast<size_t>(d.size(0)));
+  for (int64_t i = 0; i < d.size(0); ++i)
+    for (int64_t j = 0; j < d.size(1) && j < 4; ++j)
+      rows[static_cast<size_t>(i)][static_cast<size_t>(j)] = a[i][j];
+  return rows;
+}
+
+torch::Tensor probability_tensor(const std::vector<std::array<double, 4>>& rows, int64_t k) {
+  auto t = torch::empty({static_cast<int64_t>(rows.size()), k}, torch::kFloat64);
+  auto a = t.accessor<double, 2>();
+  for (size_t i = 0; i < rows.size(); ++i)
+    for (int64_t j = 0; j < k; ++j) a[static_cast<int64_t>(i)][j] = rows[i][static_cast<size_t>(j)];
+  return t.to(torch::kFloat32);
+}
+
+void apply_temperature(Combined& c, double temperature, train::Task task) {
+  if (temperature == 1.0) return;
+  const bool four = task == train::Task::kOess4;
+  const int k = four ? 4 : 2;
+  const auto q = calibration::scale(probability_rows(c.mean), k, temperature);
+  c.mean = probability_tensor(q, k);
+  for (size_t i = 0; i < q.size(); ++i) c.p_diseased[i] = four ? q[i][2] + q[i][3] : q[i][1];
 }
 
 std::vector<train::TrainOptions> member_grid(int members, const train::TrainOptions& base) {

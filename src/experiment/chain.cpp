@@ -211,6 +211,7 @@ void train_members(Chain& c, const ProgressFn& progress) {
   std::vector<torch::Tensor> probs;
   for (const auto& m : c.members) probs.push_back(m.test_probabilities);
   if (!c.rows.test.empty()) c.final = ensemble::combine(probs, c.s.train.task);
+  if (c.s.calibrate) calibrate(c);
 }
 
 void evaluate(Chain& c, const std::string& dir) {
@@ -256,6 +257,7 @@ void evaluate(Chain& c, const std::string& dir) {
   c.predictions = metrics::read_predictions((fs::path(dir) / "predictions.csv").string());
   c.metrics = metrics::evaluate(c.predictions, c.s.bootstrap, c.s.seed);
   evaluate_groups(c);  // metrics_text too
+  calibration_json(c);
   write_file_atomic((fs::path(dir) / "metrics.json").string(), c.metrics_text);
 }
 

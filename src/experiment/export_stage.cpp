@@ -71,6 +71,12 @@ void stage_export(const Chain& c, const std::string& dir, const config::Config& 
              c.cross_validation.refit_tap, c.cross_validation.refit_chosen, c.cross_validation.rows.size(),
              100 * c.cross_validation.val_fraction)}};
   if (e.backbone.flavour == models::Flavour::kKeras) j["backbone"]["flavour"] = "keras";
+  j["calibration"] = {{"method", "none"}};
+  if (c.calibration)
+    j["calibration"] = {{"method", "temperature"},
+                        {"temperature", c.calibration->temperatures.at(0)},
+                        {"fitted_on", fmt::format("{} validation images", c.calibration->validation_images)}};
+  r.calibration_json = j["calibration"].dump();
   write_file_atomic((model / "model.json").string(), j.dump(2) + "\n");
 
   r.s = settings::settings_from(resolved);  // paths as `oess export --run` reads them: absolute

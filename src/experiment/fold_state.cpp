@@ -148,6 +148,7 @@ void load_into(FoldRun& run, const nlohmann::json& meta, const Tensors& t) {
   }
   if (fc.members.empty()) throw Error("no members");
   fc.final = ensemble::combine(probs, task);  // as train_members makes it
+  if (fc.s.calibrate) calibrate(fc);          // deterministic from the members and validation rows
   fc.final_label = meta.at("final_label").get<std::string>();
 }
 

@@ -52,11 +52,12 @@ void pool_final(Chain& c, const Kfold& k, const std::vector<std::pair<size_t, si
   c.rows = {};
   c.final = {};
   std::vector<std::string> fold_col, tap_col;
-  std::vector<torch::Tensor> mean_rows;
+  std::vector<torch::Tensor> mean_rows, before_rows;
   for (const auto& [ri, j] : where) {
     const Chain& fc = k.runs[ri].chain;
     c.rows.test.push_back(fc.rows.test[j]);
     mean_rows.push_back(fc.final.mean[static_cast<int64_t>(j)]);
+    if (fc.calibration) before_rows.push_back(fc.calibration->before[static_cast<int64_t>(j)]);
     c.final.pred.push_back(fc.final.pred[j]);
     c.final.binary_vote.push_back(fc.final.binary_vote[j]);
     c.final.p_diseased.push_back(fc.final.p_diseased[j]);
@@ -65,6 +66,19 @@ void pool_final(Chain& c, const Kfold& k, const std::vector<std::pair<size_t, si
     tap_col.push_back(fc.sweep.taps[fc.selected].tap);
   }
   c.final.mean = torch::stack(mean_rows);
+  c.calibration.reset();
+  if (before_rows.size() == mean_rows.size()) {  // every fold calibrated: each its own temperature
+    Calibrated cal;
+    for (const auto& run : k.runs) {
+      if (run.repeat != 0) continue;
+      cal.temperatures.push_back(run.chain.calibration->temperatures[0]);
+      cal.validation_images += run.chain.calibration->validation_images;
+      cal.val_nll_before += run.chain.calibration->val_nll_before;
+      cal.val_nll_after += run.chain.calibration->val_nll_after;
+    }
+    cal.before = torch::stack(before_rows);
+    c.calibration = std::move(cal);
+  }
   c.test_grades = train::take_grades(c.grades, c.rows.test);
   c.extra_columns = {{"fold", fold_col}, {"tap", tap_col}};
   c.members = first.members;  // their number: whether the report shows the members' majority vote

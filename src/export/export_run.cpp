@@ -118,6 +118,7 @@ ModelFile export_model(const RunModel& r) {
             {"pooling", r.s.poolings.front()},
             {"taps", nlohmann::json(m.member_taps).dump()},
             {"members", r.members_json},
+            {"calibration", r.calibration_json},
             {"config", r.config_text},
             {"metrics", r.metrics_text}};
   // Grad-CAM's reference: the mean activation maps over the reference images.
@@ -150,6 +151,7 @@ void export_run(const std::string& run_dir, const std::string& out_file) {
   if (r.members.empty()) throw Error(fmt::format("{}: model/model.json lists no members", run_dir));
   r.classes_json = model_json.at("classes").dump();
   r.members_json = model_json.at("members").dump();
+  if (model_json.contains("calibration")) r.calibration_json = model_json["calibration"].dump();
   r.metrics_text =
       fs::is_regular_file(dir / "metrics.json") ? read_file((dir / "metrics.json").string()) : "{}";
   r.reference_images = reference_images(dir, r.s);

@@ -115,7 +115,9 @@ Heatmap Scorer::heatmap(const std::string& path, const HeatOptions& o) {
   const auto probs = im.member_probabilities(leaf);
   std::vector<torch::Tensor> detached;
   for (const auto& p : probs) detached.push_back(p.detach());
-  h.score = image_score(path, ensemble::combine(detached, task_), 0);
+  auto combined = ensemble::combine(detached, task_);
+  ensemble::apply_temperature(combined, im.temperature, task_);  // the score as `oess score` gives it
+  h.score = image_score(path, combined, 0);
   const int64_t in_h = x.size(2), in_w = x.size(3);
 
   // gradcam-ig on a model with only fully connected taps: integrated gradients alone (docs/scoring.md).

@@ -140,4 +140,24 @@ ModelFile read_model(const std::string& path) {
   return m;
 }
 
+double model_temperature(const ModelFile& m) {
+  const auto it = m.meta.find("calibration");
+  if (it == m.meta.end()) return 1.0;
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(it->second);
+  } catch (const std::exception& e) {
+    throw Error(fmt::format("model __meta__ calibration is not JSON: {}", e.what()));
+  }
+  const std::string method = j.value("method", "");
+  if (method == "none") return 1.0;
+  const double t =
+      j.contains("temperature") && j["temperature"].is_number() ? j["temperature"].get<double>() : NAN;
+  if (method != "temperature" || !(t > 0) || !std::isfinite(t))
+    throw Error(fmt::format(
+        "model __meta__ calibration {}: expected method none, or temperature with a temperature > 0",
+        it->second));
+  return t;
+}
+
 }  // namespace oess::exporting

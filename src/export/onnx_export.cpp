@@ -13,6 +13,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "oess/calibration/temperature.h"
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
 #include "oess/core/sha256.h"
@@ -143,8 +144,19 @@ int64_t add_ensemble(Graph& g, const ModelFile& m, models::Arch arch,
     member_probs.push_back(g.op("Unsqueeze", {probs, axis1}, mp + ".row"));
   }
   const auto members = g.op("Concat", member_probs, "members", {attr_int("axis", 1)});
-  const auto probabilities =
-      g.op("ReduceMean", {members}, "probabilities", {attr_ints("axes", {1}), attr_int("keepdims", 0)});
+  // With calibration (model_temperature): probabilities = softmax(log(max(mean, 1e-12)) / T), as the Scorer.
+  const double temperature = model_temperature(m);
+  const bool scaled = temperature != 1.0;
+  auto probabilities = g.op("ReduceMean", {members}, scaled ? "mean_probabilities" : "probabilities",
+                            {attr_ints("axes", {1}), attr_int("keepdims", 0)});
+  if (scaled) {
+    const auto floor =
+        g.constant("min_probability", torch::tensor({calibration::kMinProbability}, torch::kFloat64));
+    const auto logp = g.op("Log", {g.op("Max", {probabilities, floor}, "mean_floored")}, "mean_log");
+    const auto t = g.constant("temperature", torch::tensor({temperature}, torch::kFloat64));
+    probabilities =
+        g.op("Softmax", {g.op("Div", {logp, t}, "scaled_log")}, "probabilities", {attr_int("axis", 1)});
+  }
   const auto diseased = binary ? torch::tensor({0.0, 1.0}, torch::kFloat64)
                                : torch::tensor({0.0, 0.0, 1.0, 1.0}, torch::kFloat64);
   g.op("MatMul", {probabilities, g.constant("diseased_classes", diseased)}, "p_diseased");
@@ -195,7 +207,13 @@ void add_metadata(onnx::ModelProto& model, const ModelFile& m, const data::Prepr
       {"pooling", meta_or(m, "pooling", "avg")},
       {"metrics", headline_metrics(m)},
       {"config_sha256", sha256_hex(meta_or(m, "config", ""))},
-      {"outputs", "probabilities [N, C]: the ensemble (members' mean); members [N, M, C]; p_diseased [N]"}};
+      {"outputs",
+       model_temperature(m) != 1.0
+           ? fmt::format("probabilities [N, C]: the ensemble (members' mean, calibrated: softmax(log p / "
+                         "{:.6g}), the temperature fitted on validation); members [N, M, C] (uncalibrated); "
+                         "p_diseased [N] (calibrated)",
+                         model_temperature(m))
+           : "probabilities [N, C]: the ensemble (members' mean); members [N, M, C]; p_diseased [N]"}};
   for (const auto& k : onnx_metadata_keys()) {
     auto* p = model.add_metadata_props();
     p->set_key(k);

@@ -53,6 +53,7 @@ Scorer::Scorer(const ModelFile& m, const std::string& device, int threads, int b
   im.crop = data::parse_crop(m.meta.at("crop"));
   im.frame = std::stoi(m.meta.at("dicom_frame"));
   im.pooling = m.meta.at("pooling");
+  im.temperature = model_temperature(m);
   im.batch = batch;
   for (const auto& t : m.member_taps)
     if (std::find(im.taps.begin(), im.taps.end(), base_tap(t)) == im.taps.end())
@@ -102,7 +103,8 @@ std::vector<ImageScore> Scorer::score(const std::vector<std::string>& paths,
     const auto x = torch::cat(pooled.at(base_tap(t) + "@" + how));
     probs.push_back(im.model->members[i].probabilities(x));
   }
-  const auto c = ensemble::combine(probs, task_);
+  auto c = ensemble::combine(probs, task_);
+  ensemble::apply_temperature(c, im.temperature, task_);
   std::vector<ImageScore> out;
   for (size_t k = 0; k < paths.size(); ++k) out.push_back(image_score(paths[k], c, k));
   return out;

@@ -25,6 +25,7 @@ struct Scorer::Impl {
   std::vector<std::string> taps;  // base taps to run
   std::string pooling;
   const ModelFile* model;
+  double temperature = 1;  // calibration (model_temperature)
   std::vector<torch::Tensor> member_probabilities(const std::map<std::string, torch::Tensor>& acts) const;
   // The decoded, cropped image and its preprocessed batch of one on the device.
   torch::Tensor input(const std::string& path, cv::Mat& image) const;

@@ -209,6 +209,7 @@ Settings settings_from(const config::Config& cf) {
   s.export_onnx = std::find(exports.begin(), exports.end(), "onnx") != exports.end();
   s.bootstrap = static_cast<int>(cf.get_int("report.bootstrap"));
   s.evaluate_by = cf.get_strings("evaluate.by");
+  s.calibrate = cf.get_string("calibration.method") == "temperature";
   // leave_group_out's own column is always evaluated by group, first.
   if (s.split.method == config::SplitMethod::kLeaveGroupOut) {
     s.evaluate_by.erase(std::remove(s.evaluate_by.begin(), s.evaluate_by.end(), s.split.group_column),
@@ -216,6 +217,11 @@ Settings settings_from(const config::Config& cf) {
     s.evaluate_by.insert(s.evaluate_by.begin(), s.split.group_column);
   }
   finetune_settings(cf, s);
+  if (s.calibrate && s.finetune)
+    throw UsageError(
+        "calibration.method: temperature calibrates the frozen chain's ensemble; with finetune.enabled the "
+        "fine-tuned network is the model, and its calibration is not built yet: set calibration.method: "
+        "none");
   return s;
 }
 

@@ -16,6 +16,7 @@
 //   batch = base.batch x {1, 2, 0.5}[(m / 9 + m) % 3] (at least 1), seed = base.seed + m.
 #include <torch/types.h>
 
+#include <array>
 #include <vector>
 
 #include "oess/train/classifier.h"
@@ -31,6 +32,14 @@ struct Combined {
 };
 
 Combined combine(const std::vector<torch::Tensor>& member_probs, train::Task task);
+
+// Temperature scaling of a combination (calibration/temperature.h): mean <- softmax(log(mean) / T) and
+// p_diseased from it; pred keeps (the most probable class does not change), and binary_vote and
+// disagreement stay the members' own. T = 1 changes nothing.
+void apply_temperature(Combined& c, double temperature, train::Task task);
+// The [N, K] probability tensor as rows, and back (float32), for calibration's torch-free functions.
+std::vector<std::array<double, 4>> probability_rows(const torch::Tensor& p);
+torch::Tensor probability_tensor(const std::vector<std::array<double, 4>>& rows, int64_t k);
 
 std::vector<train::TrainOptions> member_grid(int members, const train::TrainOptions& base);
 

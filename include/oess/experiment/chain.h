@@ -48,6 +48,15 @@ struct Member {
 
 using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 
+// calibration.method temperature (experiment/calibrate.cpp): what was fitted, and the final model's test
+// probabilities before it, for metrics.json's before/after figures.
+struct Calibrated {
+  std::vector<double> temperatures;  // one (a single split, the refit), or one per fold (pooled K-fold)
+  size_t validation_images = 0;
+  double val_nll_before = 0, val_nll_after = 0;  // summed over folds' images when pooled: means below
+  torch::Tensor before;                          // [test rows, K]
+};
+
 struct Chain {
   Settings s;
   data::Manifest manifest;
@@ -61,6 +70,7 @@ struct Chain {
   size_t selected = 0;
   std::vector<Member> members;
   ensemble::Combined final;
+  std::optional<Calibrated> calibration;  // calibration.method temperature: set by train_members
   std::string final_label;
   metrics::Predictions predictions;
   std::optional<metrics::Metrics> metrics;  // set by evaluate
@@ -108,6 +118,13 @@ void check_group_columns(const Chain& c, const std::vector<size_t>& test);
 std::vector<std::pair<std::string, std::vector<std::string>>> group_columns(const Chain& c,
                                                                             const metrics::Predictions& pr);
 void evaluate_groups(Chain& c);
+// calibrate          (end of train_members, with s.calibrate) the ensemble's probabilities on the validation
+//                    rows, T fitted there (calibration::fit_temperature), c.final scaled; c.calibration holds
+//                    T and the test probabilities before. Error when there are no validation rows.
+// calibration_json   metrics_text gains "calibration": method, temperature(s), validation NLL before/after,
+//                    and the test set's ECE and Brier score before and after (same definitions as metrics).
+void calibrate(Chain& c);
+void calibration_json(Chain& c);
 void write_layers(const Chain& c, const std::string& dir);
 void write_report(const Chain& c, const std::string& dir);
 

@@ -29,6 +29,8 @@ struct RunModel {
   // Backbone tensors a finetune stage trained (state-dict names): they replace the weights file's. From a
   // folder: model/finetuned.pt, which the export stage writes when the run fine-tuned.
   io::StateDict finetuned;
+  // calibration.method: model.json's "calibration" block ({"method": "none"} or the temperature fitted).
+  std::string calibration_json = R"({"method": "none"})";
 };
 
 inline constexpr const char* kFinetunedFile = "finetuned.pt";  // in the run's model/ folder

@@ -49,6 +49,11 @@ void put_member(io::StateDict& out, size_t i, const train::LinearModel& m);
 train::LinearModel get_member(const std::map<std::string, torch::Tensor>& by_name, size_t i, train::Task task,
                               const std::string& file);
 
+// The temperature the run calibrated its ensemble with: __meta__ "calibration" ({"method": "temperature",
+// "temperature": T, ...}); 1 when the key is absent (models before issue #32) or the method is none.
+// errors: Error for a calibration entry that is not such JSON or a temperature that is not > 0.
+double model_temperature(const ModelFile& m);
+
 // "mixed7@max" -> "mixed7"; a member tap's pooling: its "@how" suffix, else the model's pooling.
 std::string base_tap(const std::string& member_tap);
 std::string pooling_of(const std::string& member_tap, const std::string& model_pooling);

@@ -1,0 +1,151 @@
+"""`oess run` with calibration.method temperature (issue #32), checked from outside against the same run
+without it, SciPy and ONNX Runtime.
+
+usage: run_calibration.py OESS WORKDIR NODE_MODULES
+Two runs of one synthetic set, one split and one config but calibration.method (none, temperature): the
+members are the same, so
+- the calibrated run's predictions.csv equals softmax(log p / T) of the plain run's p, row by row (1e-5),
+  with the same grades called; T is metrics.json's calibration.temperature;
+- T is SciPy's fit of the same objective on the validation images' probabilities, which the plain run's
+  exported model gives (`oess score` on split.csv's val rows; 1e-3: the scores are written to 6 places);
+- metrics.json's test_ece_before/after are the ECE of the plain/calibrated predictions (NumPy, 10 bins),
+  and the calibrated run's `ece` is its after figure;
+- the exported model (oess score) and its ONNX export (ONNX Runtime) give the calibrated probabilities;
+- a K-fold run fits one temperature per fold; the report shows the reliability diagram.
+"""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax
+
+from harness import Harness, rows  # noqa: E402  (tests/harness.py)
+
+oess, work, node_modules = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])
+here = os.path.dirname(os.path.abspath(__file__))
+h = Harness(oess, work)
+check, run = h.check, h.run
+synth = os.path.join(work, "synth")
+
+
+def config(name, method, split="{method: grouped, val_fraction: 0.25, test_fraction: 0.3}"):
+    path = os.path.join(work, name + ".yaml")
+    with open(path, "w") as f:
+        f.write(f"""name: {name}
+data:
+  synthetic: {{dir: {synth}, counts: [24, 24, 24, 24], patients: 16}}
+  split: {split}
+  check: false
+features:
+  layers: [mixed0, mixed2]
+  cache: {work}/cache
+classifier:
+  max_epochs: 30
+ensemble:
+  members: 3
+calibration:
+  method: {method}
+report:
+  bootstrap: 100
+output:
+  dir: {work}/runs/{{name}}
+  export: [oess, onnx]
+""")
+    return path
+
+
+def probs(path):
+    r = rows(path)
+    return r, np.array([[float(x[f"p{k}"]) for k in range(4)] for x in r])
+
+
+def ece(p, truth):
+    conf, pred = p.max(1), p.argmax(1)
+    b = np.minimum(np.floor(conf * 10).astype(int), 9)
+    return sum((b == k).sum() / len(p) * abs((pred == truth)[b == k].mean() - conf[b == k].mean())
+               for k in range(10) if (b == k).any())
+
+
+run("run", config("plain", "none"))
+run("run", config("cal", "temperature"))
+plain_dir, cal_dir = (os.path.join(work, "runs", n) for n in ("plain", "cal"))
+m = json.load(open(os.path.join(cal_dir, "metrics.json")))
+c = m["calibration"]
+T = c["temperature"]
+check(c["method"] == "temperature" and T > 0, f"metrics.json: calibration by temperature, T = {T:.4f}")
+check(json.load(open(os.path.join(plain_dir, "metrics.json")))["calibration"] == {"method": "none"},
+      "the plain run says calibration none")
+
+pr, p = probs(os.path.join(plain_dir, "predictions.csv"))
+cr, q = probs(os.path.join(cal_dir, "predictions.csv"))
+check([x["path"] for x in pr] == [x["path"] for x in cr], "both runs predict the same test images")
+expect = np.exp(log_softmax(np.log(np.maximum(p, 1e-12)) / T, axis=1))
+gap = np.abs(expect - q).max()
+check(gap <= 2e-5, f"calibrated probabilities = softmax(log p / T) of the plain run's (largest gap {gap:.1e})")
+check([x["pred"] for x in pr] == [x["pred"] for x in cr], "the grades called do not change")
+
+# T against SciPy on the validation images, scored by the plain run's exported model.
+split = rows(os.path.join(plain_dir, "split.csv"))
+val = [r for r in split if r["split"] == "val"]
+scores = os.path.join(work, "val_scores.csv")
+run("score", "--model", os.path.join(plain_dir, "model"), *[os.path.join(synth, r["path"]) for r in val],
+    "--csv", scores)
+vs = rows(scores)
+pv = np.array([[float(x[f"p{k}"]) for k in range(4)] for x in vs])
+yv = np.array([int(r["score"]) for r in val])
+
+
+def nll(t):
+    return -log_softmax(np.log(np.maximum(pv, 1e-12)) / t, axis=1)[np.arange(len(yv)), yv].mean()
+
+
+ref = float(np.exp(minimize_scalar(lambda lt: nll(np.exp(lt)), bounds=(np.log(1e-3), np.log(1e3)),
+                                   method="bounded", options={"xatol": 1e-10}).x))
+check(abs(ref - T) <= 1e-3 * ref, f"T is SciPy's fit on the {len(yv)} validation images ({ref:.5f} vs {T:.5f})")
+check(c["validation_images"] == len(yv), "fitted on the validation images only")
+truth = np.array([int(x["truth"]) for x in pr])
+check(abs(c["test_ece_before"] - ece(p, truth)) < 1e-5 and abs(c["test_ece_after"] - ece(q, truth)) < 1e-5,
+      f"test ECE before {c['test_ece_before']:.4f} / after {c['test_ece_after']:.4f} are NumPy's")
+check(abs(m["ece"] - c["test_ece_after"]) < 1e-5, "metrics.json's ece is the calibrated model's")
+
+# The exported model and its ONNX file give the calibrated probabilities.
+test_paths = [os.path.join(synth, x["path"]) for x in cr]
+out, npy = os.path.join(work, "test_scores.csv"), os.path.join(work, "x.npy")
+run("score", "--model", os.path.join(cal_dir, "model"), *test_paths, "--csv", out, "--save-input", npy)
+_, s = probs(out)
+check(np.abs(s - q).max() <= 1e-4, f"oess score gives the calibrated probabilities ({np.abs(s - q).max():.1e})")
+mj = json.load(open(os.path.join(cal_dir, "model", "model.json")))
+check(mj["calibration"]["method"] == "temperature" and abs(mj["calibration"]["temperature"] - T) < 1e-12,
+      "model.json records the temperature")
+ort_out = os.path.join(work, "ort.json")
+o = subprocess.run(["node", os.path.join(here, "..", "oracles", "ort_run.js"), os.path.join(cal_dir, "model",
+                    "model.onnx"), npy, ort_out], env=dict(os.environ, NODE_PATH=node_modules),
+                   capture_output=True, text=True)
+ok = o.returncode == 0
+op = np.array(json.load(open(ort_out))["outputs"]["probabilities"]["data"]).reshape(-1, 4) if ok else None
+check(ok and np.abs(op - q).max() <= 1e-4,
+      f"ONNX Runtime on model.onnx gives the calibrated probabilities {o.stderr[-300:]}"
+      + (f" ({np.abs(op - q).max():.1e})" if ok else ""))
+# `oess export --run` reads the temperature back from the folder.
+again = os.path.join(work, "again.pt")
+run("export", "--run", cal_dir, "--out", again)
+out2 = os.path.join(work, "again.csv")
+run("score", "--model", again, *test_paths, "--csv", out2)
+_, s2 = probs(out2)
+check(np.abs(s2 - s).max() <= 1e-6, "a model exported again from the run folder is calibrated the same")
+report = open(os.path.join(cal_dir, "report.md")).read()
+check("plots/reliability.png" in report and os.path.isfile(os.path.join(cal_dir, "plots", "reliability.png")),
+      "the report shows the reliability diagram")
+
+# K-fold: a temperature per fold.
+run("run", config("kcal", "temperature", "{method: kfold, folds: 3, val_fraction: 0.25}"))
+km = json.load(open(os.path.join(work, "runs", "kcal", "metrics.json")))["calibration"]
+check(isinstance(km["temperature"], list) and len(km["temperature"]) == 3,
+      f"K-fold: one temperature per fold ({km['temperature']})")
+h.finish()
