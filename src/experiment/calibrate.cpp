@@ -54,7 +54,8 @@ void calibrate(Chain& c) {
   if (c.rows.val.empty())
     throw UsageError(
         "calibration.method temperature: the split has no validation images to fit the temperature on; give "
-        "the split a validation part (data.split.val_per_class, val_fraction) or set calibration.method: none");
+        "the split a validation part (data.split.val_per_class, val_fraction) or set calibration.method: "
+        "none");
   const int k = train::num_classes(c.s.train.task);
   const auto fit = calibration::fit_temperature(ensemble::probability_rows(validation_probabilities(c)),
                                                 targets(c, c.rows.val), k);

@@ -87,8 +87,10 @@ metrics = json.load(open(os.path.join(out, "metrics.json")))
 run("evaluate", "--predictions", os.path.join(out, "predictions.csv"), "--bootstrap", "300", "--seed", "0",
     "--out", os.path.join(work, "evaluated.json"))
 check(json.load(open(os.path.join(work, "evaluated.json"))) ==
-      {k: v for k, v in metrics.items() if k not in ("warnings", "split", "build")},
-      "metrics.json (but the run's warnings, split and build) equals `oess evaluate` on predictions.csv")
+      {k: v for k, v in metrics.items() if k not in ("warnings", "split", "build", "calibration")},
+      "metrics.json (but the run's warnings, split, build and calibration) equals `oess evaluate` on "
+      "predictions.csv")
+check(metrics.get("calibration") == {"method": "none"}, "metrics.json says the run was not calibrated (default)")
 build = metrics["build"]
 check(build["blas"].startswith("OpenBLAS") and build["blas_threading"] == "openmp" and
       os.path.realpath(build["blas_library"]) == os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3"),

@@ -91,11 +91,12 @@ check(all(int(r["fold"]) == fold_of[r["path"]] for r in pred), "its fold column 
 metrics = json.load(open(os.path.join(out, "metrics.json")))
 cv = metrics.pop("cross_validation")
 metrics.pop("build")
+check(metrics.pop("calibration") == {"method": "none"}, "metrics.json: calibration none (the default)")
 check("random_weights" in [w["code"] for w in metrics.pop("warnings")], "metrics.json lists the run's warnings")
 run("evaluate", "--predictions", os.path.join(out, "predictions.csv"), "--bootstrap", "200", "--seed", "0",
     "--out", os.path.join(work, "evaluated.json"))
 check(json.load(open(os.path.join(work, "evaluated.json"))) == metrics,
-      "metrics.json (but cross_validation, warnings and build) equals `oess evaluate` on predictions.csv")
+      "metrics.json (but cross_validation, warnings, build and calibration) equals `oess evaluate` on predictions.csv")
 check(metrics["bootstrap"]["unit"] == "patient", "its bootstrap CIs resample patients")
 y = np.array([int(r["truth"]) for r in pred])
 yhat = np.array([int(r["pred"]) for r in pred])
