@@ -154,6 +154,10 @@ std::vector<Key> make_schema() {
       // classifier
       k("classifier.task", T::kString, "oess4", "oess4: grades 0-3; binary: healthy (0-1) vs diseased (2-3)",
         tasks().names),
+      k("classifier.head", T::kString, "softmax",
+        "oess4: softmax (a logit per grade, the study) or ordinal (cumulative-link, proportional odds: one "
+        "score and three ordered thresholds, so a 0 is never nearer 3 than 2 is; docs/training.md)",
+        {"softmax", "ordinal"}),
       k("classifier.optimizer", T::kString, "adam", "adam and sgd in mini-batches; lbfgs on the full batch",
         optimizers().names),
       k("classifier.lr", T::kNumber, "0.001", "learning rate", {}, 0, true),

@@ -35,7 +35,8 @@ void stage_export(const Chain& c, const std::string& dir, const config::Config& 
                        {"lr", m.options.lr},
                        {"weight_decay", m.options.weight_decay},
                        {"batch", m.options.batch},
-                       {"seed", m.options.seed}});
+                       {"seed", m.options.seed},
+                       {"head", train::head_name(m.model.head)}});
     r.members.push_back(m.model);
     r.member_taps.push_back(m.tap);
   }

@@ -53,6 +53,7 @@ nlohmann::json options_json(const train::TrainOptions& o) {
           {"patience", o.patience},
           {"monitor", static_cast<int>(o.monitor)},
           {"class_weights", o.class_weights},
+          {"head", train::head_name(o.head)},
           {"seed", o.seed}};
 }
 
@@ -68,6 +69,7 @@ train::TrainOptions options_from(const nlohmann::json& j, train::Task task) {
   o.patience = j.at("patience").get<int>();
   o.monitor = static_cast<config::Monitor>(j.at("monitor").get<int>());
   o.class_weights = j.at("class_weights").get<bool>();
+  o.head = train::parse_head(j.value("head", "softmax"));
   o.seed = j.at("seed").get<uint64_t>();
   return o;
 }

@@ -53,6 +53,10 @@ train::LinearModel get_member(const std::map<std::string, torch::Tensor>& by_nam
       throw Error(fmt::format("{}: no tensor {}", file, member_key(i, kMemberParts[k])));
     *parts[k] = it->second;
   }
+  // The ordinal head (one score, three thresholds) is told by its shapes: softmax members have 4 of each.
+  if (task == train::Task::kOess4 && lm.weight.dim() == 2 && lm.weight.size(0) == 1 && lm.bias.dim() == 1 &&
+      lm.bias.size(0) == 3)
+    lm.head = train::Head::kOrdinal;
   return lm;
 }
 
@@ -127,10 +131,11 @@ ModelFile read_model(const std::string& path) {
     models::resolve_tap(arch, base_tap(tap));
     train::LinearModel lm = get_member(members, i, task, path);
     for (auto* t : {&lm.mean, &lm.std, &lm.weight, &lm.bias}) *t = t->to(torch::kFloat32);
-    const int64_t k = task == train::Task::kBinary ? 1 : 4;
+    const bool ordinal = lm.head == train::Head::kOrdinal;
+    const int64_t k = task == train::Task::kBinary || ordinal ? 1 : 4;
     if (lm.mean.dim() != 1 || lm.std.sizes() != lm.mean.sizes() || lm.weight.dim() != 2 ||
         lm.weight.size(0) != k || lm.weight.size(1) != lm.mean.size(0) || lm.bias.dim() != 1 ||
-        lm.bias.size(0) != k)
+        lm.bias.size(0) != (ordinal ? 3 : k))
       throw Error(
           fmt::format("{}: member {} tensors do not fit together (mean {}, std {}, weight {}, bias {})", path,
                       i, lm.mean.sizes(), lm.std.sizes(), lm.weight.sizes(), lm.bias.sizes()));

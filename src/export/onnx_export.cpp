@@ -130,6 +130,25 @@ int64_t add_ensemble(Graph& g, const ModelFile& m, models::Arch arch,
     const std::string mp = fmt::format("member{}", i);
     auto z = g.op("Sub", {pooled[key], g.constant(mp + ".mean", lm.mean)}, mp + ".centred");
     z = g.op("Div", {z, g.constant(mp + ".std", lm.std)}, mp + ".standardised");
+    if (lm.head == train::Head::kOrdinal) {  // P(grade <= j) = sigmoid(theta_j - z.beta); P(j) by differences
+      const auto eta =
+          g.op("MatMul", {z, g.constant(mp + ".beta", lm.weight.t().contiguous())}, mp + ".score");
+      const auto cum =
+          g.op("Sigmoid", {g.op("Sub", {g.constant(mp + ".thresholds", lm.bias), eta}, mp + ".margins")},
+               mp + ".cumulative");
+      const auto upper = g.op(
+          "Concat",
+          {cum, g.op("Sub",
+                     {eta, g.op("Sub", {eta, g.constant(mp + ".one", torch::ones({1, 1}, torch::kFloat64))},
+                                mp + ".eta_minus_one")},
+                     mp + ".ones")},
+          mp + ".upper", {attr_int("axis", 1)});
+      const auto lower =
+          g.op("Concat", {g.op("Sub", {eta, eta}, mp + ".zeros"), cum}, mp + ".lower", {attr_int("axis", 1)});
+      member_probs.push_back(
+          g.op("Unsqueeze", {g.op("Sub", {upper, lower}, mp + ".probabilities"), axis1}, mp + ".row"));
+      continue;
+    }
     const auto logits =
         g.op("Gemm", {z, g.constant(mp + ".weight", lm.weight), g.constant(mp + ".bias", lm.bias)},
              mp + ".logits", {attr_int("transB", 1)});

@@ -127,6 +127,7 @@ void backbone_settings(const config::Config& cf, Settings& s) {
 void classifier_settings(const config::Config& cf, Settings& s) {
   auto& t = s.train;
   t.task = train::parse_task(cf.get_string("classifier.task"));
+  t.head = train::parse_head(cf.get_string("classifier.head"));
   t.optimizer =
       config::parse<config::Optimizer>(cf.get_string("classifier.optimizer"), "classifier.optimizer");
   t.lr = cf.get_number("classifier.lr");
@@ -217,6 +218,10 @@ Settings settings_from(const config::Config& cf) {
     s.evaluate_by.insert(s.evaluate_by.begin(), s.split.group_column);
   }
   finetune_settings(cf, s);
+  if (s.train.head == train::Head::kOrdinal && s.finetune)
+    throw UsageError(
+        "classifier.head: ordinal with finetune.enabled: the fine-tuned head is a softmax layer started from "
+        "the sweep's classifier; fine-tune with classifier.head: softmax");
   if (s.calibrate && s.finetune)
     throw UsageError(
         "calibration.method: temperature calibrates the frozen chain's ensemble; with finetune.enabled the "

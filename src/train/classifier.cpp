@@ -16,6 +16,12 @@ Task parse_task(const std::string& s) {
   return config::tasks().index(s) == 0 ? Task::kOess4 : Task::kBinary;  // tasks()' order
 }
 std::string task_name(Task t) { return t == Task::kBinary ? "binary" : "oess4"; }
+Head parse_head(const std::string& s) {
+  if (s == "softmax") return Head::kSoftmax;
+  if (s == "ordinal") return Head::kOrdinal;
+  throw UsageError(fmt::format("classifier.head: \"{}\": softmax or ordinal", s));
+}
+std::string head_name(Head h) { return h == Head::kOrdinal ? "ordinal" : "softmax"; }
 int num_classes(Task t) { return t == Task::kBinary ? 2 : 4; }
 int target_of(int grade, Task t) { return t == Task::kBinary ? (grade >= 2 ? 1 : 0) : grade; }
 
@@ -25,11 +31,35 @@ void validate(const TrainOptions& o) {
   if (o.batch < 1) throw UsageError("classifier.batch must be >= 1");
   if (o.max_epochs < 1) throw UsageError("classifier.max_epochs must be >= 1");
   if (o.patience < 1) throw UsageError("classifier.early_stopping.patience must be >= 1");
+  if (o.head == Head::kOrdinal && o.task != Task::kOess4)
+    throw UsageError(
+        "classifier.head: ordinal orders the four OESS grades; the binary task has two classes (use "
+        "softmax, which is logistic regression there)");
 }
+
+namespace {
+
+// theta_0 and log increments -> ordered thresholds theta_0 < theta_1 < theta_2.
+torch::Tensor thresholds_of(const torch::Tensor& raw) {
+  return torch::cat({raw.slice(0, 0, 1), raw.slice(0, 0, 1) + torch::cumsum(torch::exp(raw.slice(0, 1)), 0)});
+}
+
+// Class log-probabilities [N, 4] of the cumulative-link model; `raw`: bias holds theta_0 and log increments.
+torch::Tensor ordinal_log_probs(const LinearModel& m, const torch::Tensor& z, bool raw) {
+  const auto theta = raw ? thresholds_of(m.bias) : m.bias;
+  const auto eta = torch::mm(z, m.weight.t());                // [N, 1]
+  const auto cum = torch::sigmoid(theta.unsqueeze(0) - eta);  // [N, 3]: P(grade <= j)
+  const auto ones = torch::ones({z.size(0), 1}, cum.options());
+  const auto p = torch::cat({cum, ones}, 1) - torch::cat({torch::zeros_like(ones), cum}, 1);
+  return torch::log(p.clamp_min(1e-30));
+}
+
+}  // namespace
 
 torch::Tensor LinearModel::logits(const torch::Tensor& z) const { return torch::addmm(bias, z, weight.t()); }
 
 torch::Tensor LinearModel::probabilities(const torch::Tensor& x) const {
+  if (head == Head::kOrdinal) return torch::exp(ordinal_log_probs(*this, (x - mean) / std, false));
   const auto l = logits((x - mean) / std);
   if (task == Task::kBinary) {
     const auto p1 = torch::sigmoid(l.squeeze(1));
@@ -39,9 +69,13 @@ torch::Tensor LinearModel::probabilities(const torch::Tensor& x) const {
 }
 
 torch::Tensor objective(const LinearModel& m, const torch::Tensor& z, const torch::Tensor& targets,
-                        const torch::Tensor& row_weights, double weight_decay) {
-  const auto l = m.logits(z);
+                        const torch::Tensor& row_weights, double weight_decay, bool raw_thresholds) {
   torch::Tensor per_row;
+  if (m.head == Head::kOrdinal) {
+    per_row = torch::nll_loss(ordinal_log_probs(m, z, raw_thresholds), targets, {}, at::Reduction::None);
+    return (per_row * row_weights).sum() / row_weights.sum() + 0.5 * weight_decay * m.weight.pow(2).sum();
+  }
+  const auto l = m.logits(z);
   if (m.task == Task::kBinary)
     per_row = torch::binary_cross_entropy_with_logits(l.squeeze(1), targets.to(l.scalar_type()), {}, {},
                                                       at::Reduction::None);
@@ -115,7 +149,7 @@ double train_epoch(Fit& f) {
   if (f.o.optimizer == config::Optimizer::kLbfgs) {
     auto closure = [&] {
       f.opt.zero_grad();
-      auto loss = objective(f.m, f.z, f.t, f.w, f.o.weight_decay);
+      auto loss = objective(f.m, f.z, f.t, f.w, f.o.weight_decay, true);
       loss.backward();
       return loss;
     };
@@ -129,7 +163,7 @@ double train_epoch(Fit& f) {
       const auto idx = idx_all.slice(0, s, std::min(n, s + f.o.batch));
       f.opt.zero_grad();
       auto loss = objective(f.m, f.z.index_select(0, idx), f.t.index_select(0, idx), f.w.index_select(0, idx),
-                            f.o.weight_decay);
+                            f.o.weight_decay, true);
       loss.backward();
       f.opt.step();
       sum += loss.item<double>() * static_cast<double>(idx.size(0));
@@ -143,9 +177,10 @@ double train_epoch(Fit& f) {
 // Validation loss (data term only, comparable across runs) and accuracy.
 std::pair<double, double> val_figures(const LinearModel& m, const torch::Tensor& zv, const torch::Tensor& tv,
                                       const torch::Tensor& wv) {
-  const auto loss = objective(m, zv, tv, wv, 0.0).item<double>();
-  const auto l = m.logits(zv);
-  const auto pred = m.task == Task::kBinary ? (l.squeeze(1) > 0).to(torch::kLong) : l.argmax(1);
+  const auto loss = objective(m, zv, tv, wv, 0.0, true).item<double>();
+  const auto pred = m.head == Head::kOrdinal  ? ordinal_log_probs(m, zv, true).argmax(1)
+                    : m.task == Task::kBinary ? (m.logits(zv).squeeze(1) > 0).to(torch::kLong)
+                                              : m.logits(zv).argmax(1);
   return {loss, pred.eq(tv).to(torch::kFloat64).mean().item<double>()};
 }
 
@@ -161,10 +196,12 @@ TrainResult train_classifier(const torch::Tensor& x_train, const std::vector<int
       x_val.size(0) != static_cast<int64_t>(y_val.size()))
     throw Error("train_classifier: feature rows and labels differ in number");
   const int64_t n = x_train.size(0), f = x_train.size(1);
-  const int k_out = o.task == Task::kBinary ? 1 : 4;
+  const bool ordinal = o.head == Head::kOrdinal;
+  const int k_out = o.task == Task::kBinary || ordinal ? 1 : 4;
   torch::NoGradGuard outer_no_grad;
   LinearModel m;
   m.task = o.task;
+  m.head = o.head;
   const auto xt = x_train.to(torch::kFloat32);
   m.mean = xt.mean(0);
   m.std = xt.std(0, /*unbiased=*/false);
@@ -175,11 +212,19 @@ TrainResult train_classifier(const torch::Tensor& x_train, const std::vector<int
   // Zero initial weights: deterministic, and the convex objective does not need symmetry breaking.
   m.weight = torch::zeros({k_out, f}).set_requires_grad(true);
   m.bias = torch::zeros({k_out}).set_requires_grad(true);
+  const auto t = targets_tensor(y_train, o.task);
+  if (ordinal) {  // thresholds start at the training grades' cumulative log-odds (beta = 0 fits them exactly)
+    const auto share = torch::bincount(t, {}, 4).to(torch::kFloat64) / static_cast<double>(n);
+    const auto cum = torch::cumsum(share, 0).slice(0, 0, 3).clamp(1e-3, 1 - 1e-3);
+    const auto theta = torch::log(cum / (1 - cum));
+    const auto steps = (theta.slice(0, 1) - theta.slice(0, 0, 2)).clamp_min(1e-2);
+    m.bias =
+        torch::cat({theta.slice(0, 0, 1), torch::log(steps)}).to(torch::kFloat32).set_requires_grad(true);
+  }
   auto opt = make_optimizer(m, o);
   Rng rng(mix_seed(o.seed, 0xC1A5));
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
-  const auto t = targets_tensor(y_train, o.task);
   Fit fit{m, o, (xt - m.mean) / m.std, t, row_weights(t, o), *opt, rng, order};
 
   TrainResult r;
@@ -202,7 +247,7 @@ TrainResult train_classifier(const torch::Tensor& x_train, const std::vector<int
   r.best_val_accuracy = r.curve[b].val_accuracy;
   r.best_val_loss = r.curve[b].val_loss;
   m.weight = best_w;
-  m.bias = best_b;
+  m.bias = ordinal ? thresholds_of(best_b) : best_b;  // stored as the thresholds themselves
   r.model = m;
   return r;
 }

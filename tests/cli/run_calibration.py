@@ -11,7 +11,9 @@ members are the same, so
 - metrics.json's test_ece_before/after are the ECE of the plain/calibrated predictions (NumPy, 10 bins),
   and the calibrated run's `ece` is its after figure;
 - the exported model (oess score) and its ONNX export (ONNX Runtime) give the calibrated probabilities;
-- a K-fold run fits one temperature per fold; the report shows the reliability diagram.
+- a K-fold run fits one temperature per fold; the report shows the reliability diagram;
+- classifier.head ordinal (with calibration): model.json says so, oess score and ONNX Runtime on its export
+  give predictions.csv's probabilities, and `oess compare` takes the softmax and ordinal runs side by side.
 """
 import csv
 import json
@@ -34,7 +36,7 @@ check, run = h.check, h.run
 synth = os.path.join(work, "synth")
 
 
-def config(name, method, split="{method: grouped, val_fraction: 0.25, test_fraction: 0.3}"):
+def config(name, method, split="{method: grouped, val_fraction: 0.25, test_fraction: 0.3}", head="softmax"):
     path = os.path.join(work, name + ".yaml")
     with open(path, "w") as f:
         f.write(f"""name: {name}
@@ -47,6 +49,7 @@ features:
   cache: {work}/cache
 classifier:
   max_epochs: 30
+  head: {head}
 ensemble:
   members: 3
 calibration:
@@ -148,4 +151,26 @@ run("run", config("kcal", "temperature", "{method: kfold, folds: 3, val_fraction
 km = json.load(open(os.path.join(work, "runs", "kcal", "metrics.json")))["calibration"]
 check(isinstance(km["temperature"], list) and len(km["temperature"]) == 3,
       f"K-fold: one temperature per fold ({km['temperature']})")
+
+# The ordinal head, end to end.
+run("run", config("ordinal", "temperature", head="ordinal"))
+od = os.path.join(work, "runs", "ordinal")
+oj = json.load(open(os.path.join(od, "model", "model.json")))
+check(all(mb["head"] == "ordinal" for mb in oj["members"]), "model.json: every member has the ordinal head")
+orows, oq = probs(os.path.join(od, "predictions.csv"))
+paths = [os.path.join(synth, x["path"]) for x in orows]
+out3, npy3 = os.path.join(work, "ord_scores.csv"), os.path.join(work, "ord_x.npy")
+run("score", "--model", os.path.join(od, "model"), *paths, "--csv", out3, "--save-input", npy3)
+_, s3 = probs(out3)
+check(np.abs(s3 - oq).max() <= 1e-4, f"ordinal: oess score gives predictions.csv's probabilities ({np.abs(s3 - oq).max():.1e})")
+ort3 = os.path.join(work, "ort_ord.json")
+o = subprocess.run(["node", os.path.join(here, "..", "oracles", "ort_run.js"), os.path.join(od, "model", "model.onnx"),
+                    npy3, ort3], env=dict(os.environ, NODE_PATH=node_modules), capture_output=True, text=True)
+ok = o.returncode == 0
+op3 = np.array(json.load(open(ort3))["outputs"]["probabilities"]["data"]).reshape(-1, 4) if ok else None
+check(ok and np.abs(op3 - oq).max() <= 1e-4, "ordinal: ONNX Runtime on model.onnx gives predictions.csv's probabilities"
+      + (f" ({np.abs(op3 - oq).max():.1e})" if ok else o.stderr[-300:]))
+cmp = run("compare", os.path.join(cal_dir, "predictions.csv"), os.path.join(od, "predictions.csv"),
+          "--bootstrap", "200")
+check("accuracy" in cmp.stdout, "oess compare takes the softmax and the ordinal run side by side")
 h.finish()

@@ -4,6 +4,10 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "oess/core/error.h"
 #include "oess/ensemble/ensemble.h"
 #include "oess/io/weights.h"
 #include "oess/train/classifier.h"
@@ -225,4 +229,67 @@ TEST_CASE("L2 logistic and softmax regression agree with scikit-learn", "[train]
     CHECK(agree >= 0.99);
     CHECK(err <= 1e-3 * scale);
   }
+}
+
+// ---- the ordinal head (issue #32) against statsmodels' OrderedModel (logit), maximum likelihood
+
+TEST_CASE("the ordinal head's maximum-likelihood fit equals statsmodels' OrderedModel", "[train][oracle]") {
+  std::ifstream in(OESS_ORDINAL_FIXTURE);
+  REQUIRE(in.good());
+  const auto cases = nlohmann::json::parse(in);
+  REQUIRE(cases.size() == 3);
+  for (const auto& c : cases) {
+    const auto rows = c["x"].get<std::vector<std::vector<double>>>();
+    const auto n = static_cast<int64_t>(rows.size()), f = static_cast<int64_t>(rows[0].size());
+    auto x = torch::empty({n, f}, torch::kFloat64);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < f; ++j) x[i][j] = rows[static_cast<size_t>(i)][static_cast<size_t>(j)];
+    const auto y = c["y"].get<std::vector<int>>();
+    oess::train::TrainOptions o;
+    o.head = oess::train::Head::kOrdinal;
+    o.optimizer = oess::config::Optimizer::kLbfgs;
+    o.lr = 1;
+    o.weight_decay = 0;  // maximum likelihood, as statsmodels
+    o.max_epochs = 60;
+    o.patience = 60;
+    o.monitor = oess::config::Monitor::kValLoss;
+    // Validation = training: the kept epoch is the one with the lowest negative log-likelihood.
+    const auto r = oess::train::train_classifier(x, y, x, y, o);
+    const auto beta = c["beta"].get<std::vector<double>>();
+    const auto theta = c["thresholds"].get<std::vector<double>>();
+    INFO("n = " << n << ", features " << f << "; oess beta " << r.model.weight << " thresholds "
+                << r.model.bias);
+    REQUIRE(r.model.weight.sizes() == torch::IntArrayRef({1, f}));
+    REQUIRE(r.model.bias.size(0) == 3);
+    for (int64_t j = 0; j < f; ++j)
+      CHECK(r.model.weight[0][j].item<double>() ==
+            Approx(beta[static_cast<size_t>(j)]).margin(5e-4));  // float32 training
+    for (int64_t j = 0; j < 3; ++j)
+      CHECK(r.model.bias[j].item<double>() ==
+            Approx(theta[static_cast<size_t>(j)]).margin(5e-4));  // float32 training
+    CHECK(r.best_val_loss == Approx(c["nll"].get<double>()).margin(1e-5));
+    // Probabilities: ordered cumulative ones, rows summing to 1.
+    const auto p = r.model.probabilities(x.to(torch::kFloat32));
+    CHECK(torch::allclose(p.sum(1), torch::ones({n}), 1e-5, 1e-5));
+    CHECK(p.min().item<double>() >= 0);
+  }
+}
+
+TEST_CASE("the ordinal head by hand: thresholds ordered, P(grade <= j) = sigmoid(theta_j - eta)", "[train]") {
+  oess::train::LinearModel m;
+  m.head = oess::train::Head::kOrdinal;
+  m.mean = torch::zeros({1});
+  m.std = torch::ones({1});
+  m.weight = torch::tensor({{2.0f}});
+  m.bias = torch::tensor({-1.0f, 0.0f, 1.5f});
+  const auto p = m.probabilities(torch::tensor({{0.25f}}));  // eta = 0.5
+  auto sig = [](double v) { return 1 / (1 + std::exp(-v)); };
+  CHECK(p[0][0].item<double>() == Approx(sig(-1.5)));
+  CHECK(p[0][1].item<double>() == Approx(sig(-0.5) - sig(-1.5)));
+  CHECK(p[0][2].item<double>() == Approx(sig(1.0) - sig(-0.5)));
+  CHECK(p[0][3].item<double>() == Approx(1 - sig(1.0)));
+  oess::train::TrainOptions o;
+  o.task = oess::train::Task::kBinary;
+  o.head = oess::train::Head::kOrdinal;
+  CHECK_THROWS_AS(oess::train::validate(o), oess::UsageError);
 }

@@ -2,7 +2,12 @@
 // oess/train/classifier.h — linear classifiers on backbone features, trained as the study did.
 //
 // Tasks: binary (healthy = grades 0-1 vs diseased = 2-3): logistic regression, one logit, P(diseased) =
-// sigmoid(x.w + b); oess4 (grades 0-3): softmax regression, four logits.
+// sigmoid(x.w + b); oess4 (grades 0-3): softmax regression, four logits — or, with head ordinal, a
+// cumulative-link (proportional-odds, logit) model: one score eta = z.beta and three ordered thresholds
+// theta_0 < theta_1 < theta_2, P(grade <= j) = sigmoid(theta_j - eta), so P(0) = sigmoid(theta_0 - eta),
+// P(j) = sigmoid(theta_j - eta) - sigmoid(theta_{j-1} - eta), P(3) = 1 - sigmoid(theta_2 - eta). The
+// thresholds are trained as theta_0 and log increments (statsmodels' OrderedModel parameterisation), so they
+// stay ordered; weight decay penalises beta only. Stored as weight [1, F] = beta and bias [3] = thresholds.
 // Features are standardised with the mean and standard deviation of the training rows only (a constant
 // feature gets std 1). Objective: the mean (optionally class-weighted, weights normalised to mean 1 over
 // the training rows) cross-entropy + weight_decay / 2 * ||W||^2 (the bias is not penalised) — so
@@ -32,8 +37,13 @@ int num_classes(Task t);  // 2 | 4
 // The class a grade is for this task.
 int target_of(int grade, Task t);
 
+enum class Head { kSoftmax, kOrdinal };
+Head parse_head(const std::string& s);  // softmax | ordinal
+std::string head_name(Head h);
+
 struct TrainOptions {
   Task task = Task::kOess4;
+  Head head = Head::kSoftmax;  // ordinal: oess4 only
   config::Optimizer optimizer = config::Optimizer::kAdam;
   double lr = 1e-3;
   double weight_decay = 1e-4;
@@ -49,9 +59,10 @@ void validate(const TrainOptions& o);  // UsageError naming the option
 
 struct LinearModel {
   Task task = Task::kOess4;
+  Head head = Head::kSoftmax;
   torch::Tensor mean, std;  // [F] standardisation
-  torch::Tensor weight;     // [K', F], K' = 1 (binary) or 4
-  torch::Tensor bias;       // [K']
+  torch::Tensor weight;     // [K', F], K' = 1 (binary, ordinal) or 4
+  torch::Tensor bias;       // [K'] (ordinal: [3], the thresholds)
   // Class probabilities [N, K] (binary: [P(healthy), P(diseased)]) for raw (unstandardised) features.
   torch::Tensor probabilities(const torch::Tensor& x) const;
   torch::Tensor logits(const torch::Tensor& standardised) const;
@@ -76,9 +87,10 @@ TrainResult train_classifier(const torch::Tensor& x_train, const std::vector<int
                              const TrainOptions& o);
 
 // The objective and its gradient for standardised features (exposed for the hand-computed tests).
-// targets: the task's classes; row_weights: [N] (ones for unweighted).
+// targets: the task's classes; row_weights: [N] (ones for unweighted). raw_thresholds (ordinal head, while
+// training): m.bias holds theta_0 and the log increments instead of the thresholds.
 torch::Tensor objective(const LinearModel& m, const torch::Tensor& standardised, const torch::Tensor& targets,
-                        const torch::Tensor& row_weights, double weight_decay);
+                        const torch::Tensor& row_weights, double weight_decay, bool raw_thresholds = false);
 
 // Index of the best epoch of a curve by the monitor (val_accuracy: highest, ties by lowest val_loss, then
 // earliest; val_loss: lowest, then earliest).
