@@ -35,8 +35,9 @@ packages=(
   python3-h5py
   # a real SLURM for the cluster test (ctest -L slurm): controller, node daemon, sbatch/squeue, munge
   slurmctld slurmd slurm-client munge
-  # headless browser that checks report.html opens cleanly
-  chromium
+  # headless browser that checks report.html and gallery.html open cleanly and their images load
+  # (chromium-driver and Selenium drive it from the Python test)
+  chromium chromium-driver python3-selenium
 )
 # Node.js and npm: npm fetches the real ImageNet weights (tools/get_weights.sh) and the TensorFlow.js test
 # oracle. A machine that already has them (e.g. from NodeSource, whose nodejs bundles npm) keeps its own.

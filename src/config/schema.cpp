@@ -203,6 +203,10 @@ std::vector<Key> make_schema() {
                  "its group column)")),
       k("report.formats", T::kStringList, "[md, html]", "report files to write", {"md", "html"}),
       k("report.bootstrap", T::kInt, "2000", "bootstrap resamples for the 95% intervals (0: none)", {}, 0),
+      k("report.gallery", T::kInt, "12",
+        "the error gallery (gallery.html, written by the export stage): this many of the test images the "
+        "model gets most wrong, with their heat maps, and half as many per evaluate.by group; 0: none",
+        {}, 0),
       k("report.beside_study", T::kBool, "false",
         "add the section setting this run's figures beside the study's published ones (the paper configs "
         "set it)"),

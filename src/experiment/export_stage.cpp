@@ -96,6 +96,7 @@ void stage_export(const Chain& c, const std::string& dir, const config::Config& 
     spdlog::info("export: model/model.onnx ({:.1f} MB, {} nodes, opset {})", onnx.bytes / 1e6, onnx.nodes,
                  exporting::kOnnxOpset);
   }
+  write_error_gallery(c, dir, file);
 }
 
 }  // namespace oess::experiment

@@ -292,6 +292,7 @@ Chain kfold_refit(const Chain& c, const Kfold& k, const SayFn& say,
     train_members(r);
   r.metrics = c.metrics;
   r.metrics_text = c.metrics_text;
+  r.predictions = c.predictions;  // out of fold: the error gallery's
   r.cross_validation = c.cross_validation;
   say(fmt::format(
       "  refit on every image: tap {} ({} training rows, {} validation, validation accuracy {}); "

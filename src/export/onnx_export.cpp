@@ -102,6 +102,23 @@ void write_npy(const std::string& path, const torch::Tensor& t) {
   write_file_atomic(path, out);
 }
 
+// An ordinal member's probabilities [N, 4] from its standardised features z: P(grade <= j) =
+// sigmoid(theta_j - z.beta), then the differences of [cumulative, 1] and [0, cumulative].
+std::string ordinal_member(Graph& g, const std::string& mp, const std::string& z,
+                           const train::LinearModel& lm) {
+  const auto eta = g.op("MatMul", {z, g.constant(mp + ".beta", lm.weight.t().contiguous())}, mp + ".score");
+  const auto cum =
+      g.op("Sigmoid", {g.op("Sub", {g.constant(mp + ".thresholds", lm.bias), eta}, mp + ".margins")},
+           mp + ".cumulative");
+  const auto one = g.constant(mp + ".one", torch::ones({1, 1}, torch::kFloat64));
+  const auto ones =
+      g.op("Sub", {eta, g.op("Sub", {eta, one}, mp + ".eta_minus_one")}, mp + ".ones");  // [N, 1]
+  const auto zeros = g.op("Sub", {eta, eta}, mp + ".zeros");
+  const auto upper = g.op("Concat", {cum, ones}, mp + ".upper", {attr_int("axis", 1)});
+  const auto lower = g.op("Concat", {zeros, cum}, mp + ".lower", {attr_int("axis", 1)});
+  return g.op("Sub", {upper, lower}, mp + ".probabilities");
+}
+
 // Per (tap, pooling) the pooled features; per member standardisation, linear layer and softmax (binary:
 // sigmoid); the members stacked and averaged; P(diseased). Returns C.
 int64_t add_ensemble(Graph& g, const ModelFile& m, models::Arch arch,
@@ -130,23 +147,8 @@ int64_t add_ensemble(Graph& g, const ModelFile& m, models::Arch arch,
     const std::string mp = fmt::format("member{}", i);
     auto z = g.op("Sub", {pooled[key], g.constant(mp + ".mean", lm.mean)}, mp + ".centred");
     z = g.op("Div", {z, g.constant(mp + ".std", lm.std)}, mp + ".standardised");
-    if (lm.head == train::Head::kOrdinal) {  // P(grade <= j) = sigmoid(theta_j - z.beta); P(j) by differences
-      const auto eta =
-          g.op("MatMul", {z, g.constant(mp + ".beta", lm.weight.t().contiguous())}, mp + ".score");
-      const auto cum =
-          g.op("Sigmoid", {g.op("Sub", {g.constant(mp + ".thresholds", lm.bias), eta}, mp + ".margins")},
-               mp + ".cumulative");
-      const auto upper = g.op(
-          "Concat",
-          {cum, g.op("Sub",
-                     {eta, g.op("Sub", {eta, g.constant(mp + ".one", torch::ones({1, 1}, torch::kFloat64))},
-                                mp + ".eta_minus_one")},
-                     mp + ".ones")},
-          mp + ".upper", {attr_int("axis", 1)});
-      const auto lower =
-          g.op("Concat", {g.op("Sub", {eta, eta}, mp + ".zeros"), cum}, mp + ".lower", {attr_int("axis", 1)});
-      member_probs.push_back(
-          g.op("Unsqueeze", {g.op("Sub", {upper, lower}, mp + ".probabilities"), axis1}, mp + ".row"));
+    if (lm.head == train::Head::kOrdinal) {
+      member_probs.push_back(g.op("Unsqueeze", {ordinal_member(g, mp, z, lm), axis1}, mp + ".row"));
       continue;
     }
     const auto logits =

@@ -353,41 +353,4 @@ Metrics evaluate(const Predictions& pr, int bootstrap, uint64_t seed) {
   return m;
 }
 
-GroupTable evaluate_by(const Predictions& pr, const std::string& column, int bootstrap, uint64_t seed) {
-  const auto it = std::find(pr.extra_columns.begin(), pr.extra_columns.end(), column);
-  if (it == pr.extra_columns.end())
-    throw UsageError(fmt::format(
-        "{}:1: no column \"{}\" to group by; the file's columns besides the "
-        "predictions contract's: {}",
-        pr.file, column,
-        pr.extra_columns.empty() ? "none" : fmt::format("{}", fmt::join(pr.extra_columns, ", "))));
-  const auto& values = pr.extra[static_cast<size_t>(it - pr.extra_columns.begin())];
-  std::map<std::string, std::vector<size_t>> rows;
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (values[i].empty())
-      throw Error(fmt::format("{}:{}: column \"{}\" is empty: every row needs its group", pr.file,
-                              pr.line.empty() ? 0 : pr.line[i], column));
-    rows[values[i]].push_back(i);
-  }
-  if (rows.size() < 2)
-    throw UsageError(
-        fmt::format("{}: column \"{}\" holds one group only (\"{}\"): nothing to compare; evaluate "
-                    "the file without grouping",
-                    pr.file, column, rows.begin()->first));
-  GroupTable table;
-  table.column = column;
-  for (const auto& [group, r] : rows) {
-    GroupFigures g;
-    g.group = group;
-    g.metrics = evaluate(pr.subset(r), bootstrap, seed);
-    const size_t units = g.metrics.bootstrap.units;
-    if (r.size() < kMinGroupImages || units < kMinGroupUnits)
-      g.too_small =
-          fmt::format("{} images, {} {}s: fewer than {} images or {} {}s", r.size(), units,
-                      g.metrics.bootstrap.unit, kMinGroupImages, kMinGroupUnits, g.metrics.bootstrap.unit);
-    table.groups.push_back(std::move(g));
-  }
-  return table;
-}
-
 }  // namespace oess::metrics

@@ -365,6 +365,11 @@ void write_report(const std::string& dir, const ReportInputs& in) {
   if (four) sections.push_back(four_class_section(in));
   sections.push_back(binary_section(in, four));
   sections.push_back(clinical_section(in.metrics, dir));
+  if (in.gallery)
+    sections.back().parts.push_back(
+        Paragraph{"The test images oess gets most wrong, with their heat maps and per group: gallery.html "
+                  "(gallery.md), "
+                  "written by the export stage."});
   for (const auto& t : in.metrics.by) sections.push_back(group_section(t));
   if (in.metrics.per_patient) sections.push_back(patient_section(*in.metrics.per_patient));
   if (in.beside_study) sections.push_back(study_section(in.metrics, four));

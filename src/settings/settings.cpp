@@ -211,6 +211,7 @@ Settings settings_from(const config::Config& cf) {
   s.bootstrap = static_cast<int>(cf.get_int("report.bootstrap"));
   s.evaluate_by = cf.get_strings("evaluate.by");
   s.calibrate = cf.get_string("calibration.method") == "temperature";
+  s.gallery = static_cast<int>(cf.get_int("report.gallery"));
   // leave_group_out's own column is always evaluated by group, first.
   if (s.split.method == config::SplitMethod::kLeaveGroupOut) {
     s.evaluate_by.erase(std::remove(s.evaluate_by.begin(), s.evaluate_by.end(), s.split.group_column),

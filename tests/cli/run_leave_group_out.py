@@ -13,6 +13,9 @@ Checks:
   whose figures equal `oess evaluate` on that scanner's rows alone (same bootstrap, seed); accuracy per
   scanner equals scikit-learn's; the coded warning group_missing_grade names scanner C and grade 3;
 - evaluate.by on a per_class run adds a `site` table the same way;
+- in a real browser (headless Chromium): report.html and gallery.html of the evaluate.by run open without
+  console errors, every image loads, report.html has the per-site table and the calibration section,
+  gallery.html the most-wrong images with heat maps and a section per site;
 - refusals exit 2 naming the key: no group column, a column not in the manifest, a column of one value,
   evaluate.by naming a missing column.
 """
@@ -27,6 +30,7 @@ import numpy as np
 from PIL import Image
 from sklearn.metrics import accuracy_score
 
+from browser import open_page  # noqa: E402  (tests/browser.py)
 from harness import Harness, rows  # noqa: E402  (tests/harness.py)
 
 oess, work = sys.argv[1], sys.argv[2]
@@ -148,6 +152,28 @@ bp = rows(os.path.join(work, "runs", "by_site", "predictions.csv"))
 check(list(bm.get("by", {})) == ["site"] and all("site" in r for r in bp),
       "evaluate.by: [site] gives predictions.csv a site column and metrics.json a per-site table")
 check(sum(g["n"] for g in bm["by"]["site"]) == len(bp), "the per-site tables cover every test image once")
+
+# The report and the error gallery in a real browser.
+site_dir = os.path.join(work, "runs", "by_site")
+rep = open_page(os.path.join(site_dir, "report.html"))
+check(not rep["errors"], f"report.html opens without console errors {rep['errors'][:3]}")
+check(rep["images"] and all(ok for _, ok in rep["images"]),
+      f"report.html: all {len(rep['images'])} images load {[a for a, ok in rep['images'] if not ok]}")
+check(any(h.startswith("By site") for h in rep["headings"]) and any(t and t[0] == "site" for t in rep["tables"]),
+      "report.html has the per-site section and table")
+check(any(h.startswith("How far off") for h in rep["headings"]) and ("reliability", True) in rep["images"],
+      "report.html has the grade-error/calibration section with its reliability diagram")
+gal = open_page(os.path.join(site_dir, "gallery.html"))
+wrong = sum(r["truth"] != r["pred"] for r in bp)
+shown = [a for a, _ in gal["images"] if not a.startswith("heat map")]
+heats = [a for a, _ in gal["images"] if a.startswith("heat map")]
+check(not gal["errors"] and gal["images"] and all(ok for _, ok in gal["images"]),
+      f"gallery.html opens without errors and its {len(gal['images'])} images load")
+check(len(heats) == len(shown) > 0, f"every gallery image has its heat map ({len(shown)} images, {len(heats)} maps)")
+first = [h for h in gal["headings"] if h.startswith("All test images")]
+check(first and sum(1 for h in gal["headings"] if h.startswith("site ")) == len(bm["by"]["site"]),
+      "gallery.html: the most-wrong images overall, then a section per site")
+check(min(wrong, 12) <= len(shown), f"the gallery shows the wrong calls there are (up to 12 overall; {wrong} wrong)")
 
 # Refusals: exit 2, naming the key.
 for name, split, extra, needle in [

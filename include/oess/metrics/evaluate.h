@@ -135,6 +135,11 @@ struct GroupTable {
 };
 
 Metrics evaluate(const Predictions& pr, int bootstrap = 2000, uint64_t seed = 0);
+
+// The rows the model gets most wrong, for the report's error gallery: wrong rows only, the largest grade
+// error first (|pred - truth|; binary: 1), then the most confident (the called class's probability), then
+// path order; at most n. `rows`: limit to these (a group's), all rows when empty.
+std::vector<size_t> worst_errors(const Predictions& pr, size_t n, const std::vector<size_t>& rows = {});
 GroupTable evaluate_by(const Predictions& pr, const std::string& column, int bootstrap = 2000,
                        uint64_t seed = 0);
 

@@ -74,9 +74,33 @@ struct ReportInputs {
   std::vector<std::string> dataset;         // the data check's summary lines: the "Dataset" section
   bool beside_study = true;                 // the "Beside the study" section (the study's published figures)
   bool write_md = true, write_html = true;  // plots/ are written either way
+  bool gallery = false;                     // the export stage writes gallery.html: say where
 };
 
 void write_report(const std::string& dir, const ReportInputs& in);
+
+// The error gallery (issue #32): the test images the model gets most wrong (metrics::worst_errors), each with
+// the expert's grade, the model's, its probabilities, the image and its heat map. write_gallery writes
+// dir/gallery.md and a self-contained dir/gallery.html (images as data URIs), and the thumbnails to
+// dir/plots/gallery/; one section for all test images, then one per group of each evaluate.by column.
+struct GalleryItem {
+  std::string path;  // as predictions.csv names it
+  std::string file;  // the image file to show
+  int truth = 0, pred = 0;
+  std::vector<double> p;
+  std::string heat_png;  // the heat-map overlay (PNG bytes); empty: none
+};
+struct GallerySection {
+  std::string title;
+  std::vector<GalleryItem> items;
+};
+struct GalleryInputs {
+  std::string title;
+  std::vector<std::string> notes;  // how the images were chosen; the heat map's method, or why there is none
+  std::vector<std::string> class_names;
+  std::vector<GallerySection> sections;
+};
+void write_gallery(const std::string& dir, const GalleryInputs& in);
 
 // RFC 4648 base64, for data URIs.
 std::string base64(const std::string& bytes);
