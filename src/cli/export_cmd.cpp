@@ -1,5 +1,6 @@
 // `oess export` and `oess score`: a run as one model file, and that file scoring new images.
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -121,9 +122,23 @@ void report_scores(const ScoreArgs& a, const std::vector<exporting::ImageScore>&
   if (!a.manifest.empty()) {
     const auto sums =
         exporting::per_patient_sums(scores, data::read_manifest(a.manifest, /*check_files=*/false));
-    fmt::print("\nper patient ({}): patient, images, sum of predicted {}\n", a.manifest,
-               four ? "grades" : "calls");
-    for (const auto& p : sums) fmt::print("{:<12} {:>6} {:>6}\n", p.patient, p.images, p.sum);
+    size_t matched = 0;
+    for (const auto& p : sums) matched += static_cast<size_t>(p.images);
+    if (matched == 0)
+      spdlog::warn(
+          "--manifest {}: none of the {} scored image(s) is a row of it (paths are matched as files, "
+          "resolved "
+          "against the manifest's folder): no per-patient sums",
+          a.manifest, scores.size());
+    else if (matched < scores.size())
+      spdlog::warn(
+          "--manifest {}: {} of {} scored image(s) are not in it and are left out of the per-patient sums",
+          a.manifest, scores.size() - matched, scores.size());
+    if (matched > 0) {
+      fmt::print("\nper patient ({}): patient, images, sum of predicted {}\n", a.manifest,
+                 four ? "grades" : "calls");
+      for (const auto& p : sums) fmt::print("{:<12} {:>6} {:>6}\n", p.patient, p.images, p.sum);
+    }
   }
   if (!a.csv.empty()) csv.write(a.csv);
   if (!a.json.empty()) write_file_atomic(a.json, js.dump(2) + "\n");

@@ -43,7 +43,7 @@ void run_manifest(const ManifestArgs& a) {
 }
 
 struct CheckArgs {
-  std::string manifest;
+  std::string manifest, pairs;
   data::SplitOptions split;
   bool split_given = false, allow_duplicates = false;
   int threads = 2;
@@ -73,7 +73,8 @@ void run_check(const CheckArgs& a) {
       fmt::print("  {:<6} {:>6} {:>6} {:>6} {:>6}\n", names[p], cnt[p][0], cnt[p][1], cnt[p][2], cnt[p][3]);
   }
   experiment::manifest_warnings(c.manifest, c.warnings);
-  experiment::check_data(c, part, names, [](const std::string& t) { fmt::print("{}", t); });
+  experiment::check_data(
+      c, part, names, [](const std::string& t) { fmt::print("{}", t); }, a.pairs);
   print_warnings(c.warnings, "");
   fmt::print("{}: no errors\n", a.manifest);
 }
@@ -116,6 +117,8 @@ void add_manifest_command(CLI::App& app) {
   check->add_option("manifest", c->manifest, "manifest CSV")->required();
   add_split_options(*check, c->split);
   check->add_option("--threads", c->threads, "decoding threads")->capture_default_str();
+  check->add_option("--pairs", c->pairs,
+                    "folder for a side-by-side PNG of each duplicate group's first two images, to look at");
   check->add_flag("--allow-duplicates", c->allow_duplicates,
                   "a duplicate across parts of the split is a warning, not an error");
   check->footer(

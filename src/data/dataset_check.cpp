@@ -6,11 +6,14 @@
 #include <algorithm>
 #include <bitset>
 #include <cmath>
+#include <filesystem>
 #include <mutex>
 #include <numeric>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <set>
 
+#include "oess/core/atomic_file.h"
 #include "oess/core/parallel.h"
 #include "oess/core/sha256.h"
 #include "oess/data/image.h"
@@ -53,7 +56,7 @@ ImageFacts inspect(const Sample& s) {
       grey = cv::countNonZero(ch[0] != ch[1]) == 0 && cv::countNonZero(ch[1] != ch[2]) == 0;
     }
     f.mode = (notes.sixteen_bit > 0 ? "16-bit " : "") + std::string(grey ? "grey" : "colour");
-    f.colour_box = !find_colour_box(img).empty();
+    f.colour_box = !grey && !find_colour_box(img).empty();
     f.hash = gradient_hash(img);
     cv::Mat thumb;
     cv::resize(img, thumb, cv::Size(32, 32), 0, 0, cv::INTER_AREA);
@@ -71,12 +74,29 @@ double thumb_difference(const std::vector<uint8_t>& a, const std::vector<uint8_t
   return static_cast<double>(sum) / static_cast<double>(a.size());
 }
 
+cv::Mat detail(const cv::Mat& bgr, cv::Size size) {
+  cv::Mat grey, f, blur;
+  cv::cvtColor(bgr, grey, cv::COLOR_BGR2GRAY);
+  if (grey.size() != size) cv::resize(grey, grey, size, 0, 0, cv::INTER_LINEAR);
+  grey.convertTo(f, CV_64F);
+  cv::GaussianBlur(f, blur, cv::Size(0, 0), 2.0);
+  return f - blur;
+}
+
 size_t find_root(std::vector<size_t>& parent, size_t i) {
   while (parent[i] != i) i = parent[i] = parent[parent[i]];
   return i;
 }
 
 }  // namespace
+
+double detail_correlation(const cv::Mat& a, const cv::Mat& b) {
+  cv::Mat da = detail(a, a.size()), db = detail(b, a.size());
+  da -= cv::mean(da)[0];
+  db -= cv::mean(db)[0];
+  const double ab = da.dot(db), aa = da.dot(da), bb = db.dot(db);
+  return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : 0.0;
+}
 
 std::vector<ImageFacts> inspect_images(const Manifest& m, int threads,
                                        const std::function<void(int64_t, int64_t)>& progress) {
@@ -99,14 +119,27 @@ std::vector<DuplicateGroup> find_duplicates(const Manifest& m, const std::vector
   std::vector<size_t> parent(n);
   std::iota(parent.begin(), parent.end(), size_t{0});
   auto join = [&](size_t a, size_t b) { parent[find_root(parent, a)] = find_root(parent, b); };
+  std::map<size_t, cv::Mat> decoded;  // the candidates' pictures, decoded once
+  auto picture = [&](size_t i) -> const cv::Mat& {
+    auto it = decoded.find(i);
+    if (it == decoded.end()) it = decoded.emplace(i, decode_image(m.samples[i].path)).first;
+    return it->second;
+  };
+  std::map<std::pair<size_t, size_t>, double> confirmed;  // near pairs and their detail correlation
   for (size_t i = 0; i < n; ++i) {
     if (!images[i].error.empty()) continue;
     for (size_t j = i + 1; j < n; ++j) {
       if (!images[j].error.empty()) continue;
-      if (images[i].sha256 == images[j].sha256 ||
-          (hash_distance(images[i].hash, images[j].hash) <= kNearHashBits &&
-           thumb_difference(images[i].thumb, images[j].thumb) <= kNearThumbDiff))
+      if (images[i].sha256 == images[j].sha256) {
         join(i, j);
+      } else if (hash_distance(images[i].hash, images[j].hash) <= kNearHashBits &&
+                 thumb_difference(images[i].thumb, images[j].thumb) <= kNearThumbDiff) {
+        const double r = detail_correlation(picture(i), picture(j));
+        if (r >= kNearDetailCorrelation) {
+          confirmed[{i, j}] = r;
+          join(i, j);
+        }
+      }
     }
   }
   std::map<size_t, std::vector<size_t>> members;
@@ -125,6 +158,9 @@ std::vector<DuplicateGroup> find_duplicates(const Manifest& m, const std::vector
       if (m.has_patient) patients.insert(m.samples[i].patient);
       if (!part.empty()) parts.insert(part[i]);
     }
+    for (const auto& [pair, r] : confirmed)
+      if (std::binary_search(list.begin(), list.end(), pair.first))
+        g.detail_correlation = std::min(g.detail_correlation, r);
     g.across_grades = grades.size() > 1;
     g.across_patients = patients.size() > 1;
     g.across_parts = parts.size() > 1;
@@ -188,8 +224,10 @@ std::vector<std::string> DatasetSummary::lines(const Manifest& m, const std::vec
   std::string mode_text;
   for (const auto& [mode, n] : modes)
     mode_text += fmt::format("{}{} {}", mode_text.empty() ? "" : ", ", n, mode);
-  out.push_back(fmt::format("colour modes: {}; a Doppler colour box found in {} of {} readable image(s)",
-                            mode_text.empty() ? "none" : mode_text, colour_boxes, images - unreadable));
+  out.push_back(
+      fmt::format("colour modes: {}; a Doppler colour box found in {} of {} readable image(s){}",
+                  mode_text.empty() ? "none" : mode_text, colour_boxes, images - unreadable,
+                  modes.count("grey") ? " (grey images have no Doppler colour, so none is looked for)" : ""));
   if (unreadable) {
     out.push_back(fmt::format("{} image(s) cannot be read:", unreadable));
     for (const auto& e : errors) out.push_back("  " + e);
@@ -208,8 +246,10 @@ std::vector<std::string> DatasetSummary::lines(const Manifest& m, const std::vec
     if (g.across_grades) flags.push_back("different grades");
     if (g.across_patients) flags.push_back("different patients");
     if (g.across_parts) flags.push_back("different parts of the split");
-    out.push_back(fmt::format("  group {} ({}{}{}):", k + 1, g.exact ? "exact" : "near",
-                              flags.empty() ? "" : ": ", fmt::join(flags, ", ")));
+    out.push_back(
+        fmt::format("  group {} ({}{}{}):", k + 1,
+                    g.exact ? "exact" : fmt::format("near, detail correlation {:.2f}", g.detail_correlation),
+                    flags.empty() ? "" : ": ", fmt::join(flags, ", ")));
     for (size_t i : g.samples) {
       const auto& s = m.samples[i];
       std::string where = fmt::format("grade {}", s.score);
@@ -220,6 +260,39 @@ std::vector<std::string> DatasetSummary::lines(const Manifest& m, const std::vec
     }
   }
   return out;
+}
+
+std::vector<std::string> write_duplicate_pairs(const Manifest& m, const std::vector<DuplicateGroup>& groups,
+                                               const std::string& dir) {
+  std::vector<std::string> files;
+  if (groups.empty()) return files;
+  std::filesystem::create_directories(dir);
+  constexpr int kHeight = 360, kCaption = 44;
+  for (size_t k = 0; k < groups.size(); ++k) {
+    std::vector<cv::Mat> tiles;
+    for (size_t t = 0; t < 2 && t < groups[k].samples.size(); ++t) {
+      const auto& s = m.samples[groups[k].samples[t]];
+      cv::Mat img = decode_image(s.path), scaled;
+      cv::resize(img, scaled, cv::Size(std::max(1, img.cols * kHeight / std::max(1, img.rows)), kHeight), 0,
+                 0, cv::INTER_AREA);
+      cv::Mat tile(kHeight + kCaption, scaled.cols + 8, CV_8UC3, cv::Scalar(255, 255, 255));
+      scaled.copyTo(tile(cv::Rect(4, 0, scaled.cols, kHeight)));
+      const std::string name = std::filesystem::path(s.rel_path).filename().string();
+      cv::putText(tile, name.substr(0, 40), {6, kHeight + 18}, cv::FONT_HERSHEY_SIMPLEX, 0.45,
+                  cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+      cv::putText(tile, fmt::format("grade {}{}", s.score, m.has_patient ? ", patient " + s.patient : ""),
+                  {6, kHeight + 38}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+      tiles.push_back(tile);
+    }
+    cv::Mat pair;
+    cv::hconcat(tiles, pair);
+    const std::string file = (std::filesystem::path(dir) / fmt::format("duplicate_{}.png", k + 1)).string();
+    std::vector<uchar> png;
+    cv::imencode(".png", pair, png);
+    write_file_atomic(file, std::string(png.begin(), png.end()));
+    files.push_back(file);
+  }
+  return files;
 }
 
 }  // namespace oess::data

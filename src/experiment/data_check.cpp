@@ -94,12 +94,16 @@ std::vector<std::string> fold_part_names(const Kfold& k) {
 }
 
 void check_data(Chain& c, const std::vector<int>& part, const std::vector<std::string>& part_names,
-                const std::function<void(const std::string&)>& say) {
+                const std::function<void(const std::string&)>& say, const std::string& pairs_dir) {
   const auto& m = c.manifest;
   const auto& images = inspected(c, say);
   const auto s = data::summarise(m, images, data::find_duplicates(m, images, part));
   c.dataset = s.lines(m, part_names, part);
   for (const auto& line : c.dataset) say("  " + line + "\n");
+  if (!pairs_dir.empty() && !s.duplicates.empty()) {
+    const auto files = data::write_duplicate_pairs(m, s.duplicates, pairs_dir);
+    say(fmt::format("  side by side, to look at: {}\n", fmt::join(files, ", ")));
+  }
   if (s.unreadable)
     throw Error(fmt::format("{}: {} image(s) cannot be read (all listed above): fix or remove their rows",
                             m.file, s.unreadable));

@@ -94,13 +94,13 @@ void stage_data(Chain& c, Kfold& k, bool may_make, const std::string& dir, Conso
   if (is_kfold(c.s)) {
     kfold_data(c, k, dir, say);  // leave_group_out's column checked there first
     check_group_columns(c, {});  // every image is tested once
-    if (c.s.check_data) check_data(c, fold_parts(k), fold_part_names(k), say);
+    if (c.s.check_data) check_data(c, fold_parts(k), fold_part_names(k), say, dir + "/duplicates");
     return;
   }
   c.split = data::make_split(c.manifest, c.s.split);
   check_group_columns(c, c.split.indices(data::Part::kTest));
   split_warnings(c.s, c.manifest, c.split, "", /*test_part=*/true, c.warnings);
-  if (c.s.check_data) check_data(c, split_parts(c.split), {"train", "val", "test"}, say);
+  if (c.s.check_data) check_data(c, split_parts(c.split), {"train", "val", "test"}, say, dir + "/duplicates");
   const auto train = c.split.indices(data::Part::kTrain);
   c.items = c.s.balance == config::Balance::kOversample
                 ? data::oversample(train, c.manifest.scores(), c.s.seed)

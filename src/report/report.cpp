@@ -176,7 +176,9 @@ Section taps_section(const ReportInputs& in, bool four) {
   if (cv) {
     t.head[1] = "val accuracy (mean ± sd over folds)";
     t.head[2] = "out-of-fold accuracy (95% CI)";
-    t.head.insert(t.head.end() - 1, {"test accuracy (mean ± sd over folds)", "chosen by folds"});
+    // Before "epoch", as the rows put them (the weights column, when there is one, stays last).
+    const auto epoch = std::find(t.head.begin(), t.head.end(), "epoch");
+    t.head.insert(epoch, {"test accuracy (mean ± sd over folds)", "chosen by folds"});
   }
   for (const auto& r : in.taps) {
     std::vector<std::string> row = {r.tap + (r.best ? " *" : ""),

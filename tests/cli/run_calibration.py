@@ -142,6 +142,17 @@ out2 = os.path.join(work, "again.csv")
 run("score", "--model", again, *test_paths, "--csv", out2)
 _, s2 = probs(out2)
 check(np.abs(s2 - s).max() <= 1e-6, "a model exported again from the run folder is calibrated the same")
+# --manifest: per-patient sums of the scored images it holds; a warning, not an empty table, when none match.
+other = os.path.join(work, "other.csv")
+with open(other, "w") as f:
+    f.write("path,score,patient\nnot/here.png,0,P99\n")
+p_none = run("score", "--model", os.path.join(cal_dir, "model"), *test_paths[:3], "--manifest", other)
+check("none of the 3 scored image(s) is a row of it" in p_none.stderr and "per patient" not in p_none.stdout,
+      "score --manifest matching no image warns instead of printing an empty per-patient table")
+p_some = run("score", "--model", os.path.join(cal_dir, "model"), *test_paths[:3],
+             "--manifest", os.path.join(synth, "labels.csv"))
+check("per patient" in p_some.stdout and "not in it" not in p_some.stderr,
+      "score --manifest with the run's manifest prints the per-patient sums")
 report = open(os.path.join(cal_dir, "report.md")).read()
 check("plots/reliability.png" in report and os.path.isfile(os.path.join(cal_dir, "plots", "reliability.png")),
       "the report shows the reliability diagram")

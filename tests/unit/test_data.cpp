@@ -309,3 +309,83 @@ TEST_CASE("augmentation is deterministic per seed and changes the image", "[bala
   CHECK(cv::norm(a, c, cv::NORM_INF) > 0);
   CHECK(cv::norm(a, img, cv::NORM_INF) > 0);
 }
+
+// ---- the dataset check's near duplicates, confirmed at full resolution (issue #32)
+#include "oess/data/dataset_check.h"
+
+namespace {
+
+// An ultrasound-like picture: a smooth layout and the probe's on-screen line, with speckle drawn from
+// `speckle_seed` and that scan's patient and time written in. Two seeds: the same layout, two scans.
+cv::Mat scan(uint64_t speckle_seed) {
+  cv::Mat layout(288, 384, CV_32FC1);
+  for (int y = 0; y < layout.rows; ++y)  // smooth tissue: bands across, a slow fall with depth
+    for (int x = 0; x < layout.cols; ++x)
+      layout.at<float>(y, x) = static_cast<float>(110 + 60 * std::sin(x / 30.0) + 30 * std::cos(y / 40.0));
+  cv::Mat speckle(layout.size(), CV_32FC1);
+  cv::RNG rng(0x9E3779B97F4A7C15ULL * (speckle_seed + 1));  // far-apart seeds: unrelated sequences
+  rng.fill(speckle, cv::RNG::NORMAL, 0, 22);
+  cv::GaussianBlur(speckle, speckle, cv::Size(0, 0), 0.8);  // grains a couple of pixels wide
+  cv::Mat grey, img;
+  cv::Mat(layout + speckle).convertTo(grey, CV_8UC1);
+  cv::cvtColor(grey, img, cv::COLOR_GRAY2BGR);
+  // The same probe and settings line, the scan's own patient and time (as two scans of two patients).
+  cv::putText(img, "L12 CFM 10MHz", {10, 20}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(235, 235, 235), 1);
+  cv::putText(img, speckle_seed == 1 ? "P0133 09:12" : "P0207 14:51", {250, 20}, cv::FONT_HERSHEY_SIMPLEX,
+              0.45, cv::Scalar(235, 235, 235), 1);
+  return img;
+}
+
+cv::Mat reencode(const cv::Mat& img, int quality, double scale) {
+  cv::Mat s;
+  cv::resize(img, s, cv::Size(), scale, scale, cv::INTER_AREA);
+  std::vector<uchar> buf;
+  cv::imencode(".jpg", s, buf, {cv::IMWRITE_JPEG_QUALITY, quality});
+  return cv::imdecode(buf, cv::IMREAD_COLOR);
+}
+
+}  // namespace
+
+TEST_CASE("near duplicates: copies keep their speckle, another scan of the same layout does not", "[check]") {
+  const cv::Mat a = scan(1), other = scan(2);
+  const double copy80 = oess::data::detail_correlation(a, reencode(a, 80, 1.0));
+  const double half = oess::data::detail_correlation(a, reencode(a, 80, (384.0 - 2) / 384));  // 2 px smaller
+  const double other_scan = oess::data::detail_correlation(a, other);
+  INFO("JPEG q80 " << copy80 << ", 2 px smaller " << half << ", another scan " << other_scan);
+  CHECK(copy80 >= oess::data::kNearDetailCorrelation);
+  CHECK(half >= oess::data::kNearDetailCorrelation);  // (half size: docs/data.md's BUS-BRA figures)
+  CHECK(other_scan < oess::data::kNearDetailCorrelation);
+  CHECK(oess::data::detail_correlation(a, a) == Approx(1.0));
+
+  // Through the whole check: the other scan passes the fingerprints (the rule before issue #32 flagged such
+  // a pair) and is not a duplicate; the re-encoded copy is one, with its correlation said.
+  const auto dir = std::filesystem::temp_directory_path() / "oess_near_dups";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  cv::imwrite((dir / "a.png").string(), a);
+  cv::imwrite((dir / "b.png").string(), other);
+  cv::imwrite((dir / "a_copy.jpg").string(), reencode(a, 80, 1.0));
+  std::ofstream(dir / "labels.csv") << "path,score,patient\na.png,1,P1\nb.png,1,P2\na_copy.jpg,2,P3\n";
+  const auto m = oess::data::read_manifest((dir / "labels.csv").string());
+  const auto facts = oess::data::inspect_images(m, 2);
+  REQUIRE(facts.size() == 3);
+  CHECK(oess::data::hash_distance(facts[0].hash, facts[1].hash) <= oess::data::kNearHashBits);
+  double thumb = 0;
+  for (size_t i = 0; i < facts[0].thumb.size(); ++i)
+    thumb += std::abs(static_cast<int>(facts[0].thumb[i]) - static_cast<int>(facts[1].thumb[i]));
+  CHECK(thumb / static_cast<double>(facts[0].thumb.size()) <= oess::data::kNearThumbDiff);
+  const auto groups = oess::data::find_duplicates(m, facts);
+  REQUIRE(groups.size() == 1);
+  CHECK(groups[0].samples == std::vector<size_t>{0, 2});
+  CHECK_FALSE(groups[0].exact);
+  CHECK(groups[0].detail_correlation >= oess::data::kNearDetailCorrelation);
+  CHECK(groups[0].across_grades);
+  const auto files = oess::data::write_duplicate_pairs(m, groups, (dir / "pairs").string());
+  REQUIRE(files.size() == 1);
+  const cv::Mat pair = cv::imread(files[0]);
+  CHECK(pair.rows > 360);
+  CHECK(pair.cols > 2 * 360);  // two images side by side
+  // Grey images: no "Doppler colour box" however box-like their lines.
+  CHECK_FALSE(facts[0].colour_box);
+  CHECK(facts[0].mode == "grey");
+}

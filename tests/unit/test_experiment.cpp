@@ -120,3 +120,88 @@ TEST_CASE("experiment: warnings logged during a run are kept for its result unle
   CHECK(con.text().find("after the run") == std::string::npos);
   CHECK_FALSE(oess::CodedWarning::active());
 }
+
+// ---- report: the K-fold per-tap table keeps every column under its own header (issue #32: with imported
+// weights, its last columns were shifted under the wrong headers)
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "oess/report/report.h"
+
+namespace {
+
+std::vector<std::string> cells(const std::string& line) {
+  std::vector<std::string> out;
+  std::stringstream ss(line.substr(1));
+  std::string c;
+  while (std::getline(ss, c, '|')) {
+    const auto a = c.find_first_not_of(' '), b = c.find_last_not_of(' ');
+    out.push_back(a == std::string::npos ? "" : c.substr(a, b - a + 1));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("report: the K-fold per-tap table with a weights column has each value under its header",
+          "[report]") {
+  oess::metrics::Predictions pr;
+  pr.file = "t";
+  for (int i = 0; i < 8; ++i) {
+    pr.path.push_back("img" + std::to_string(i));
+    pr.truth.push_back(i % 4);
+    pr.pred.push_back((i + (i % 3 == 0)) % 4);
+    std::array<double, 4> p{0.1, 0.1, 0.1, 0.1};
+    p[static_cast<size_t>(pr.pred.back())] = 0.7;
+    pr.p.push_back(p);
+  }
+  oess::report::ReportInputs in;
+  in.title = "t";
+  in.metrics = oess::metrics::evaluate(pr, 0);
+  in.cross_validation.folds = 3;
+  in.beside_study = false;
+  for (int t = 0; t < 2; ++t) {
+    oess::report::TapRow r;
+    r.tap = t ? "mixed5" : "mixed4";
+    r.per_class = {0.5, 0.5, 0.5, 0.5};
+    r.weights = "ImageNet";
+    r.chosen = 7 + t;  // values no other column holds
+    r.best_epoch = 42 + t;
+    r.test_mean = 0.123;
+    r.test_sd = 0.01;
+    in.taps.push_back(r);
+  }
+  const auto dir = std::filesystem::temp_directory_path() / "oess_report_taps";
+  std::filesystem::remove_all(dir);
+  oess::report::write_report(dir.string(), in);
+  std::ifstream f(dir / "report.md");
+  std::string line, header;
+  std::vector<std::vector<std::string>> rows;
+  bool in_table = false;
+  while (std::getline(f, line)) {
+    if (line.rfind("| tap |", 0) == 0) {
+      header = line;
+      in_table = true;
+    } else if (in_table && line.rfind("| mixed", 0) == 0) {
+      rows.push_back(cells(line));
+    } else if (in_table && line.empty() && !rows.empty()) {
+      break;
+    }
+  }
+  const auto head = cells(header);
+  REQUIRE(rows.size() == 2);
+  auto col = [&](const std::string& name) {
+    for (size_t i = 0; i < head.size(); ++i)
+      if (head[i].rfind(name, 0) == 0) return i;
+    FAIL("no column " << name << " in " << header);
+    return size_t{0};
+  };
+  for (size_t t = 0; t < 2; ++t) {
+    REQUIRE(rows[t].size() == head.size());
+    CHECK(rows[t][col("chosen by folds")] == std::to_string(7 + t));
+    CHECK(rows[t][col("epoch")] == std::to_string(42 + t));
+    CHECK(rows[t][col("weights")] == "ImageNet");
+    CHECK(rows[t][col("test accuracy (mean")].rfind("12.3%", 0) == 0);
+  }
+}

@@ -167,10 +167,11 @@ void write_metrics(Chain& c, const std::string& dir);
 // each sample's part (split part, or fold) and `part_names` their names. Unreadable images are an Error
 // (all listed); a duplicate group across parts is an Error unless s.allow_duplicates (then the warning
 // duplicate_across_split); groups across grades or patients are warnings (duplicate_conflicting_grades,
-// duplicate_across_patients). Fills c.dataset; says the summary.
+// duplicate_across_patients). Fills c.dataset; says the summary. With `pairs_dir`, each duplicate group's
+// first two images side by side there (data::write_duplicate_pairs; `oess run`: RUN/duplicates/).
 std::vector<int> split_parts(const data::Split& split);  // 0 train, 1 val, 2 test per sample
 void check_data(Chain& c, const std::vector<int>& part, const std::vector<std::string>& part_names,
-                const std::function<void(const std::string&)>& say);
+                const std::function<void(const std::string&)>& say, const std::string& pairs_dir = "");
 
 // Console text: the per-tap table (the study's supplementary table) and the final model's test results.
 std::string format_sweep_table(const Chain& c);
