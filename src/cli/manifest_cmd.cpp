@@ -37,6 +37,9 @@ void run_manifest(const ManifestArgs& a) {
   fmt::print("{}: {} images from {} ({}): grade 0: {}, 1: {}, 2: {}, 3: {}{}\n", a.o.out, b.rows, a.o.dir,
              b.layout, b.per_grade[0], b.per_grade[1], b.per_grade[2], b.per_grade[3],
              b.patients ? fmt::format("; {} patients", b.patients) : "");
+  if (!b.extra_columns.empty())
+    fmt::print("  columns carried over from {}: {} (e.g. evaluate.by, data.split.group_column)\n", a.o.labels,
+               fmt::join(b.extra_columns, ", "));
   for (const auto& n : b.notes) fmt::print("  note: {}\n", n);
   fmt::print("next: oess data check {}{}\n", a.o.out,
              a.o.patient_from.empty() ? "" : " --split-method grouped");
@@ -101,7 +104,11 @@ void add_manifest_command(CLI::App& app) {
   sub->add_option(
       "--patient-from", a->o.patient_from,
       "dicom (PatientID) | folder (first level below the grade folder) | regex:RE (first group, on the "
-      "path relative to DIR)");
+      "path relative to DIR) | column:COL (the --labels file's column COL)");
+  sub->add_option(
+      "--grade-map", a->o.grade_map,
+      "map the labels' values to OESS grades, e.g. BI-RADS 2-5: --grade-map 2=0,3=1,4=2,5=3 (the raw "
+      "column is kept)");
   sub->add_flag("--force", a->force, "replace an existing --out");
   sub->footer(
       "Then: oess data check CSV, and set data.manifest: CSV in a copy of "

@@ -9,6 +9,7 @@
 #include <optional>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
@@ -40,7 +41,29 @@ struct Image {
   std::string rel;  // relative to dir, '/' separators
   int score = -1;
   std::string patient, source;
+  std::vector<std::string> extra;  // the labels file's other columns (BuiltManifest::extra_columns)
 };
+
+// --grade-map "2=0,3=1,4=2,5=3": label text -> grade. Empty map: the labels are grades.
+std::map<std::string, int> parse_grade_map(const std::string& text) {
+  std::map<std::string, int> map;
+  if (text.empty()) return map;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const auto eq = item.find('=');
+    const std::string from = eq == std::string::npos ? "" : trim(item.substr(0, eq));
+    const int to = eq == std::string::npos ? -1 : parse_grade(item.substr(eq + 1));
+    if (from.empty() || to < 0)
+      throw UsageError(
+          fmt::format("--grade-map \"{}\": \"{}\" is not LABEL=GRADE with a grade 0..3 (e.g. "
+                      "--grade-map 2=0,3=1,4=2,5=3)",
+                      text, item));
+    if (!map.emplace(from, to).second)
+      throw UsageError(fmt::format("--grade-map \"{}\": label \"{}\" is mapped twice", text, from));
+  }
+  return map;
+}
 
 bool is_image(const fs::path& p) {
   static const std::set<std::string> ext = {".png", ".jpg",  ".jpeg", ".bmp",
@@ -140,6 +163,26 @@ std::string grades_from_labels(const ManifestBuildOptions& o, std::vector<Image>
                                   "--key-column", "file");
   const int c_grade =
       labels_column(t, o.label_column, {"score", "grade", "oess", "label"}, "--label-column", "grade");
+  const auto grade_map = parse_grade_map(o.grade_map);
+  int c_patient = -1;
+  if (o.patient_from.rfind("column:", 0) == 0)
+    c_patient = labels_column(t, o.patient_from.substr(7), {}, "--patient-from column:COL", "patient");
+  // Every other column travels into the manifest (scanner, centre, fold ...), in the labels' order; the
+  // grade column too when --grade-map changed its values. Names the manifest already has are left out.
+  std::vector<size_t> keep;
+  for (size_t c = 0; c < t.header.size(); ++c) {
+    const std::string name = ascii_lower(t.header[c]);
+    const bool own = static_cast<int>(c) == c_key || static_cast<int>(c) == c_patient ||
+                     (static_cast<int>(c) == c_grade && grade_map.empty());
+    if (own) continue;
+    if (name == "path" || name == "score" || name == "patient" || name == "label_source") {
+      b.notes.push_back(fmt::format("{}: column \"{}\" not carried over (the manifest has its own)", o.labels,
+                                    t.header[c]));
+      continue;
+    }
+    keep.push_back(c);
+    b.extra_columns.push_back(t.header[c]);
+  }
   std::map<std::string, size_t> by_rel;
   std::map<std::string, std::vector<size_t>> by_name;
   for (size_t i = 0; i < images.size(); ++i) {
@@ -153,8 +196,18 @@ std::string grades_from_labels(const ManifestBuildOptions& o, std::vector<Image>
     std::string key = t.rows[r][static_cast<size_t>(c_key)];
     std::replace(key.begin(), key.end(), '\\', '/');
     const std::string grade_text = t.rows[r][static_cast<size_t>(c_grade)];
-    const int grade = parse_grade(grade_text);
-    if (grade < 0) problems.add(fmt::format("{}: grade \"{}\" is not 0, 1, 2 or 3", where, grade_text));
+    int grade = -1;
+    if (grade_map.empty()) {
+      grade = parse_grade(grade_text);
+      if (grade < 0) problems.add(fmt::format("{}: grade \"{}\" is not 0, 1, 2 or 3", where, grade_text));
+    } else if (const auto g = grade_map.find(trim(grade_text)); g != grade_map.end()) {
+      grade = g->second;
+    } else {
+      std::vector<std::string> labels;
+      for (const auto& [k, v] : grade_map) labels.push_back(k);
+      problems.add(fmt::format("{}: label \"{}\" is not in --grade-map ({})", where, grade_text,
+                               fmt::join(labels, ", ")));
+    }
     std::optional<size_t> hit;
     if (auto it = by_rel.find(fs::path(key).lexically_normal().generic_string()); it != by_rel.end())
       hit = it->second;
@@ -171,6 +224,11 @@ std::string grades_from_labels(const ManifestBuildOptions& o, std::vector<Image>
     if (labelled[*hit]) problems.add(fmt::format("{}: \"{}\" has a second row", where, key));
     labelled[*hit] = true;
     images[*hit].score = grade;
+    for (size_t c : keep) images[*hit].extra.push_back(t.rows[r][c]);
+    if (c_patient >= 0) {
+      images[*hit].patient = trim(t.rows[r][static_cast<size_t>(c_patient)]);
+      if (images[*hit].patient.empty()) problems.add(fmt::format("{}: \"{}\" has no patient id", where, key));
+    }
   }
   problems.throw_if_any(fmt::format("{}: the labels cannot be used", o.labels));
   std::vector<Image> kept;
@@ -191,6 +249,11 @@ std::string grades_from_labels(const ManifestBuildOptions& o, std::vector<Image>
 void find_patients(const ManifestBuildOptions& o, bool grade_folders, std::vector<Image>& images) {
   const std::string& from = o.patient_from;
   if (from.empty()) return;
+  if (from.rfind("column:", 0) == 0) {  // read with the labels
+    if (o.labels.empty())
+      throw UsageError(fmt::format("--patient-from {}: a column needs a --labels file", from));
+    return;
+  }
   std::optional<std::regex> re;
   if (from.rfind("regex:", 0) == 0) {
     try {
@@ -199,7 +262,8 @@ void find_patients(const ManifestBuildOptions& o, bool grade_folders, std::vecto
       throw UsageError(fmt::format("--patient-from {}: not a valid regular expression ({})", from, e.what()));
     }
   } else if (from != "folder" && from != "dicom") {
-    throw UsageError(fmt::format("--patient-from \"{}\": expected dicom, folder or regex:RE", from));
+    throw UsageError(
+        fmt::format("--patient-from \"{}\": expected dicom, folder, regex:RE or column:COL", from));
   }
   Problems problems;
   for (auto& im : images) {
@@ -239,6 +303,10 @@ BuiltManifest build_manifest(const ManifestBuildOptions& o) {
   if (images.empty())
     throw Error(fmt::format("{}: no images (png, jpg, bmp, tif, DICOM) in it or below it{}", o.dir,
                             b.ignored_files ? fmt::format("; {} other file(s)", b.ignored_files) : ""));
+  if (!o.grade_map.empty() && o.labels.empty())
+    throw UsageError("--grade-map maps a labels file's values: give --labels");
+  if (o.patient_from.rfind("column:", 0) == 0 && o.labels.empty())
+    throw UsageError(fmt::format("--patient-from {}: a column needs a --labels file", o.patient_from));
   b.layout = o.labels.empty() ? grades_from_folders(dir, images, b) : grades_from_labels(o, images, b);
   if (images.empty()) throw Error(fmt::format("{}: no image has a grade ({})", o.dir, b.layout));
   find_patients(o, o.labels.empty(), images);
@@ -247,6 +315,7 @@ BuiltManifest build_manifest(const ManifestBuildOptions& o) {
   if (!o.patient_from.empty()) head.push_back("patient");
   const bool binary = !images.empty() && !images[0].source.empty();
   if (binary) head.push_back("label_source");
+  for (const auto& c : b.extra_columns) head.push_back(c);
   std::vector<std::pair<std::string, const Image*>> rows;
   for (const auto& im : images) rows.emplace_back(im.file.lexically_relative(out_dir).generic_string(), &im);
   std::sort(rows.begin(), rows.end());
@@ -256,6 +325,7 @@ BuiltManifest build_manifest(const ManifestBuildOptions& o) {
     std::vector<std::string> r = {path, std::to_string(im->score)};
     if (!o.patient_from.empty()) r.push_back(im->patient);
     if (binary) r.push_back(im->source);
+    for (size_t c = 0; c < b.extra_columns.size(); ++c) r.push_back(c < im->extra.size() ? im->extra[c] : "");
     csv.row(r);
     ++b.per_grade[static_cast<size_t>(im->score)];
     patients.insert(im->patient);

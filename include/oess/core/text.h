@@ -11,4 +11,10 @@ inline std::string ascii_lower(std::string s) {
   return s;
 }
 
+// s without leading and trailing spaces and tabs.
+inline std::string trim(const std::string& s) {
+  const auto a = s.find_first_not_of(" \t"), b = s.find_last_not_of(" \t");
+  return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
+}
+
 }  // namespace oess
