@@ -154,6 +154,45 @@ int labels_column(const io::CsvTable& t, const std::string& want, const std::vec
                           fmt::join(names, ", "), option, fmt::join(t.header, ", ")));
 }
 
+// The labels' columns carried into the manifest (scanner, centre, fold ...), in the file's order: all but
+// the key, the patient column and the grade column (kept when mapped: its raw values differ from the score),
+// and names the manifest has itself (noted).
+std::vector<size_t> carried_columns(const ManifestBuildOptions& o, const io::CsvTable& t,
+                                    const std::array<int, 3>& key_grade_patient, bool mapped,
+                                    BuiltManifest& b) {
+  std::vector<size_t> keep;
+  for (size_t c = 0; c < t.header.size(); ++c) {
+    const std::string name = ascii_lower(t.header[c]);
+    const int ci = static_cast<int>(c);
+    if (ci == key_grade_patient[0] || ci == key_grade_patient[2] || (ci == key_grade_patient[1] && !mapped))
+      continue;
+    if (name == "path" || name == "score" || name == "patient" || name == "label_source") {
+      b.notes.push_back(fmt::format("{}: column \"{}\" not carried over (the manifest has its own)", o.labels,
+                                    t.header[c]));
+      continue;
+    }
+    keep.push_back(c);
+    b.extra_columns.push_back(t.header[c]);
+  }
+  return keep;
+}
+
+// A row's grade: the text itself (0..3), or its --grade-map value; -1 with a problem noted otherwise.
+int grade_of(const std::string& text, const std::map<std::string, int>& grade_map, const std::string& where,
+             Problems& problems) {
+  if (grade_map.empty()) {
+    const int grade = parse_grade(text);
+    if (grade < 0) problems.add(fmt::format("{}: grade \"{}\" is not 0, 1, 2 or 3", where, text));
+    return grade;
+  }
+  if (const auto g = grade_map.find(trim(text)); g != grade_map.end()) return g->second;
+  std::vector<std::string> labels;
+  for (const auto& [k, v] : grade_map) labels.push_back(k);
+  problems.add(
+      fmt::format("{}: label \"{}\" is not in --grade-map ({})", where, text, fmt::join(labels, ", ")));
+  return -1;
+}
+
 // A labels file: every row names an image (relative path or file name) and gives its grade.
 std::string grades_from_labels(const ManifestBuildOptions& o, std::vector<Image>& images, BuiltManifest& b) {
   const std::string text = read_file(o.labels);
@@ -167,22 +206,7 @@ std::string grades_from_labels(const ManifestBuildOptions& o, std::vector<Image>
   int c_patient = -1;
   if (o.patient_from.rfind("column:", 0) == 0)
     c_patient = labels_column(t, o.patient_from.substr(7), {}, "--patient-from column:COL", "patient");
-  // Every other column travels into the manifest (scanner, centre, fold ...), in the labels' order; the
-  // grade column too when --grade-map changed its values. Names the manifest already has are left out.
-  std::vector<size_t> keep;
-  for (size_t c = 0; c < t.header.size(); ++c) {
-    const std::string name = ascii_lower(t.header[c]);
-    const bool own = static_cast<int>(c) == c_key || static_cast<int>(c) == c_patient ||
-                     (static_cast<int>(c) == c_grade && grade_map.empty());
-    if (own) continue;
-    if (name == "path" || name == "score" || name == "patient" || name == "label_source") {
-      b.notes.push_back(fmt::format("{}: column \"{}\" not carried over (the manifest has its own)", o.labels,
-                                    t.header[c]));
-      continue;
-    }
-    keep.push_back(c);
-    b.extra_columns.push_back(t.header[c]);
-  }
+  const auto keep = carried_columns(o, t, {c_key, c_grade, c_patient}, !grade_map.empty(), b);
   std::map<std::string, size_t> by_rel;
   std::map<std::string, std::vector<size_t>> by_name;
   for (size_t i = 0; i < images.size(); ++i) {
@@ -195,19 +219,7 @@ std::string grades_from_labels(const ManifestBuildOptions& o, std::vector<Image>
     const std::string where = fmt::format("{}:{}", o.labels, t.lines[r]);
     std::string key = t.rows[r][static_cast<size_t>(c_key)];
     std::replace(key.begin(), key.end(), '\\', '/');
-    const std::string grade_text = t.rows[r][static_cast<size_t>(c_grade)];
-    int grade = -1;
-    if (grade_map.empty()) {
-      grade = parse_grade(grade_text);
-      if (grade < 0) problems.add(fmt::format("{}: grade \"{}\" is not 0, 1, 2 or 3", where, grade_text));
-    } else if (const auto g = grade_map.find(trim(grade_text)); g != grade_map.end()) {
-      grade = g->second;
-    } else {
-      std::vector<std::string> labels;
-      for (const auto& [k, v] : grade_map) labels.push_back(k);
-      problems.add(fmt::format("{}: label \"{}\" is not in --grade-map ({})", where, grade_text,
-                               fmt::join(labels, ", ")));
-    }
+    const int grade = grade_of(t.rows[r][static_cast<size_t>(c_grade)], grade_map, where, problems);
     std::optional<size_t> hit;
     if (auto it = by_rel.find(fs::path(key).lexically_normal().generic_string()); it != by_rel.end())
       hit = it->second;
