@@ -203,6 +203,11 @@ std::vector<Key> make_schema() {
                  "its group column)")),
       k("report.formats", T::kStringList, "[md, html]", "report files to write", {"md", "html"}),
       k("report.bootstrap", T::kInt, "2000", "bootstrap resamples for the 95% intervals (0: none)", {}, 0),
+      k("report.scale", T::kString, "OESS",
+        "the grading scale's name in the report's titles (e.g. BI-RADS for a breast set mapped to 0-3)"),
+      empty_ok(k("report.binary_names", T::kStringList, "[]",
+                 "two names for grades 0-1 and 2-3 in the report (e.g. [benign-looking, suspicious]); empty: "
+                 "the study's healthy/diseased when report.beside_study, else the grades")),
       k("report.gallery", T::kInt, "12",
         "the error gallery (gallery.html, written by the export stage): this many of the test images the "
         "model gets most wrong, with their heat maps, and half as many per evaluate.by group; 0: none",

@@ -265,6 +265,8 @@ void write_report(const Chain& c, const std::string& dir) {
   const bool four = four_class(c);
   report::ReportInputs in;
   in.gallery = c.s.gallery > 0;
+  in.scale = c.s.report_scale;
+  in.binary_names = c.s.binary_names;
   in.title = "oess: " + (c.s.name.empty() ? c.final_label : c.s.name + " - " + c.final_label);
   in.notes = c.notes;
   if (!c.s.description.empty()) in.notes.insert(in.notes.begin(), c.s.description);

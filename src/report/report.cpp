@@ -73,7 +73,7 @@ Section split_section(const ReportInputs& in) {
   }
   t.rows.push_back({"Total", std::to_string(total[0]), std::to_string(total[1]), std::to_string(total[2]),
                     std::to_string(total[3]), count_row_total(total)});
-  return {"Table 1 — images per split and OESS grade", {t}};
+  return {"Table 1 — images per split and " + in.scale + " grade", {t}};
 }
 
 std::string mean_sd(const std::vector<double>& v, bool percent) {
@@ -144,6 +144,10 @@ struct BinaryNames {
   std::string plot;      // ASCII, for plot titles
 };
 BinaryNames binary_names(const ReportInputs& in) {
+  if (in.binary_names.size() == 2) {
+    const auto& n = in.binary_names;
+    return {n[0], n[1], n[0] + " (0–1) / " + n[1] + " (2–3)", n[0] + " (0-1) vs " + n[1] + " (2-3)"};
+  }
   if (in.beside_study)
     return {"healthy", "diseased", "healthy (0–1) / diseased (2–3)", "healthy (0-1) vs diseased (2-3)"};
   return {"grades 0–1", "grades 2–3", "grades 0–1 / grades 2–3", "grades 0-1 vs 2-3"};
@@ -244,7 +248,7 @@ Section four_class_section(const ReportInputs& in) {
   }
   acc_row.push_back(pct(m.accuracy));
   t.rows.push_back(acc_row);
-  return {"Table 4 — " + in.final_label + ", OESS 0–3, test set", {t, Paragraph{ci_note(m)}}};
+  return {"Table 4 — " + in.final_label + ", " + in.scale + " 0–3, test set", {t, Paragraph{ci_note(m)}}};
 }
 
 // Tables 3/5: the healthy/diseased 2x2 with row shares; the members' majority vote when there are members.
@@ -311,12 +315,13 @@ Section plots_section(const ReportInputs& in, bool four, const std::string& dir)
   std::vector<std::pair<std::string, cv::Mat>> plots;
   if (four)
     plots.emplace_back("confusion_4class",
-                       confusion_plot(m.confusion.m, {"0", "1", "2", "3"}, "OESS 0-3, test set"));
+                       confusion_plot(m.confusion.m, {"0", "1", "2", "3"}, in.scale + " 0-3, test set"));
   plots.emplace_back(
       "confusion_binary",
       confusion_plot(m.healthy_diseased.confusion.m,
-                     in.beside_study ? std::vector<std::string>{"healthy", "diseased"}
-                                     : std::vector<std::string>{"0-1", "2-3"},
+                     in.binary_names.size() == 2 ? in.binary_names
+                     : in.beside_study           ? std::vector<std::string>{"healthy", "diseased"}
+                                                 : std::vector<std::string>{"0-1", "2-3"},
                      in.beside_study ? "Healthy / diseased, test set" : "Grades 0-1 / 2-3, test set"));
   plots.emplace_back("roc", roc_plot(in.test_truth, in.test_p_diseased, m.healthy_diseased.auc.value,
                                      binary_names(in).plot));

@@ -212,6 +212,11 @@ Settings settings_from(const config::Config& cf) {
   s.evaluate_by = cf.get_strings("evaluate.by");
   s.calibrate = cf.get_string("calibration.method") == "temperature";
   s.gallery = static_cast<int>(cf.get_int("report.gallery"));
+  s.report_scale = cf.get_string("report.scale");
+  s.binary_names = cf.get_strings("report.binary_names");
+  if (!s.binary_names.empty() && s.binary_names.size() != 2)
+    throw UsageError(fmt::format("report.binary_names: {} name(s); give two (grades 0-1, then 2-3) or none",
+                                 s.binary_names.size()));
   // leave_group_out's own column is always evaluated by group, first.
   if (s.split.method == config::SplitMethod::kLeaveGroupOut) {
     s.evaluate_by.erase(std::remove(s.evaluate_by.begin(), s.evaluate_by.end(), s.split.group_column),

@@ -205,3 +205,34 @@ TEST_CASE("report: the K-fold per-tap table with a weights column has each value
     CHECK(rows[t][col("test accuracy (mean")].rfind("12.3%", 0) == 0);
   }
 }
+
+TEST_CASE("report: the scale's name and the binary names are the config's (report.scale, binary_names)",
+          "[report]") {
+  oess::metrics::Predictions pr;
+  pr.file = "t";
+  for (int i = 0; i < 8; ++i) {
+    pr.path.push_back("img" + std::to_string(i));
+    pr.truth.push_back(i % 4);
+    pr.pred.push_back(i % 4);
+    std::array<double, 4> p{0.1, 0.1, 0.1, 0.1};
+    p[static_cast<size_t>(i % 4)] = 0.7;
+    pr.p.push_back(p);
+  }
+  oess::report::ReportInputs in;
+  in.title = "t";
+  in.metrics = oess::metrics::evaluate(pr, 0);
+  in.beside_study = false;
+  in.scale = "BI-RADS";
+  in.binary_names = {"benign-looking", "suspicious"};
+  const auto dir = std::filesystem::temp_directory_path() / "oess_report_names";
+  std::filesystem::remove_all(dir);
+  oess::report::write_report(dir.string(), in);
+  std::ifstream f(dir / "report.md");
+  const std::string md((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  CHECK(md.find("images per split and BI-RADS grade") != std::string::npos);
+  CHECK(md.find("BI-RADS 0–3, test set") != std::string::npos);
+  CHECK(md.find("benign-looking (0–1) / suspicious (2–3)") != std::string::npos);
+  CHECK(md.find("| Benign-looking |") != std::string::npos);
+  CHECK(md.find("OESS") == std::string::npos);
+  CHECK(md.find("healthy") == std::string::npos);
+}

@@ -75,6 +75,8 @@ struct ReportInputs {
   bool beside_study = true;                 // the "Beside the study" section (the study's published figures)
   bool write_md = true, write_html = true;  // plots/ are written either way
   bool gallery = false;                     // the export stage writes gallery.html: say where
+  std::string scale = "OESS";               // report.scale: the grading scale's name in titles
+  std::vector<std::string> binary_names;    // report.binary_names for grades 0-1 and 2-3 (empty: the default)
 };
 
 void write_report(const std::string& dir, const ReportInputs& in);

@@ -40,10 +40,12 @@ struct Settings {
   bool report_md = true, report_html = true;
   bool export_onnx = false;  // output.export lists onnx: the export stage also writes model/model.onnx
   int bootstrap = 2000;
-  std::vector<std::string> evaluate_by;  // evaluate.by (+ leave_group_out's group column, first)
-  bool calibrate = false;                // calibration.method: temperature
-  int gallery = 12;                      // report.gallery
-  data::ManifestColumns columns;         // data.columns.*
+  std::vector<std::string> evaluate_by;   // evaluate.by (+ leave_group_out's group column, first)
+  bool calibrate = false;                 // calibration.method: temperature
+  int gallery = 12;                       // report.gallery
+  std::string report_scale = "OESS";      // report.scale
+  std::vector<std::string> binary_names;  // report.binary_names: none or two
+  data::ManifestColumns columns;          // data.columns.*
   bool allow_empty_grades =
       false;                  // selection.allow_empty_grades: pick a tap with a grade absent from validation
   bool beside_study = false;  // report.beside_study: the report's "Beside the study" section
