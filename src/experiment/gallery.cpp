@@ -19,8 +19,9 @@ void write_error_gallery(const Chain& c, const std::string& dir, const exporting
   const auto n = static_cast<size_t>(c.s.gallery);
   report::GalleryInputs in;
   in.title = "oess: the test images most wrong" + (c.s.name.empty() ? std::string() : " - " + c.s.name);
-  in.class_names = pr.binary ? std::vector<std::string>{"healthy", "diseased"}
-                             : std::vector<std::string>{"0", "1", "2", "3"};
+  in.class_names = !pr.binary                     ? std::vector<std::string>{"0", "1", "2", "3"}
+                   : c.s.binary_names.size() == 2 ? c.s.binary_names
+                                                  : std::vector<std::string>{"healthy", "diseased"};
   std::vector<std::pair<std::string, std::vector<size_t>>> chosen = {
       {fmt::format("All test images: the {} most wrong", n), metrics::worst_errors(pr, n)}};
   for (const auto& col : c.s.evaluate_by) {
