@@ -89,9 +89,7 @@ Folds folds_from_column(const Manifest& m) {
   std::map<std::string, int> fold_of_patient;
   std::map<std::string, int> line_of_patient;
   for (const auto& s : m.samples) {
-    std::string v;
-    for (const auto& [k, val] : s.extra)
-      if (k == "fold") v = val;
+    const std::string v = s.value("fold");
     size_t used = 0;
     long f = 0;
     try {
@@ -133,9 +131,7 @@ Folds folds_from_groups(const Manifest& m, const std::string& column) {
   std::vector<std::string> value;
   std::map<std::string, std::pair<std::string, int>> group_of_patient;  // patient -> (group, line)
   for (const auto& s : m.samples) {
-    std::string v;
-    for (const auto& [k, val] : s.extra)
-      if (k == column) v = val;
+    const std::string v = s.value(column);
     if (v.empty())
       throw Error(fmt::format("{}:{}: {} is empty: leave_group_out needs every image's group", m.file, s.line,
                               column));

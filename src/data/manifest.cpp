@@ -18,6 +18,12 @@ namespace oess::data {
 
 namespace fs = std::filesystem;
 
+std::string Sample::value(const std::string& column) const {
+  for (const auto& [k, v] : extra)
+    if (k == column) return v;
+  return {};
+}
+
 std::vector<int> Manifest::scores() const {
   std::vector<int> s;
   s.reserve(samples.size());

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -31,21 +32,17 @@ std::vector<int> targets(const Chain& c, const std::vector<int64_t>& rows) {
   return y;
 }
 
-// ECE and Brier of [N, K] probabilities against the test truth, as metrics.json defines them.
+// ECE and Brier of [N, K] probabilities against the test truth, as metrics.json defines them (the call:
+// the most probable class).
 std::pair<double, double> ece_brier(const Chain& c, const torch::Tensor& probs) {
   const int k = train::num_classes(c.s.train.task);
   const auto rows = ensemble::probability_rows(probs);
   const auto y = targets(c, c.rows.test);
-  std::vector<bool> right;
-  std::vector<double> conf;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    size_t best = 0;
-    for (size_t j = 1; j < static_cast<size_t>(k); ++j)
-      if (rows[i][j] > rows[i][best]) best = j;
-    right.push_back(static_cast<int>(best) == y[i]);
-    conf.push_back(std::clamp(rows[i][best], 0.0, 1.0));
-  }
-  return {metrics::expected_calibration_error(metrics::reliability(right, conf)), metrics::brier(y, rows, k)};
+  std::vector<int> called;
+  for (const auto& r : rows)
+    called.push_back(static_cast<int>(std::max_element(r.begin(), r.begin() + k) - r.begin()));
+  return {metrics::expected_calibration_error(metrics::call_reliability(y, called, rows)),
+          metrics::brier(y, rows, k)};
 }
 
 }  // namespace

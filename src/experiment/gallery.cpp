@@ -25,9 +25,9 @@ void write_error_gallery(const Chain& c, const std::string& dir, const exporting
   std::vector<std::pair<std::string, std::vector<size_t>>> chosen = {
       {fmt::format("All test images: the {} most wrong", n), metrics::worst_errors(pr, n)}};
   for (const auto& col : c.s.evaluate_by) {
-    const auto at = std::find(pr.extra_columns.begin(), pr.extra_columns.end(), col);
-    if (at == pr.extra_columns.end()) continue;
-    const auto& values = pr.extra[static_cast<size_t>(at - pr.extra_columns.begin())];
+    const auto* column = pr.column(col);
+    if (!column) continue;
+    const auto& values = *column;
     std::map<std::string, std::vector<size_t>> groups;
     for (size_t i = 0; i < values.size(); ++i) groups[values[i]].push_back(i);
     for (const auto& [g, rows] : groups)

@@ -11,15 +11,6 @@
 #include "oess/experiment/chain.h"
 
 namespace oess::experiment {
-namespace {
-
-const std::string* value_of(const data::Sample& s, const std::string& column) {
-  for (const auto& [k, v] : s.extra)
-    if (k == column) return &v;
-  return nullptr;
-}
-
-}  // namespace
 
 void check_group_columns(const Chain& c, const std::vector<size_t>& test) {
   const auto& m = c.manifest;
@@ -30,12 +21,12 @@ void check_group_columns(const Chain& c, const std::vector<size_t>& test) {
           m.extra_columns.empty() ? "none" : fmt::format("{}", fmt::join(m.extra_columns, ", "))));
     std::set<std::string> groups;
     for (const auto& s : m.samples)
-      if (value_of(s, col)->empty())
+      if (s.value(col).empty())
         throw Error(
             fmt::format("{}:{}: {} is empty: evaluate.by needs every image's group", m.file, s.line, col));
     if (test.empty())
-      for (const auto& s : m.samples) groups.insert(*value_of(s, col));
-    for (size_t i : test) groups.insert(*value_of(m.samples[i], col));
+      for (const auto& s : m.samples) groups.insert(s.value(col));
+    for (size_t i : test) groups.insert(m.samples[i].value(col));
     if (groups.size() < 2)
       throw UsageError(
           fmt::format("evaluate.by: the test images all have {} \"{}\": no groups to compare "
@@ -53,8 +44,7 @@ std::vector<std::pair<std::string, std::vector<std::string>>> group_columns(cons
     std::vector<std::string> values;
     for (const auto& path : pr.path) {
       const auto it = by_path.find(path);
-      const std::string* v = it == by_path.end() ? nullptr : value_of(*it->second, col);
-      values.push_back(v ? *v : "");
+      values.push_back(it == by_path.end() ? "" : it->second->value(col));
     }
     out.emplace_back(col, std::move(values));
   }

@@ -64,6 +64,20 @@ std::vector<ReliabilityBin> reliability(const std::vector<bool>& correct,
   return table;
 }
 
+std::vector<ReliabilityBin> call_reliability(const std::vector<int>& truth, const std::vector<int>& called,
+                                             const std::vector<std::array<double, 4>>& p, int bins) {
+  if (truth.size() != called.size() || truth.size() != p.size())
+    throw Error(fmt::format("reliability: {} truths, {} calls and {} probability rows", truth.size(),
+                            called.size(), p.size()));
+  std::vector<bool> right;
+  std::vector<double> confidence;
+  for (size_t i = 0; i < truth.size(); ++i) {
+    right.push_back(called[i] == truth[i]);
+    confidence.push_back(p[i][static_cast<size_t>(called[i])]);
+  }
+  return reliability(right, confidence, bins);
+}
+
 double expected_calibration_error(const std::vector<ReliabilityBin>& table) {
   double n = 0, s = 0;
   for (const auto& b : table) {

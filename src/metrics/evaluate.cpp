@@ -45,29 +45,6 @@ std::vector<std::array<double, 4>> binary_rows(const std::vector<double>& p1) {
   return out;
 }
 
-// Calibration of the called class: its probability (P(diseased) or 1 - it) against being right.
-std::vector<ReliabilityBin> binary_reliability(const std::vector<int>& t, const std::vector<int>& p,
-                                               const std::vector<double>& p1) {
-  std::vector<bool> right;
-  std::vector<double> conf;
-  for (size_t i = 0; i < t.size(); ++i) {
-    right.push_back(t[i] == p[i]);
-    conf.push_back(p[i] == 1 ? p1[i] : 1 - p1[i]);
-  }
-  return reliability(right, conf);
-}
-
-std::vector<ReliabilityBin> grade_reliability(const std::vector<int>& t, const std::vector<int>& p,
-                                              const std::vector<std::array<double, 4>>& probs) {
-  std::vector<bool> right;
-  std::vector<double> conf;
-  for (size_t i = 0; i < t.size(); ++i) {
-    right.push_back(t[i] == p[i]);
-    conf.push_back(std::clamp(probs[i][static_cast<size_t>(p[i])], 0.0, 1.0));
-  }
-  return reliability(right, conf);
-}
-
 // All figures of one (re)sample, by name; lists flattened as name[i].
 std::map<std::string, double> figures(const Predictions& pr, const std::vector<size_t>& rows) {
   std::map<std::string, double> f;
@@ -85,8 +62,9 @@ std::map<std::string, double> figures(const Predictions& pr, const std::vector<s
     f[prefix + "specificity"] = specificity(c);
     f[prefix + "kappa"] = kappa(c, KappaWeights::kUnweighted);
     f[prefix + "auc"] = roc_auc(bt, score);
-    f[prefix + "brier"] = brier(bt, binary_rows(score), 2);
-    f[prefix + "ece"] = expected_calibration_error(binary_reliability(bt, bp, score));
+    const auto rows2 = binary_rows(score);
+    f[prefix + "brier"] = brier(bt, rows2, 2);
+    f[prefix + "ece"] = expected_calibration_error(call_reliability(bt, bp, rows2));
   };
   if (pr.binary) {
     std::vector<double> s;
@@ -110,7 +88,7 @@ std::map<std::string, double> figures(const Predictions& pr, const std::vector<s
   std::vector<std::array<double, 4>> probs;
   for (size_t r : rows) probs.push_back(pr.p[r]);
   f["brier"] = brier(t, probs, 4);
-  f["ece"] = expected_calibration_error(grade_reliability(t, p, probs));
+  f["ece"] = expected_calibration_error(call_reliability(t, p, probs));
   f["kappa.unweighted"] = kappa(c, KappaWeights::kUnweighted);
   f["kappa.linear"] = kappa(c, KappaWeights::kLinear);
   f["kappa.quadratic"] = kappa(c, KappaWeights::kQuadratic);
@@ -182,6 +160,11 @@ Predictions read_predictions(const std::string& file) {
   }
   if (pr.path.empty()) throw Error(fmt::format("{}: no predictions", file));
   return pr;
+}
+
+const std::vector<std::string>* Predictions::column(const std::string& name) const {
+  const auto it = std::find(extra_columns.begin(), extra_columns.end(), name);
+  return it == extra_columns.end() ? nullptr : &extra[static_cast<size_t>(it - extra_columns.begin())];
 }
 
 Predictions Predictions::subset(const std::vector<size_t>& rows) const {
@@ -313,7 +296,7 @@ Metrics evaluate(const Predictions& pr, int bootstrap, uint64_t seed) {
     b.brier = fig(prefix + "brier");
     b.ece = fig(prefix + "ece");
     b.confusion = confusion(t, p, 2);
-    b.reliability = binary_reliability(t, p, p1);
+    b.reliability = call_reliability(t, p, binary_rows(p1));
     return b;
   };
 
@@ -348,7 +331,7 @@ Metrics evaluate(const Predictions& pr, int bootstrap, uint64_t seed) {
   for (size_t g = 0; g < 4; ++g)
     m.per_grade[g] = {fig(fmt::format("per_grade[{}].sensitivity", g)),
                       fig(fmt::format("per_grade[{}].specificity", g))};
-  m.reliability = grade_reliability(pr.truth, pr.pred, pr.p);
+  m.reliability = call_reliability(pr.truth, pr.pred, pr.p);
   m.healthy_diseased = binary("binary.", to_binary(pr.truth), to_binary(pr.pred), p1);
   return m;
 }

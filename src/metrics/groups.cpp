@@ -12,14 +12,14 @@
 namespace oess::metrics {
 
 GroupTable evaluate_by(const Predictions& pr, const std::string& column, int bootstrap, uint64_t seed) {
-  const auto it = std::find(pr.extra_columns.begin(), pr.extra_columns.end(), column);
-  if (it == pr.extra_columns.end())
+  const auto* column_values = pr.column(column);
+  if (!column_values)
     throw UsageError(fmt::format(
         "{}:1: no column \"{}\" to group by; the file's columns besides the "
         "predictions contract's: {}",
         pr.file, column,
         pr.extra_columns.empty() ? "none" : fmt::format("{}", fmt::join(pr.extra_columns, ", "))));
-  const auto& values = pr.extra[static_cast<size_t>(it - pr.extra_columns.begin())];
+  const auto& values = *column_values;
   std::map<std::string, std::vector<size_t>> rows;
   for (size_t i = 0; i < values.size(); ++i) {
     if (values[i].empty())

@@ -30,6 +30,8 @@ struct Sample {
   std::string split;  // "", train, val or test
   int line = 0;       // CSV line
   std::vector<std::pair<std::string, std::string>> extra;
+  // The value of an extra column (fold, scanner, ...); "" when the manifest has no such column.
+  std::string value(const std::string& column) const;
 };
 
 // Which CSV columns hold the path, the grade and the patient. Empty: found by name, case-insensitively —

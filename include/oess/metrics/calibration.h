@@ -33,4 +33,10 @@ std::vector<ReliabilityBin> reliability(const std::vector<bool>& correct,
 
 double expected_calibration_error(const std::vector<ReliabilityBin>& table);
 
+// The reliability table of a set of calls: each image right when called[i] == truth[i], its confidence the
+// called class's probability p[i][called[i]] (what metrics.json's `ece` and `reliability` use).
+std::vector<ReliabilityBin> call_reliability(const std::vector<int>& truth, const std::vector<int>& called,
+                                             const std::vector<std::array<double, 4>>& p,
+                                             int bins = kCalibrationBins);
+
 }  // namespace oess::metrics

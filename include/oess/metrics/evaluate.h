@@ -49,6 +49,8 @@ struct Predictions {
   std::vector<std::string> extra_columns;       // the other columns, in file order
   std::vector<std::vector<std::string>> extra;  // extra[column][row]
   bool has_patient() const { return !patient.empty(); }
+  // An extra column's values, one per row; nullptr when the file has no such column.
+  const std::vector<std::string>* column(const std::string& name) const;
   // The rows given, in that order (a group's predictions).
   Predictions subset(const std::vector<size_t>& rows) const;
 };
