@@ -23,11 +23,12 @@ Brier (with the calibration block's before/after when calibrated), its wall time
 variant against the first (paired bootstrap by patient, McNemar). The run folders stay in --work for a look at
 the reports. Reads the data from its path; copies nothing.
 """
-import argparse
 import json
 import os
 import subprocess
 import time
+
+from busbra import ROOT, busbra_arguments, busbra_labels
 
 SUITES = {
     "finetune": {
@@ -46,13 +47,8 @@ SUITES = {
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    root = os.path.normpath(os.path.join(here, ".."))
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=os.path.normpath(os.path.join(root, "..", "shared", "data", "busbra-logiq5")))
-    ap.add_argument("--build", default=os.path.join(root, "build"))
-    ap.add_argument("--work", default="/tmp/oess_bench_busbra")
-    ap.add_argument("--weights", default=os.path.join(root, "weights", "inception_v3_keras.pt"))
+    ap = busbra_arguments("/tmp/oess_bench_busbra")
+    ap.add_argument("--weights", default=os.path.join(ROOT, "weights", "inception_v3_keras.pt"))
     ap.add_argument("--suite", choices=list(SUITES), default="finetune")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--only", nargs="*")
@@ -60,9 +56,8 @@ def main():
     variants = SUITES[a.suite]
     a.only = a.only or list(variants)
     oess = os.path.join(a.build, "oess")
+    busbra_labels(a.data)  # stops, saying so, when the set is not at --data
     manifest = os.path.join(a.data, "labels.csv")
-    if not os.path.isfile(manifest):
-        raise SystemExit(f"{manifest}: not found (give --data)")
     os.makedirs(a.work, exist_ok=True)
     config = os.path.join(a.work, "busbra.yaml")
     with open(config, "w") as f:

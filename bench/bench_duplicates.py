@@ -11,7 +11,6 @@ at half size — each under a patient of its own. Runs `oess data check` on it a
 BUS-BRA originals (false positives), and copies grouped with their original (true positives), per kind; the
 check's detail correlations of the copies found. Pairs side by side: --work/pairs/.
 """
-import argparse
 import csv
 import os
 import re
@@ -20,17 +19,14 @@ import subprocess
 import numpy as np
 from PIL import Image
 
+from busbra import busbra_arguments, busbra_labels
+
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    root = os.path.normpath(os.path.join(here, ".."))
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=os.path.normpath(os.path.join(root, "..", "shared", "data", "busbra-logiq5")))
-    ap.add_argument("--build", default=os.path.join(root, "build"))
-    ap.add_argument("--work", default="/tmp/oess_bench_dups")
+    ap = busbra_arguments("/tmp/oess_bench_dups")
     ap.add_argument("--copies", type=int, default=50)
     a = ap.parse_args()
-    rows = list(csv.DictReader(open(os.path.join(a.data, "labels.csv"))))
+    rows = busbra_labels(a.data)
     os.makedirs(os.path.join(a.work, "copies"), exist_ok=True)
     out = [{"path": os.path.join(a.data, r["path"]), "score": r["score"], "patient": r["patient"]} for r in rows]
     rng = np.random.default_rng(32)

@@ -12,27 +12,22 @@ median share of heat inside the lesion, the mean lesion area share (the uniform 
 the two, and how many images put more than half their heat on the lesion. Reads the data from its path;
 copies nothing.
 """
-import argparse
-import csv
 import os
 import subprocess
 
 import numpy as np
 from PIL import Image
 
+from busbra import busbra_arguments, busbra_labels
+
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    root = os.path.normpath(os.path.join(here, ".."))
-    ap = argparse.ArgumentParser()
+    ap = busbra_arguments("/tmp/oess_bench_lesion")
     ap.add_argument("--model", required=True)
-    ap.add_argument("--data", default=os.path.normpath(os.path.join(root, "..", "shared", "data", "busbra-logiq5")))
-    ap.add_argument("--build", default=os.path.join(root, "build"))
     ap.add_argument("--images", type=int, default=120)
     ap.add_argument("--methods", nargs="*", default=["gradcam-ig", "gradcam"])
-    ap.add_argument("--work", default="/tmp/oess_bench_lesion")
     a = ap.parse_args()
-    rows = list(csv.DictReader(open(os.path.join(a.data, "labels.csv"))))
+    rows = busbra_labels(a.data)
     rng = np.random.default_rng(32)
     pick = [rows[i] for i in sorted(rng.choice(len(rows), min(a.images, len(rows)), replace=False))]
     for method in a.methods:

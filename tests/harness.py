@@ -6,7 +6,9 @@ a fresh work folder, named checks that collect failures, `oess` runs that must e
     p = h.run("run", config)         # exits the script (printing both streams) unless rc matches
     h.check(cond, "what must hold")  # prints ok / FAIL
     synth = h.synth_split("50,50,50,50", 20, 5, train=12, val=3)  # WORK/synth with split.csv by patient
+    cfg = h.small_config("name", "  manifest: m.csv\n  split: {method: grouped}\n")  # a quick run's config
     h.finish()                       # prints the count, exits 1 on any failure
+    write_rows(path, dicts)          # a CSV from a list of dicts (the first one's keys are the header)
 """
 import csv
 import os
@@ -18,6 +20,13 @@ import sys
 def rows(path):
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+def write_rows(path, dicts):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(dicts[0]))
+        w.writeheader()
+        w.writerows(dicts)
 
 
 class Harness:
@@ -55,6 +64,30 @@ class Harness:
             for r in labels:
                 w.writerow([r["path"], r["score"], r["patient"], part[r["patient"]]])
         return synth
+
+    def small_config(self, name, data, classifier="", members=2, bootstrap=200, export="[oess]", extra=""):
+        """WORK/NAME.yaml: a run that takes seconds — features mixed0 and mixed2 cached in WORK/cache,
+        classifiers of at most 30 epochs, `members` ensemble members, `bootstrap` resamples, the run folder
+        WORK/runs/NAME. `data` is the data: block's body, `classifier` more lines of its block (two-space
+        indented, newline-terminated), `extra` more top-level YAML."""
+        path = os.path.join(self.work, name + ".yaml")
+        with open(path, "w") as f:
+            f.write(f"""name: {name}
+data:
+{data}features:
+  layers: [mixed0, mixed2]
+  cache: {self.work}/cache
+classifier:
+  max_epochs: 30
+{classifier}ensemble:
+  members: {members}
+report:
+  bootstrap: {bootstrap}
+output:
+  dir: {self.work}/runs/{{name}}
+  export: {export}
+{extra}""")
+        return path
 
     def finish(self):
         print(f"{len(self.failures)} failure(s)")

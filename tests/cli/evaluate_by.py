@@ -11,7 +11,6 @@ patients, too few to judge) and a `site` column. Checks:
 - refusals, nothing written: a column not in the file (named) and a column with one group exit 2 (usage); an
   empty cell exits 1 (bad data), its line named.
 """
-import csv
 import json
 import os
 import subprocess
@@ -21,14 +20,8 @@ import numpy as np
 from sklearn.metrics import (accuracy_score, balanced_accuracy_score, brier_score_loss, cohen_kappa_score,
                              mean_absolute_error)
 
-FIELDS = ["path", "truth", "pred", "p0", "p1", "p2", "p3", "patient", "scanner", "site"]
-
-
-def write(path, rows):
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=FIELDS)
-        w.writeheader()
-        w.writerows(rows)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import write_rows  # noqa: E402  (tests/harness.py)
 
 
 def oess(exe, *args):
@@ -52,7 +45,7 @@ def main():
                      **{f"p{c}": repr(float(p[c])) for c in range(4)}, "patient": f"P{patient:02d}",
                      "scanner": scanner, "site": "north" if patient % 2 else "south"})
     full = os.path.join(work, "predictions.csv")
-    write(full, rows)
+    write_rows(full, rows)
     out = os.path.join(work, "by.json")
     r = oess(exe, "evaluate", "--predictions", full, "--by", "scanner", "--by", "site", "--bootstrap", "200",
              "--out", out)
@@ -66,7 +59,7 @@ def main():
     for name, g in groups.items():
         sub = [r for r in rows if r["scanner"] == name]
         sub_file = os.path.join(work, f"group_{name}.csv")
-        write(sub_file, sub)
+        write_rows(sub_file, sub)
         sub_out = os.path.join(work, f"group_{name}.json")
         r = oess(exe, "evaluate", "--predictions", sub_file, "--bootstrap", "200", "--out", sub_out)
         assert r.returncode == 0, r.stderr
@@ -104,10 +97,10 @@ def main():
 
     refused(["--predictions", full, "--by", "centre"], 'no column "centre"', "missing column")
     one = os.path.join(work, "one_group.csv")
-    write(one, [dict(r, scanner="A") for r in rows])
+    write_rows(one, [dict(r, scanner="A") for r in rows])
     refused(["--predictions", one, "--by", "scanner"], "one group only", "one group")
     empty = os.path.join(work, "empty_cell.csv")
-    write(empty, [dict(r, scanner="" if i == 7 else r["scanner"]) for i, r in enumerate(rows)])
+    write_rows(empty, [dict(r, scanner="" if i == 7 else r["scanner"]) for i, r in enumerate(rows)])
     refused(["--predictions", empty, "--by", "scanner"], "empty_cell.csv:9:", "empty cell", rc=1)
     print(f"--by scanner: {checked} groups equal to evaluating their rows alone and to scikit-learn; "
           "too-small flag right; 3 refusals")

@@ -7,7 +7,6 @@ is the column's, its scanner/centre/fold are the file's; the raw label column is
 the manifest's own (score) is left out with a note; refusals: a label not in the map (exit 1, FILE:LINE), a
 malformed map and column: without --labels (exit 2), an empty patient cell (exit 1, FILE:LINE).
 """
-import csv
 import os
 import sys
 
@@ -15,7 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from PIL import Image
 
-from harness import Harness, rows  # noqa: E402  (tests/harness.py)
+from harness import Harness, rows, write_rows  # noqa: E402  (tests/harness.py)
 
 oess, work = sys.argv[1], sys.argv[2]
 h = Harness(oess, work)
@@ -30,15 +29,8 @@ for i in range(8):
                    "centre": "north" if i < 4 else "south", "fold": str(1 + i % 2), "score": "9"})
 
 
-def write_labels(path, rs):
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rs[0]))
-        w.writeheader()
-        w.writerows(rs)
-
-
 lab = os.path.join(data, "labels.csv")
-write_labels(lab, labels)
+write_rows(lab, labels)
 out = os.path.join(work, "manifest.csv")
 p = run("manifest", data, "--labels", lab, "--key-column", "file", "--label-column", "birads",
         "--grade-map", "2=0,3=1,4=2,5=3", "--patient-from", "column:patient_id", "--out", out)
@@ -60,7 +52,7 @@ run("data", "check", out, "--split-method", "leave_group_out", "--group-column",
 # Refusals.
 bad = [dict(r) for r in labels]
 bad[3]["birads"] = "6"
-write_labels(os.path.join(data, "bad.csv"), bad)
+write_rows(os.path.join(data, "bad.csv"), bad)
 p = run("manifest", data, "--labels", os.path.join(data, "bad.csv"), "--key-column", "file", "--label-column",
         "birads", "--grade-map", "2=0,3=1,4=2,5=3", "--out", os.path.join(work, "m2.csv"), rc=1)
 check('bad.csv:5: label "6" is not in --grade-map (2, 3, 4, 5)' in p.stderr, f"a label outside the map: {p.stderr.strip()[:120]}")
@@ -71,7 +63,7 @@ p = run("manifest", data, "--patient-from", "column:patient_id", "--out", os.pat
 check("a column needs a --labels file" in p.stderr, "--patient-from column: without --labels is refused")
 nop = [dict(r) for r in labels]
 nop[1]["patient_id"] = ""
-write_labels(os.path.join(data, "nop.csv"), nop)
+write_rows(os.path.join(data, "nop.csv"), nop)
 p = run("manifest", data, "--labels", os.path.join(data, "nop.csv"), "--key-column", "file", "--label-column",
         "birads", "--grade-map", "2=0,3=1,4=2,5=3", "--patient-from", "column:patient_id",
         "--out", os.path.join(work, "m5.csv"), rc=1)

@@ -15,7 +15,6 @@ members are the same, so
 - classifier.head ordinal (with calibration): model.json says so, oess score and ONNX Runtime on its export
   give predictions.csv's probabilities, and `oess compare` takes the softmax and ordinal runs side by side.
 """
-import csv
 import json
 import os
 import subprocess
@@ -37,30 +36,9 @@ synth = os.path.join(work, "synth")
 
 
 def config(name, method, split="{method: grouped, val_fraction: 0.25, test_fraction: 0.3}", head="softmax"):
-    path = os.path.join(work, name + ".yaml")
-    with open(path, "w") as f:
-        f.write(f"""name: {name}
-data:
-  synthetic: {{dir: {synth}, counts: [24, 24, 24, 24], patients: 16}}
-  split: {split}
-  check: false
-features:
-  layers: [mixed0, mixed2]
-  cache: {work}/cache
-classifier:
-  max_epochs: 30
-  head: {head}
-ensemble:
-  members: 3
-calibration:
-  method: {method}
-report:
-  bootstrap: 100
-output:
-  dir: {work}/runs/{{name}}
-  export: [oess, onnx]
-""")
-    return path
+    data = f"  synthetic: {{dir: {synth}, counts: [24, 24, 24, 24], patients: 16}}\n  split: {split}\n  check: false\n"
+    return h.small_config(name, data, classifier=f"  head: {head}\n", members=3, bootstrap=100,
+                          export="[oess, onnx]", extra=f"calibration:\n  method: {method}\n")
 
 
 def probs(path):

@@ -29,26 +29,11 @@ h = Harness(oess, work)
 check, run = h.check, h.run
 
 K = 4
-config = os.path.join(work, "kfold.yaml")
-with open(config, "w") as f:
-    f.write(f"""name: kfold
-data:
-  synthetic:
+config = h.small_config("kfold", f"""  synthetic:
     dir: {work}/synth
     counts: [24, 24, 24, 24]
     patients: 16
   split: {{method: kfold, folds: {K}, val_fraction: 0.2}}
-features:
-  layers: [mixed0, mixed2]
-  cache: {work}/cache
-classifier:
-  max_epochs: 30
-ensemble:
-  members: 2
-report:
-  bootstrap: 200
-output:
-  dir: {work}/runs/{{name}}
 """)
 
 p = run("run", config)

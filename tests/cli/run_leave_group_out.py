@@ -19,7 +19,6 @@ Checks:
 - refusals exit 2 naming the key: no group column, a column not in the manifest, a column of one value,
   evaluate.by naming a missing column.
 """
-import csv
 import json
 import os
 import sys
@@ -31,7 +30,7 @@ from PIL import Image
 from sklearn.metrics import accuracy_score
 
 from browser import open_page  # noqa: E402  (tests/browser.py)
-from harness import Harness, rows  # noqa: E402  (tests/harness.py)
+from harness import Harness, rows, write_rows  # noqa: E402  (tests/harness.py)
 
 oess, work = sys.argv[1], sys.argv[2]
 h = Harness(oess, work)
@@ -58,33 +57,11 @@ for r in labels:
     kept.append({"path": r["path"], "score": r["score"], "patient": r["patient"], "scanner": s,
                  "site": "north" if int(r["patient"][1:]) % 2 else "south"})
 manifest = os.path.join(scans, "labels.csv")
-with open(manifest, "w", newline="") as f:
-    w = csv.DictWriter(f, fieldnames=list(kept[0]))
-    w.writeheader()
-    w.writerows(kept)
+write_rows(manifest, kept)
 
 
-def config(name, split, extra=""):
-    path = os.path.join(work, name + ".yaml")
-    with open(path, "w") as f:
-        f.write(f"""name: {name}
-data:
-  manifest: {manifest}
-  split: {split}
-  check: false
-features:
-  layers: [mixed0, mixed2]
-  cache: {work}/cache
-classifier:
-  max_epochs: 30
-ensemble:
-  members: 2
-report:
-  bootstrap: 200
-output:
-  dir: {work}/runs/{{name}}
-{extra}""")
-    return path
+def config(name, split, extra="", manifest_file=manifest):
+    return h.small_config(name, f"  manifest: {manifest_file}\n  split: {split}\n  check: false\n", extra=extra)
 
 
 p = run("run", config("lgo", "{method: leave_group_out, group_column: scanner, val_fraction: 0.2}"))
@@ -123,13 +100,9 @@ check(all(m[k] == e[k] for k in ("accuracy", "accuracy_ci95", "kappa", "ece", "m
       "pooled figures are oess evaluate's on predictions.csv")
 groups = {g["group"]: g for g in m["by"]["scanner"]}
 check(sorted(groups) == ["A", "B", "C"], "one entry per scanner")
-fields = list(pred[0])
 for s in "ABC":
     sub = os.path.join(work, f"scanner_{s}.csv")
-    with open(sub, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        w.writerows(r for r in pred if r["scanner"] == s)
+    write_rows(sub, [r for r in pred if r["scanner"] == s])
     alone_file = os.path.join(work, f"scanner_{s}.json")
     run("evaluate", "--predictions", sub, "--bootstrap", "200", "--out", alone_file)
     alone = json.load(open(alone_file))
@@ -176,6 +149,8 @@ check(first and sum(1 for h in gal["headings"] if h.startswith("site ")) == len(
 check(min(wrong, 12) <= len(shown), f"the gallery shows the wrong calls there are (up to 12 overall; {wrong} wrong)")
 
 # Refusals: exit 2, naming the key.
+one = manifest.replace("labels.csv", "one.csv")  # every image of one "kind"
+write_rows(one, [dict(r, kind="x") for r in kept])
 for name, split, extra, needle in [
         ("nocol", "{method: leave_group_out}", "", "needs data.split.group_column"),
         ("badcol", "{method: leave_group_out, group_column: centre}", "",
@@ -184,17 +159,7 @@ for name, split, extra, needle in [
          "data.split.group_column: kind holds one value only"),
         ("badby", "{method: grouped, val_fraction: 0.2, test_fraction: 0.3}", "evaluate:\n  by: [centre]\n",
          'evaluate.by: ' + manifest + ' has no column "centre"')]:
-    if name == "onegroup":
-        one = manifest.replace("labels.csv", "one.csv")
-        with open(one, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(kept[0]) + ["kind"])
-            w.writeheader()
-            w.writerows(dict(r, kind="x") for r in kept)
-        cfg = config(name, split, extra).replace(".yaml", ".yaml")
-        txt = open(cfg).read().replace(manifest, one)
-        open(cfg, "w").write(txt)
-    else:
-        cfg = config(name, split, extra)
+    cfg = config(name, split, extra, one if name == "onegroup" else manifest)
     p = run("run", cfg, rc=2)
     check(needle in p.stderr, f"refused ({name}): {p.stderr.strip()[:160]}")
 h.finish()

@@ -142,16 +142,15 @@ std::vector<std::string> cells(const std::string& line) {
   return out;
 }
 
-}  // namespace
-
-TEST_CASE("report: the K-fold per-tap table with a weights column has each value under its header",
-          "[report]") {
+// Eight 4-class predictions, image i of grade i % 4 called call(i) with probability 0.7; a report's inputs
+// for them.
+oess::report::ReportInputs report_of(int (*call)(int)) {
   oess::metrics::Predictions pr;
   pr.file = "t";
   for (int i = 0; i < 8; ++i) {
     pr.path.push_back("img" + std::to_string(i));
     pr.truth.push_back(i % 4);
-    pr.pred.push_back((i + (i % 3 == 0)) % 4);
+    pr.pred.push_back(call(i));
     std::array<double, 4> p{0.1, 0.1, 0.1, 0.1};
     p[static_cast<size_t>(pr.pred.back())] = 0.7;
     pr.p.push_back(p);
@@ -159,8 +158,16 @@ TEST_CASE("report: the K-fold per-tap table with a weights column has each value
   oess::report::ReportInputs in;
   in.title = "t";
   in.metrics = oess::metrics::evaluate(pr, 0);
-  in.cross_validation.folds = 3;
   in.beside_study = false;
+  return in;
+}
+
+}  // namespace
+
+TEST_CASE("report: the K-fold per-tap table with a weights column has each value under its header",
+          "[report]") {
+  auto in = report_of([](int i) { return (i + (i % 3 == 0)) % 4; });
+  in.cross_validation.folds = 3;
   for (int t = 0; t < 2; ++t) {
     oess::report::TapRow r;
     r.tap = t ? "mixed5" : "mixed4";
@@ -208,20 +215,7 @@ TEST_CASE("report: the K-fold per-tap table with a weights column has each value
 
 TEST_CASE("report: the scale's name and the binary names are the config's (report.scale, binary_names)",
           "[report]") {
-  oess::metrics::Predictions pr;
-  pr.file = "t";
-  for (int i = 0; i < 8; ++i) {
-    pr.path.push_back("img" + std::to_string(i));
-    pr.truth.push_back(i % 4);
-    pr.pred.push_back(i % 4);
-    std::array<double, 4> p{0.1, 0.1, 0.1, 0.1};
-    p[static_cast<size_t>(i % 4)] = 0.7;
-    pr.p.push_back(p);
-  }
-  oess::report::ReportInputs in;
-  in.title = "t";
-  in.metrics = oess::metrics::evaluate(pr, 0);
-  in.beside_study = false;
+  auto in = report_of([](int i) { return i % 4; });
   in.scale = "BI-RADS";
   in.binary_names = {"benign-looking", "suspicious"};
   const auto dir = std::filesystem::temp_directory_path() / "oess_report_names";
