@@ -3,7 +3,7 @@
 BI-RADS grade mapped to 0-3) with the dataset's own patient-grouped 5 folds: variants of one config run out of
 fold and compared pairwise with `oess compare`.
 
-    /usr/bin/python3 bench/bench_busbra.py --suite finetune|heads [--data ../shared/data/busbra-logiq5]
+    /usr/bin/python3 bench/bench_busbra.py --suite finetune|heads|mask [--data ../shared/data/busbra-logiq5]
         [--build build] [--work /tmp/oess_bench_busbra] [--epochs 10] [--only NAME ...]
 
 Suites (all Keras ImageNet weights, data.split.method kfold: the manifest's `fold` column gives the folds):
@@ -18,6 +18,10 @@ Suites (all Keras ImageNet weights, data.split.method kfold: the manifest's `fol
     frozen_cal    the same with calibration.method temperature (one T per fold, fitted on its validation)
     ordinal       classifier.head ordinal (cumulative-link), no calibration
     ordinal_cal   ordinal with temperature scaling
+  mask (issue #32)
+    frozen        as above
+    masked        data.mask: [annotations, "rect:-40,0,40,24"]: burned-in text and calipers, and the GE logo's
+                  corner, hidden before features (docs/data.md)
 Prints each run's out-of-fold accuracy, quadratic kappa and mean absolute grade error with 95% CIs, ECE and
 Brier (with the calibration block's before/after when calibrated), its wall time, and `oess compare` of every
 variant against the first (paired bootstrap by patient, McNemar). The run folders stay in --work for a look at
@@ -42,6 +46,10 @@ SUITES = {
         "frozen_cal": {"calibration.method": "temperature"},
         "ordinal": {"classifier.head": "ordinal"},
         "ordinal_cal": {"classifier.head": "ordinal", "calibration.method": "temperature"},
+    },
+    "mask": {
+        "frozen": {},
+        "masked": {"data.mask": '[annotations, "rect:-40,0,40,24"]'},
     },
 }
 

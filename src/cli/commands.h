@@ -20,4 +20,5 @@ void add_export_command(CLI::App& app);
 void add_score_command(CLI::App& app);
 void add_manifest_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
+void add_data_mask_command(CLI::App& data);  // `oess data mask`, under the `data` command
 }  // namespace oess::cli

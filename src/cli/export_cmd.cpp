@@ -10,6 +10,8 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+
+#include <array>
 #include <opencv2/imgcodecs.hpp>
 
 #include "commands.h"
@@ -75,8 +77,26 @@ struct ScoreArgs {
   int threads = 2, batch = 16;
 };
 
+// The names a model's run gave its scale and its binary split (report.scale, report.binary_names); models
+// exported before they were recorded: the study's.
+struct ScaleNames {
+  std::string scale = "OESS";
+  std::array<std::string, 2> binary{"healthy", "diseased"};
+};
+ScaleNames scale_names(const exporting::ModelFile& m) {
+  ScaleNames n;
+  if (auto s = m.meta.find("scale"); s != m.meta.end() && !s->second.empty()) n.scale = s->second;
+  if (auto b = m.meta.find("binary_names"); b != m.meta.end()) {
+    const auto j = nlohmann::json::parse(b->second, nullptr, /*allow_exceptions=*/false);
+    if (j.is_array() && j.size() == 2 && j[0].is_string() && j[1].is_string())
+      n.binary = {j[0].get<std::string>(), j[1].get<std::string>()};
+  }
+  return n;
+}
+
 // The scores: a console table, and the CSV / JSON rows.
-void report_scores(const ScoreArgs& a, const std::vector<exporting::ImageScore>& scores, bool four) {
+void report_scores(const ScoreArgs& a, const std::vector<exporting::ImageScore>& scores, bool four,
+                   const ScaleNames& names) {
   const exporting::UnsureRule unsure{a.unsure_below, a.unsure_disagreement};
   std::vector<std::string> header = {"path", "pred"};
   if (four)
@@ -86,8 +106,13 @@ void report_scores(const ScoreArgs& a, const std::vector<exporting::ImageScore>&
   for (const char* c : {"p_diseased", "disagreement", "unsure"}) header.push_back(c);
   io::CsvWriter csv(header);
   nlohmann::json js = nlohmann::json::array();
-  fmt::print("{:<40} {:>5} {:>27} {:>11} {:>8} {}\n", "image", four ? "OESS" : "call",
-             four ? "P(0) P(1) P(2) P(3)" : "P(diseased)", "healthy/dis", "disagree", "unsure");
+  // Names as long as they are (at most 24 characters each); the columns widen to hold them.
+  const std::string neg = names.binary[0].substr(0, 24), pos = names.binary[1].substr(0, 24);
+  const std::string scale = four ? names.scale.substr(0, 24) : "call";
+  const size_t call_w = std::max({size_t{5}, scale.size(), four ? 0 : std::max(neg.size(), pos.size())});
+  const size_t vote_w = std::max(neg.size() + 1 + pos.size(), std::max(neg.size(), pos.size()) + 5);
+  fmt::print("{:<40} {:>{}} {:>27} {:>{}} {:>8} {}\n", "image", scale, call_w,
+             four ? "P(0) P(1) P(2) P(3)" : "P(" + pos + ")", neg + "/" + pos, vote_w, "disagree", "unsure");
   int n_unsure = 0;
   for (const auto& s : scores) {
     const bool u = unsure(s);
@@ -95,10 +120,10 @@ void report_scores(const ScoreArgs& a, const std::vector<exporting::ImageScore>&
     std::string probs;
     for (double p : s.p) probs += fmt::format(" {:.3f}", p);
     std::string name = s.path.size() > 40 ? "..." + s.path.substr(s.path.size() - 37) : s.path;
-    fmt::print("{:<40} {:>5} {:>27} {:>11} {:>8.2f} {}\n", name,
-               four ? std::to_string(s.pred) : (s.pred ? "dis." : "healthy"),
+    fmt::print("{:<40} {:>{}} {:>27} {:>{}} {:>8.2f} {}\n", name,
+               four ? std::to_string(s.pred) : (s.pred ? pos : neg), call_w,
                four ? probs : fmt::format("{:.3f}", s.p[1]),
-               fmt::format("{} {:.2f}", s.binary_vote ? "dis." : "healthy", s.p_diseased), s.disagreement,
+               fmt::format("{} {:.2f}", s.binary_vote ? pos : neg, s.p_diseased), vote_w, s.disagreement,
                u ? "UNSURE" : "");
     std::vector<std::string> row = {s.path, std::to_string(s.pred)};
     if (four)
@@ -114,6 +139,8 @@ void report_scores(const ScoreArgs& a, const std::vector<exporting::ImageScore>&
                   {"p", s.p},
                   {"p_diseased", s.p_diseased},
                   {"healthy_diseased", s.binary_vote ? "diseased" : "healthy"},
+                  {"binary_name", names.binary[s.binary_vote ? 1 : 0]},
+                  {"scale", names.scale},
                   {"disagreement", s.disagreement},
                   {"unsure", u}});
   }
@@ -211,7 +238,7 @@ void run_score(const ScoreArgs& a) {
   Progress bar("score", static_cast<int64_t>(files.size()));
   const auto scores = scorer.score(files, [&bar](int64_t d, int64_t) { bar.update(d); });
   bar.finish();
-  report_scores(a, scores, scorer.task() == train::Task::kOess4);
+  report_scores(a, scores, scorer.task() == train::Task::kOess4, scale_names(model));
   if (!a.heatmap.empty()) write_heatmaps(a, scorer, files, heat);
   if (!a.save_input.empty()) {
     exporting::write_onnx_inputs(model, files, a.save_input);

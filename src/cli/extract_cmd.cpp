@@ -24,6 +24,7 @@ namespace fs = std::filesystem;
 struct ExtractArgs {
   features::ExtractOptions o;
   std::string arch = "inception_v3", manifest, out, layers = "all", shard, crop = "none", device = "cpu";
+  std::vector<std::string> mask;
   bool no_cache = false, transform_input = false, no_fast = false;
   double max_full_gib = 4.0;
 };
@@ -52,6 +53,7 @@ void run_extract(ExtractArgs a) {
   models::resolve_taps(o.backbone.arch, o.taps);  // bad tap names fail before any work
   if (o.preprocessing != "auto") models::preprocessing_preset(o.preprocessing, o.backbone.arch);
   if (o.flavour != "auto") models::parse_flavour(o.flavour);
+  o.mask = data::parse_mask(a.mask, "--mask");
   o.crop = data::parse_crop(a.crop);
   o.device = a.device;
   models::parse_device(o.device);
@@ -117,6 +119,9 @@ void add_extract_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_flag("--transform-input", a->transform_input,
                 "Inception: torchvision's transform_input (torchvision's own Inception weights need it)");
+  sub->add_option("--mask", a->mask,
+                  "outside_sector | annotations | rect:X,Y,W,H (repeatable): on-screen marks hidden before "
+                  "the crop, as data.mask (docs/data.md)");
   sub->add_option("--crop", a->crop, "none | colour_box | rect:X,Y,W,H")->capture_default_str();
   sub->add_option("--seed", a->o.seed, "seed for --weights none")->capture_default_str();
   sub->add_option("--max-full-gib", a->max_full_gib, "--pool none: refuse above this many GiB")

@@ -122,6 +122,12 @@ std::vector<Key> make_schema() {
       k("data.augment", T::kBool, "false",
         "oversampled copies get a seeded augmented image (flip, rotation, scale, gain) and features of "
         "their own"),
+      empty_ok(
+          k("data.mask", T::kStringList, "[]",
+            "on-screen marks hidden before features and heat maps: `outside_sector` (black outside the "
+            "scan), `annotations` (thin light neutral marks: text, calipers), `rect:X,Y,W,H` (negative X "
+            "or Y: from the right or bottom edge); hidden pixels inside the scan are filled from their "
+            "surroundings (docs/data.md)")),
       k("data.crop", T::kString, "none",
         "`none`, `colour_box` (the Doppler box's outline) or `rect:X,Y,W,H`"),
       k("data.dicom_frame", T::kInt, "0", "frame of multi-frame DICOM files", {}, 0),

@@ -195,27 +195,37 @@ CropSpec parse_crop(const std::string& spec) {
       fmt::format("crop \"{}\": expected none, colour_box or rect:X,Y,W,H (pixels, W and H > 0)", spec));
 }
 
-cv::Mat apply_crop(const cv::Mat& bgr8, const CropSpec& crop, DecodeNotes* notes) {
+cv::Rect crop_rect(const cv::Mat& bgr8, const CropSpec& crop, DecodeNotes* notes) {
+  const cv::Rect whole(0, 0, bgr8.cols, bgr8.rows);
   switch (crop.kind) {
     case CropSpec::Kind::kNone:
-      return bgr8;
+      return whole;
     case CropSpec::Kind::kRect: {
-      const cv::Rect r = crop.rect & cv::Rect(0, 0, bgr8.cols, bgr8.rows);
+      const cv::Rect r = crop.rect & whole;
       if (r.area() == 0)
         throw Error(fmt::format("crop rectangle {}x{}+{}+{} lies outside a {}x{} image", crop.rect.width,
                                 crop.rect.height, crop.rect.x, crop.rect.y, bgr8.cols, bgr8.rows));
-      return bgr8(r);
+      return r;
     }
     case CropSpec::Kind::kColourBox: {
       const cv::Rect r = find_colour_box(bgr8);
       if (r.area() == 0) {
         if (notes) ++notes->no_colour_box;
-        return bgr8;
+        return whole;
       }
-      return bgr8(r);
+      return r;
     }
   }
-  return bgr8;
+  return whole;
+}
+
+cv::Mat apply_crop(const cv::Mat& bgr8, const CropSpec& crop, DecodeNotes* notes) {
+  return bgr8(crop_rect(bgr8, crop, notes));
+}
+
+cv::Mat apply_framing(const cv::Mat& bgr8, const Framing& f, DecodeNotes* notes) {
+  const cv::Rect keep = crop_rect(bgr8, f.crop, notes);
+  return apply_mask(bgr8, f.mask)(keep);
 }
 
 }  // namespace oess::data

@@ -6,16 +6,16 @@
 
 namespace oess::data {
 
-torch::Tensor load_image(const std::string& path, const Preprocessing& pre, const CropSpec& crop,
+torch::Tensor load_image(const std::string& path, const Preprocessing& pre, const Framing& framing,
                          DecodeNotes* notes, int dicom_frame) {
-  return preprocess(apply_crop(decode_image(path, notes, dicom_frame), crop, notes), pre);
+  return preprocess(apply_framing(decode_image(path, notes, dicom_frame), framing, notes), pre);
 }
 
-BatchLoader::BatchLoader(std::vector<LoadItem> items, Preprocessing pre, CropSpec crop, int batch_size,
+BatchLoader::BatchLoader(std::vector<LoadItem> items, Preprocessing pre, Framing framing, int batch_size,
                          int threads, int prefetch, DecodeNotes* notes, int dicom_frame)
     : items_(std::move(items)),
       pre_(std::move(pre)),
-      crop_(crop),
+      framing_(std::move(framing)),
       batch_(static_cast<size_t>(std::max(1, batch_size))),
       window_(static_cast<size_t>(std::max(1, batch_size)) * static_cast<size_t>(std::max(1, prefetch) + 1)),
       notes_(notes),
@@ -44,7 +44,7 @@ void BatchLoader::work() {
     }
     try {
       const LoadItem& it = items_[i];
-      cv::Mat img = apply_crop(decode_image(it.path, notes_, frame_), crop_, notes_);
+      cv::Mat img = apply_framing(decode_image(it.path, notes_, frame_), framing_, notes_);
       if (it.augment) img = augment(img, it.augment_seed);
       torch::Tensor t = preprocess(img, pre_);
       std::lock_guard<std::mutex> lock(m_);

@@ -114,11 +114,17 @@ ModelFile export_model(const RunModel& r) {
             {"flavour", models::flavour_name(e.backbone.flavour)},
             {"preprocessing", e.preprocessing},
             {"crop", r.crop},
+            {"mask", data::mask_text(e.mask)},
             {"dicom_frame", std::to_string(e.dicom_frame)},
             {"pooling", r.s.poolings.front()},
             {"taps", nlohmann::json(m.member_taps).dump()},
             {"members", r.members_json},
             {"calibration", r.calibration_json},
+            {"scale", r.s.report_scale},
+            {"binary_names",
+             nlohmann::json(r.s.binary_names.size() == 2 ? r.s.binary_names
+                                                         : std::vector<std::string>{"healthy", "diseased"})
+                 .dump()},
             {"config", r.config_text},
             {"metrics", r.metrics_text}};
   // Grad-CAM's reference: the mean activation maps over the reference images.

@@ -76,12 +76,13 @@ std::string headline_metrics(const ModelFile& m) {
 }
 
 std::string resize_rule(const ModelFile& m, const data::Preprocessing& p) {
-  const std::string crop = meta_or(m, "crop", "none");
+  const std::string crop = meta_or(m, "crop", "none"), mask = meta_or(m, "mask", "none");
   return fmt::format(
-      "decode (DICOM: frame {}), crop: {}, then the whole image resized to {}x{} (width x height) with "
+      "decode (DICOM: frame {}), mask: {} (oess docs/data.md: hidden pixels filled from their "
+      "surroundings), crop: {}, then the whole image resized to {}x{} (width x height) with "
       "bilinear interpolation (OpenCV INTER_LINEAR, 8-bit), aspect ratio not kept; RGB order, 8-bit value "
       "/ 255",
-      meta_or(m, "dicom_frame", "0"), crop, p.width, p.height);
+      meta_or(m, "dicom_frame", "0"), mask, crop, p.width, p.height);
 }
 
 // A NumPy .npy file (format 1.0) of a float32 tensor.
@@ -314,9 +315,10 @@ torch::Tensor onnx_input(const ModelFile& m, const std::string& image_path) {
   p.scale = 1.0 / 255.0;
   p.mean = {0, 0, 0};
   p.std = {1, 1, 1};
-  const auto image =
-      data::apply_crop(data::decode_image(image_path, nullptr, std::stoi(meta_or(m, "dicom_frame", "0"))),
-                       data::parse_crop(meta_or(m, "crop", "none")));
+  const data::Framing framing{data::parse_mask_text(meta_or(m, "mask", "none")),
+                              data::parse_crop(meta_or(m, "crop", "none"))};
+  const auto image = data::apply_framing(
+      data::decode_image(image_path, nullptr, std::stoi(meta_or(m, "dicom_frame", "0"))), framing);
   return data::preprocess(image, p);
 }
 
@@ -329,7 +331,8 @@ void write_onnx_inputs(const ModelFile& m, const std::vector<std::string>& paths
 
 std::string onnx_usage(const std::string& f, const OnnxSummary& s) {
   return fmt::format(
-      "Score with ONNX Runtime; the input is the image cropped as the model says, resized to {w}x{h} "
+      "Score with ONNX Runtime; the input is the image masked and cropped as the model says, resized to "
+      "{w}x{h} "
       "(bilinear), RGB, divided by 255 (`oess score --save-input X.npy` writes exactly that):\n"
       "  Python:  import onnxruntime as ort, numpy as np\n"
       "           s = ort.InferenceSession(\"{f}\")\n"

@@ -50,7 +50,9 @@ Scorer::Scorer(const ModelFile& m, const std::string& device, int threads, int b
   im.backbone->to(im.device);
   for (auto& p : im.backbone->module().parameters()) p.requires_grad_(false);  // heat maps: inputs only
   im.pre = models::preprocessing_preset(m.meta.at("preprocessing"), o.arch);
-  im.crop = data::parse_crop(m.meta.at("crop"));
+  im.framing.crop = data::parse_crop(m.meta.at("crop"));
+  // Models exported before data.mask existed have no "mask": none.
+  if (auto k = m.meta.find("mask"); k != m.meta.end()) im.framing.mask = data::parse_mask_text(k->second);
   im.frame = std::stoi(m.meta.at("dicom_frame"));
   im.pooling = m.meta.at("pooling");
   im.temperature = model_temperature(m);
@@ -75,8 +77,8 @@ std::vector<ImageScore> Scorer::score(const std::vector<std::string>& paths,
   auto& im = *impl_;
   std::vector<data::LoadItem> load;
   for (const auto& p : paths) load.push_back({p, false, 0});
-  data::BatchLoader loader(std::move(load), im.pre, im.crop, im.batch, /*threads=*/1, /*prefetch=*/2, nullptr,
-                           im.frame);
+  data::BatchLoader loader(std::move(load), im.pre, im.framing, im.batch, /*threads=*/1, /*prefetch=*/2,
+                           nullptr, im.frame);
   std::map<std::string, std::vector<torch::Tensor>> pooled;  // "tap@pooling" -> batches
   torch::InferenceMode guard;
   torch::Tensor batch;
@@ -123,15 +125,16 @@ std::vector<torch::Tensor> Scorer::Impl::member_probabilities(
 }
 
 torch::Tensor Scorer::Impl::input(const std::string& path, cv::Mat& image) const {
-  image = data::apply_crop(data::decode_image(path, nullptr, frame), crop);
-  return models::preprocess(image, pre).unsqueeze(0).to(device);
+  const cv::Mat decoded = data::decode_image(path, nullptr, frame);
+  image = data::apply_crop(decoded, framing.crop);  // shown under the heat: the picture as it was
+  return models::preprocess(data::apply_framing(decoded, framing), pre).unsqueeze(0).to(device);
 }
 
 std::map<std::string, torch::Tensor> Scorer::mean_maps(const std::vector<std::string>& paths) {
   auto& im = *impl_;
   std::vector<data::LoadItem> load;
   for (const auto& p : paths) load.push_back({p, false, 0});
-  data::BatchLoader loader(std::move(load), im.pre, im.crop, im.batch, 1, 2, nullptr, im.frame);
+  data::BatchLoader loader(std::move(load), im.pre, im.framing, im.batch, 1, 2, nullptr, im.frame);
   torch::InferenceMode guard;
   torch::Tensor batch;
   size_t first = 0;

@@ -19,7 +19,7 @@ namespace oess::exporting {
 struct Scorer::Impl {
   std::unique_ptr<models::Backbone> backbone;
   models::Preprocessing pre;
-  data::CropSpec crop;
+  data::Framing framing;  // the model's mask and crop
   int frame = 0, batch = 16;
   torch::Device device{torch::kCPU};
   std::vector<std::string> taps;  // base taps to run
@@ -27,7 +27,8 @@ struct Scorer::Impl {
   const ModelFile* model;
   double temperature = 1;  // calibration (model_temperature)
   std::vector<torch::Tensor> member_probabilities(const std::map<std::string, torch::Tensor>& acts) const;
-  // The decoded, cropped image and its preprocessed batch of one on the device.
+  // The decoded, cropped image (as it was, to draw heat on) and its masked, preprocessed batch of one on the
+  // device.
   torch::Tensor input(const std::string& path, cv::Mat& image) const;
   cv::Mat integrated_gradients(const torch::Tensor& x, int target, int steps,
                                std::pair<double, double>* p_ends);

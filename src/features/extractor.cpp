@@ -53,8 +53,10 @@ std::string config_key(const ExtractOptions& o, const std::string& weights_id, s
       kFeatureFormat, models::arch_name(o.backbone.arch), weights_id, o.backbone.transform_input, p.preset,
       p.height, p.width, p.bgr, p.scale, p.mean[0], p.mean[1], p.mean[2], p.std[0], p.std[1], p.std[2],
       p.crop_fraction, static_cast<int>(p.interpolation), crop, o.dicom_frame, o.pooling);
-  // Added only for Keras semantics, so torchvision-flavour keys (and caches) stay what they were.
-  const std::string d = o.backbone.flavour == models::Flavour::kKeras ? d0 + "\nflavour keras" : d0;
+  // Added only for Keras semantics and for a mask, so the keys (and caches) of runs without them stay what
+  // they were.
+  std::string d = o.backbone.flavour == models::Flavour::kKeras ? d0 + "\nflavour keras" : d0;
+  if (!o.mask.empty()) d += "\nmask " + data::mask_text(o.mask);
   if (description) *description = d;
   return sha256_hex(d);
 }
@@ -145,7 +147,8 @@ void compute(Plan& p, const std::vector<ExtractItem>& items, const ExtractOption
   std::vector<data::LoadItem> load;
   for (size_t i : p.todo) load.push_back({items[i].path, items[i].augment, items[i].augment_seed});
   data::BatchLoader loader(std::move(load), models::preprocessing_preset(o.preprocessing, o.backbone.arch),
-                           o.crop, o.batch, /*threads=*/1, /*prefetch=*/2, &notes, o.dicom_frame);
+                           data::Framing{o.mask, o.crop}, o.batch, /*threads=*/1, /*prefetch=*/2, &notes,
+                           o.dicom_frame);
   torch::InferenceMode guard;
   torch::Tensor batch;
   size_t first = 0;

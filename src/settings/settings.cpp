@@ -113,6 +113,7 @@ void backbone_settings(const config::Config& cf, Settings& s) {
   checked("backbone", [&] { features::resolve_weights_semantics(e); });
   e.device = cf.get_string("backbone.device");
   checked("backbone.device", [&] { return models::parse_device(e.device); });
+  e.mask = data::parse_mask(cf.get_strings("data.mask"), "data.mask");
   e.crop = checked("data.crop", [&] { return data::parse_crop(cf.get_string("data.crop")); });
   e.dicom_frame = static_cast<int>(cf.get_int("data.dicom_frame"));
   e.taps = cf.get_strings("features.layers");

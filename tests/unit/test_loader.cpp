@@ -24,7 +24,7 @@ TEST_CASE("batch loader: order, content, augmentation and errors", "[loader]") {
   }
   auto pre = oess::models::preprocessing_preset("torchvision", oess::models::Arch::kVgg16);
   pre.height = pre.width = 32;
-  const CropSpec none;
+  const Framing none;
   for (int threads : {1, 3}) {
     BatchLoader loader(items, pre, none, /*batch_size=*/4, threads);
     torch::Tensor batch;

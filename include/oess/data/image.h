@@ -21,6 +21,8 @@
 
 #include <opencv2/core/mat.hpp>
 
+#include "oess/data/mask.h"
+
 namespace oess::data {
 
 struct DecodeNotes {
@@ -41,7 +43,18 @@ struct CropSpec {
 };
 // Parses "none", "colour_box" (or "color_box"), or "rect:X,Y,W,H". requires: valid, else UsageError.
 CropSpec parse_crop(const std::string& spec);
-// Applies the crop; kColourBox falls back to the whole image (counted in notes) when no box is found.
+// The rectangle the crop keeps; kColourBox falls back to the whole image (counted in notes) when no box is
+// found. errors: a kRect wholly outside the image (Error naming both sizes).
+cv::Rect crop_rect(const cv::Mat& bgr8, const CropSpec& crop, DecodeNotes* notes = nullptr);
+// Applies the crop (a view of bgr8, no copy).
 cv::Mat apply_crop(const cv::Mat& bgr8, const CropSpec& crop, DecodeNotes* notes = nullptr);
+
+// What is done to a decoded image before preprocessing: the mask (mask.h), then the crop. The crop's
+// rectangle is found on the unmasked image (a colour box's outline is itself a light neutral line).
+struct Framing {
+  MaskSpec mask;
+  CropSpec crop;
+};
+cv::Mat apply_framing(const cv::Mat& bgr8, const Framing& f, DecodeNotes* notes = nullptr);
 
 }  // namespace oess::data

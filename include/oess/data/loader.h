@@ -1,5 +1,6 @@
 #pragma once
-// oess/data/loader.h — decoded, cropped, (optionally augmented) and preprocessed batches, made ahead of use.
+// oess/data/loader.h — decoded, masked and cropped (data::Framing), (optionally augmented) and preprocessed
+// batches, made ahead of use.
 //
 // BatchLoader hands out batches in item order while `threads` workers decode the next ones, at most
 // `prefetch` batches ahead, so a forward pass running on the caller's thread is not kept waiting (and memory
@@ -30,7 +31,7 @@ struct LoadItem {
 
 class BatchLoader {
  public:
-  BatchLoader(std::vector<LoadItem> items, Preprocessing pre, CropSpec crop, int batch_size, int threads,
+  BatchLoader(std::vector<LoadItem> items, Preprocessing pre, Framing framing, int batch_size, int threads,
               int prefetch = 2, DecodeNotes* notes = nullptr, int dicom_frame = 0);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
@@ -43,7 +44,7 @@ class BatchLoader {
   void work();
   std::vector<LoadItem> items_;
   Preprocessing pre_;
-  CropSpec crop_;
+  Framing framing_;
   size_t batch_, window_;
   DecodeNotes* notes_;
   int frame_;
@@ -57,7 +58,7 @@ class BatchLoader {
 };
 
 // One image through the same steps (for scoring single files and for tests).
-torch::Tensor load_image(const std::string& path, const Preprocessing& pre, const CropSpec& crop,
+torch::Tensor load_image(const std::string& path, const Preprocessing& pre, const Framing& framing,
                          DecodeNotes* notes = nullptr, int dicom_frame = 0);
 
 }  // namespace oess::data

@@ -3,8 +3,8 @@
 // (ONNX Runtime, OpenCV DNN, TensorRT, ...). docs/formats.md has the contract; docs/scoring.md examples.
 //
 // The graph (opset 13, IR version 8, batch dimension "N" dynamic):
-//   input   image          float32 [N, 3, H, W]: RGB, values in [0, 1] (8-bit value / 255), already cropped
-//                          and resized to the model's input size as oess does (onnx_input below)
+//   input   image          float32 [N, 3, H, W]: RGB, values in [0, 1] (8-bit value / 255), already masked,
+//                          cropped and resized to the model's input size as oess does (onnx_input below)
 //   inside  the preprocessing of the weights (preset: Mul/Sub/Div per channel, BGR order by Gather), the
 //           backbone up to the deepest tap the members use (Conv + BatchNorm folded into one Conv; Keras
 //           flavour average pools with count_include_pad = 0, torchvision flavour 1), the global pooling of
@@ -21,7 +21,8 @@
 //            inferred and equal to the declared one) before it is written, atomically: an error leaves no
 //            file. Errors (oess::Error): a backbone tensor missing or mis-shaped (named), a tap no ONNX graph
 //            here can express, the checker's message, an unwritable path.
-// onnx_input(m, path): the image as the graph's input wants it: decoded, cropped (the model's crop), resized
+// onnx_input(m, path): the image as the graph's input wants it: decoded, masked and cropped (the model's mask
+// and crop), resized
 //   as oess does, RGB / 255 — float32 [3, H, W]. write_onnx_inputs: those of `paths` stacked [N, 3, H, W]
 //   into a NumPy .npy file (float32, little-endian, C order), what `oess score --save-input` writes.
 #include <torch/types.h>

@@ -39,6 +39,7 @@ struct ExtractOptions {
   uint64_t seed = 0;                   // for weights none
   std::string flavour = "auto";        // auto (from the weights file) | torchvision | keras
   std::string preprocessing = "auto";  // auto (from the weights file, else torchvision) | a preset
+  data::MaskSpec mask;                 // data.mask: hidden before the crop (data/mask.h)
   data::CropSpec crop;
   int dicom_frame = 0;
   std::vector<std::string> taps;  // names, aliases or "all"
