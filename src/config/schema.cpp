@@ -200,9 +200,10 @@ std::vector<Key> make_schema() {
       k("calibration.method", T::kString, "none",
         "temperature: after the ensemble, fit one temperature T on the validation images (minimum negative "
         "log-likelihood) and report, predict and export softmax(log p / T) — the grades called do not "
-        "change, "
-        "their probabilities do; none: the members' mean as it is (the study)",
-        {"none", "temperature"}),
+        "change, their probabilities do; platt (classifier.task binary): P(diseased) = sigmoid(a logit + b), "
+        "(a, b) fitted likewise, which can also move calls near 0.5; none: the members' mean as it is (the "
+        "study)",
+        {"none", "temperature", "platt"}),
       empty_ok(k("evaluate.by", T::kStringList, "[]",
                  "manifest columns (scanner, centre, ...): predictions.csv carries them and metrics.json and "
                  "the report give each group's figures with CIs beside the pooled ones (leave_group_out adds "

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "oess/calibration/platt.h"
 #include "oess/calibration/temperature.h"
 #include "oess/core/error.h"
 
@@ -68,6 +69,17 @@ void apply_temperature(Combined& c, double temperature, train::Task task) {
   const auto q = calibration::scale(probability_rows(c.mean), k, temperature);
   c.mean = probability_tensor(q, k);
   for (size_t i = 0; i < q.size(); ++i) c.p_diseased[i] = four ? q[i][2] + q[i][3] : q[i][1];
+}
+
+void apply_platt(Combined& c, double a, double b, train::Task task) {
+  if (task != train::Task::kBinary) throw Error("Platt scaling is for the binary task");
+  if (a == 1.0 && b == 0.0) return;
+  const auto q = calibration::platt_scale(probability_rows(c.mean), a, b);
+  c.mean = probability_tensor(q, 2);
+  for (size_t i = 0; i < q.size(); ++i) {
+    c.p_diseased[i] = q[i][1];
+    c.pred[i] = q[i][1] > q[i][0] ? 1 : 0;
+  }
 }
 
 std::vector<train::TrainOptions> member_grid(int members, const train::TrainOptions& base) {

@@ -21,6 +21,21 @@ namespace oess::experiment {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// model.json's "calibration": what the final model's probabilities were scaled with.
+nlohmann::json calibration_block(const Chain& c) {
+  if (!c.calibration) return {{"method", "none"}};
+  const auto& cal = *c.calibration;
+  const std::string on = fmt::format("{} validation images", cal.validation_images);
+  if (cal.platt)
+    return {
+        {"method", "platt"}, {"a", cal.platt_ab.at(0)[0]}, {"b", cal.platt_ab.at(0)[1]}, {"fitted_on", on}};
+  return {{"method", "temperature"}, {"temperature", cal.temperatures.at(0)}, {"fitted_on", on}};
+}
+
+}  // namespace
+
 void stage_export(const Chain& c, const std::string& dir, const config::Config& resolved,
                   const std::string& config_text) {
   const fs::path model = fs::path(dir) / "model";
@@ -72,11 +87,7 @@ void stage_export(const Chain& c, const std::string& dir, const config::Config& 
              c.cross_validation.refit_tap, c.cross_validation.refit_chosen, c.cross_validation.rows.size(),
              100 * c.cross_validation.val_fraction)}};
   if (e.backbone.flavour == models::Flavour::kKeras) j["backbone"]["flavour"] = "keras";
-  j["calibration"] = {{"method", "none"}};
-  if (c.calibration)
-    j["calibration"] = {{"method", "temperature"},
-                        {"temperature", c.calibration->temperatures.at(0)},
-                        {"fitted_on", fmt::format("{} validation images", c.calibration->validation_images)}};
+  j["calibration"] = calibration_block(c);
   r.calibration_json = j["calibration"].dump();
   write_file_atomic((model / "model.json").string(), j.dump(2) + "\n");
 

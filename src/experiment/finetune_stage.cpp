@@ -193,9 +193,13 @@ void stage_finetune(Chain& c, const std::string& dir, const std::string& config_
   io::write_torch_dict((folder / kTunedFile).string(), r.trained);
   const auto& best = r.fit.curve[static_cast<size_t>(r.fit.best_epoch)];
   c.members.clear();
-  c.members.push_back(
-      {sel.tap, c.s.train, member_of(sel.fit.model, r.head_weight, r.head_bias), r.test_probabilities});
+  c.members.push_back({sel.tap, c.s.train, member_of(sel.fit.model, r.head_weight, r.head_bias),
+                       r.test_probabilities, r.val_probabilities});
   if (!c.rows.test.empty()) c.final = ensemble::combine({r.test_probabilities}, c.s.train.task);
+  // The frozen ensemble's calibration (train_members) does not hold for the tuned network: fit again, on the
+  // tuned network's validation probabilities.
+  c.calibration.reset();
+  if (c.s.calibrate) calibrate(c);
   c.final_label = fmt::format(
       "fine-tuned network: blocks after {} and a head on {}, best epoch {} of {}{} (validation accuracy "
       "{:.1f}%{})",

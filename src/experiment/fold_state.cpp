@@ -145,6 +145,8 @@ void load_into(FoldRun& run, const nlohmann::json& meta, const Tensors& t) {
     m.options = options_from(members[i].at("options"), task);
     m.model = t.model("", i, task);
     m.test_probabilities = t.at(fmt::format("member{}.test_probabilities", i), {n, classes});
+    if (const auto val = fmt::format("member{}.val_probabilities", i); t.by_name.count(val))  // fine-tuned
+      m.val_probabilities = t.at(val, {static_cast<int64_t>(fc.rows.val.size()), classes});
     probs.push_back(m.test_probabilities);
     fc.members.push_back(std::move(m));
   }
@@ -203,6 +205,9 @@ void save_fold(const FoldRun& run, const Kfold& k, const std::string& file) {
     exporting::put_member(tensors, i, m.model);
     tensors.emplace_back(fmt::format("member{}.test_probabilities", i),
                          m.test_probabilities.cpu().contiguous());
+    if (m.val_probabilities.defined())
+      tensors.emplace_back(fmt::format("member{}.val_probabilities", i),
+                           m.val_probabilities.cpu().contiguous());
     members.push_back({{"tap", m.tap}, {"options", options_json(m.options)}});
   }
   const nlohmann::json meta = {{"format", kFormat},

@@ -67,11 +67,15 @@ void pool_final(Chain& c, const Kfold& k, const std::vector<std::pair<size_t, si
   }
   c.final.mean = torch::stack(mean_rows);
   c.calibration.reset();
-  if (before_rows.size() == mean_rows.size()) {  // every fold calibrated: each its own temperature
+  if (before_rows.size() == mean_rows.size()) {  // every fold calibrated: each its own fit
     Calibrated cal;
     for (const auto& run : k.runs) {
       if (run.repeat != 0) continue;
-      cal.temperatures.push_back(run.chain.calibration->temperatures[0]);
+      cal.platt = run.chain.calibration->platt;
+      if (cal.platt)
+        cal.platt_ab.push_back(run.chain.calibration->platt_ab[0]);
+      else
+        cal.temperatures.push_back(run.chain.calibration->temperatures[0]);
       cal.validation_images += run.chain.calibration->validation_images;
       cal.val_nll_before += run.chain.calibration->val_nll_before;
       cal.val_nll_after += run.chain.calibration->val_nll_after;

@@ -116,7 +116,7 @@ Heatmap Scorer::heatmap(const std::string& path, const HeatOptions& o) {
   std::vector<torch::Tensor> detached;
   for (const auto& p : probs) detached.push_back(p.detach());
   auto combined = ensemble::combine(detached, task_);
-  ensemble::apply_temperature(combined, im.temperature, task_);  // the score as `oess score` gives it
+  apply_calibration(combined, im.calibration, task_);  // the score as `oess score` gives it
   h.score = image_score(path, combined, 0);
   const int64_t in_h = x.size(2), in_w = x.size(3);
 

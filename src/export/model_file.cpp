@@ -145,24 +145,40 @@ ModelFile read_model(const std::string& path) {
   return m;
 }
 
-double model_temperature(const ModelFile& m) {
+ModelCalibration model_calibration(const ModelFile& m) {
+  ModelCalibration cal;
   const auto it = m.meta.find("calibration");
-  if (it == m.meta.end()) return 1.0;
+  if (it == m.meta.end()) return cal;
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(it->second);
   } catch (const std::exception& e) {
     throw Error(fmt::format("model __meta__ calibration is not JSON: {}", e.what()));
   }
-  const std::string method = j.value("method", "");
-  if (method == "none") return 1.0;
-  const double t =
-      j.contains("temperature") && j["temperature"].is_number() ? j["temperature"].get<double>() : NAN;
-  if (method != "temperature" || !(t > 0) || !std::isfinite(t))
-    throw Error(fmt::format(
-        "model __meta__ calibration {}: expected method none, or temperature with a temperature > 0",
-        it->second));
-  return t;
+  const std::string method = j.is_object() ? j.value("method", "") : "";
+  auto number = [&j](const char* k) { return j.contains(k) && j[k].is_number() ? j[k].get<double>() : NAN; };
+  if (method == "none") return cal;
+  if (method == "temperature" && number("temperature") > 0 && std::isfinite(number("temperature"))) {
+    cal.method = ModelCalibration::Method::kTemperature;
+    cal.temperature = number("temperature");
+    return cal;
+  }
+  if (method == "platt" && std::isfinite(number("a")) && std::isfinite(number("b"))) {
+    cal.method = ModelCalibration::Method::kPlatt;
+    cal.a = number("a");
+    cal.b = number("b");
+    return cal;
+  }
+  throw Error(fmt::format(
+      "model __meta__ calibration {}: expected method none, temperature with a temperature > 0, or platt "
+      "with numbers a and b",
+      it->second));
+}
+
+void apply_calibration(ensemble::Combined& c, const ModelCalibration& cal, train::Task task) {
+  if (cal.method == ModelCalibration::Method::kTemperature)
+    ensemble::apply_temperature(c, cal.temperature, task);
+  if (cal.method == ModelCalibration::Method::kPlatt) ensemble::apply_platt(c, cal.a, cal.b, task);
 }
 
 }  // namespace oess::exporting

@@ -166,18 +166,27 @@ int64_t add_ensemble(Graph& g, const ModelFile& m, models::Arch arch,
     member_probs.push_back(g.op("Unsqueeze", {probs, axis1}, mp + ".row"));
   }
   const auto members = g.op("Concat", member_probs, "members", {attr_int("axis", 1)});
-  // With calibration (model_temperature): probabilities = softmax(log(max(mean, 1e-12)) / T), as the Scorer.
-  const double temperature = model_temperature(m);
-  const bool scaled = temperature != 1.0;
+  // With calibration (model_calibration), as the Scorer: temperature: probabilities =
+  // softmax(log(max(mean, 1e-12)) / T); Platt (binary): softmax(a log(max(mean, 1e-12)) + [0, b]), whose
+  // second column is sigmoid(a logit + b).
+  const auto cal = model_calibration(m);
+  const bool scaled = cal.method != ModelCalibration::Method::kNone;
   auto probabilities = g.op("ReduceMean", {members}, scaled ? "mean_probabilities" : "probabilities",
                             {attr_ints("axes", {1}), attr_int("keepdims", 0)});
   if (scaled) {
     const auto floor =
         g.constant("min_probability", torch::tensor({calibration::kMinProbability}, torch::kFloat64));
     const auto logp = g.op("Log", {g.op("Max", {probabilities, floor}, "mean_floored")}, "mean_log");
-    const auto t = g.constant("temperature", torch::tensor({temperature}, torch::kFloat64));
-    probabilities =
-        g.op("Softmax", {g.op("Div", {logp, t}, "scaled_log")}, "probabilities", {attr_int("axis", 1)});
+    std::string scaled_log;
+    if (cal.method == ModelCalibration::Method::kTemperature) {
+      const auto t = g.constant("temperature", torch::tensor({cal.temperature}, torch::kFloat64));
+      scaled_log = g.op("Div", {logp, t}, "scaled_log");
+    } else {
+      const auto a = g.constant("platt_a", torch::tensor({cal.a}, torch::kFloat64));
+      const auto b = g.constant("platt_b", torch::tensor({0.0, cal.b}, torch::kFloat64));
+      scaled_log = g.op("Add", {g.op("Mul", {logp, a}, "platt_slope"), b}, "scaled_log");
+    }
+    probabilities = g.op("Softmax", {scaled_log}, "probabilities", {attr_int("axis", 1)});
   }
   const auto diseased = binary ? torch::tensor({0.0, 1.0}, torch::kFloat64)
                                : torch::tensor({0.0, 0.0, 1.0, 1.0}, torch::kFloat64);
@@ -188,6 +197,29 @@ int64_t add_ensemble(Graph& g, const ModelFile& m, models::Arch arch,
   g.output("members", {-1, n_members, classes}, "each member's probabilities");
   g.output("p_diseased", {-1}, binary ? "P(diseased)" : "P(grade 2 or 3)");
   return classes;
+}
+
+}  // namespace
+
+namespace {
+
+std::string outputs_text(const ModelCalibration& cal) {
+  switch (cal.method) {
+    case ModelCalibration::Method::kTemperature:
+      return fmt::format(
+          "probabilities [N, C]: the ensemble (members' mean, calibrated: softmax(log p / {:.6g}), the "
+          "temperature fitted on validation); members [N, M, C] (uncalibrated); p_diseased [N] (calibrated)",
+          cal.temperature);
+    case ModelCalibration::Method::kPlatt:
+      return fmt::format(
+          "probabilities [N, 2]: the ensemble (members' mean, calibrated: P(diseased) = sigmoid({:.6g} logit "
+          "+ {:.6g}), Platt scaling fitted on validation); members [N, M, 2] (uncalibrated); p_diseased [N] "
+          "(calibrated)",
+          cal.a, cal.b);
+    case ModelCalibration::Method::kNone:
+      break;
+  }
+  return "probabilities [N, C]: the ensemble (members' mean); members [N, M, C]; p_diseased [N]";
 }
 
 }  // namespace
@@ -229,13 +261,7 @@ void add_metadata(onnx::ModelProto& model, const ModelFile& m, const data::Prepr
       {"pooling", meta_or(m, "pooling", "avg")},
       {"metrics", headline_metrics(m)},
       {"config_sha256", sha256_hex(meta_or(m, "config", ""))},
-      {"outputs",
-       model_temperature(m) != 1.0
-           ? fmt::format("probabilities [N, C]: the ensemble (members' mean, calibrated: softmax(log p / "
-                         "{:.6g}), the temperature fitted on validation); members [N, M, C] (uncalibrated); "
-                         "p_diseased [N] (calibrated)",
-                         model_temperature(m))
-           : "probabilities [N, C]: the ensemble (members' mean); members [N, M, C]; p_diseased [N]"}};
+      {"outputs", outputs_text(model_calibration(m))}};
   for (const auto& k : onnx_metadata_keys()) {
     auto* p = model.add_metadata_props();
     p->set_key(k);

@@ -55,7 +55,7 @@ Scorer::Scorer(const ModelFile& m, const std::string& device, int threads, int b
   if (auto k = m.meta.find("mask"); k != m.meta.end()) im.framing.mask = data::parse_mask_text(k->second);
   im.frame = std::stoi(m.meta.at("dicom_frame"));
   im.pooling = m.meta.at("pooling");
-  im.temperature = model_temperature(m);
+  im.calibration = model_calibration(m);
   im.batch = batch;
   for (const auto& t : m.member_taps)
     if (std::find(im.taps.begin(), im.taps.end(), base_tap(t)) == im.taps.end())
@@ -106,7 +106,7 @@ std::vector<ImageScore> Scorer::score(const std::vector<std::string>& paths,
     probs.push_back(im.model->members[i].probabilities(x));
   }
   auto c = ensemble::combine(probs, task_);
-  ensemble::apply_temperature(c, im.temperature, task_);
+  apply_calibration(c, im.calibration, task_);
   std::vector<ImageScore> out;
   for (size_t k = 0; k < paths.size(); ++k) out.push_back(image_score(paths[k], c, k));
   return out;

@@ -25,7 +25,7 @@ struct Scorer::Impl {
   std::vector<std::string> taps;  // base taps to run
   std::string pooling;
   const ModelFile* model;
-  double temperature = 1;  // calibration (model_temperature)
+  ModelCalibration calibration;  // as the run calibrated (model_calibration)
   std::vector<torch::Tensor> member_probabilities(const std::map<std::string, torch::Tensor>& acts) const;
   // The decoded, cropped image (as it was, to draw heat on) and its masked, preprocessed batch of one on the
   // device.

@@ -125,6 +125,8 @@ JobResult run(const Job& job, const StepFn& progress, const EpochFn& on_epoch) {
     };
   r.fit = fit(tuner, train, val, job.trainer, job.checkpoint, job.fingerprint, on_epoch, fresh);
   if (test.defined()) r.test_probabilities = predict(tuner, test, job.trainer.batch).cpu();
+  if (val.x.defined() && val.x.size(0) > 0)
+    r.val_probabilities = predict(tuner, val.x, job.trainer.batch).cpu();
   for (const auto& [name, t] : tuner.trainable()) {
     if (name == "head.weight")
       r.head_weight = t.detach().cpu().clone();

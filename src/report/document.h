@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "oess/metrics/evaluate.h"
+#include "oess/report/report.h"
 
 namespace oess::report {
 
@@ -47,7 +48,7 @@ std::string num(const metrics::Figure& f);
 // The sections of issue #32's evaluation (evaluation.cpp): the grade errors, per-grade sensitivity and
 // specificity and calibration with its reliability diagram (written to dir/plots/reliability.png); and one
 // table per evaluate.by column, each group's figures with CIs, groups too small to judge marked.
-Section clinical_section(const metrics::Metrics& m, const std::string& dir);
+Section clinical_section(const ReportInputs& in, const std::string& dir);
 Section group_section(const metrics::GroupTable& t);
 
 }  // namespace oess::report

@@ -9,8 +9,9 @@
 
 namespace oess::report {
 
-Section clinical_section(const metrics::Metrics& m, const std::string& dir) {
+Section clinical_section(const ReportInputs& in, const std::string& dir) {
   namespace fs = std::filesystem;
+  const auto& m = in.metrics;
   const auto& b = m.healthy_diseased;
   Section s{"How far off, and how sure — test set", {}};
   Table t{{"figure", "value (95% CI)", "what it means"}, {}};
@@ -41,13 +42,19 @@ Section clinical_section(const metrics::Metrics& m, const std::string& dir) {
   }
   const auto& bins = m.binary ? b.reliability : m.reliability;
   Plot p{"reliability", png(reliability_plot(bins, m.binary ? b.ece.value : m.ece.value,
-                                             m.binary ? "called side" : "predicted grade"))};
+                                             m.binary ? "called side" : "predicted grade",
+                                             in.reliability_before, in.ece_before))};
   write_file_atomic((fs::path(dir) / "plots" / "reliability.png").string(), p.png);
   s.parts.push_back(std::move(p));
   s.parts.push_back(Paragraph{
       "Reliability: each dot is a bin of images by the probability oess gave its call (equal-width bins); "
       "on the diagonal, a call made with 80% confidence is right 80% of the time. Below it, oess is "
-      "over-confident."});
+      "over-confident." +
+      (in.calibration.empty()
+           ? std::string()
+           : fmt::format(" Calibrated ({} scaling, fitted on the validation images): blue dots after, grey "
+                         "rings before; ECE {:.3f} before, {:.3f} after.",
+                         in.calibration, in.ece_before, m.binary ? b.ece.value : m.ece.value))});
   return s;
 }
 

@@ -102,12 +102,22 @@ cv::Mat roc_plot(const std::vector<int>& truth, const std::vector<double>& score
 }
 
 cv::Mat reliability_plot(const std::vector<metrics::ReliabilityBin>& bins, double ece,
-                         const std::string& what) {
-  Frame f =
-      frame(460, 440, fmt::format("Reliability, {}: ECE {:.3f}", what, ece), "confidence", "share right");
+                         const std::string& what, const std::vector<metrics::ReliabilityBin>& before,
+                         double ece_before) {
+  Frame f = frame(460, 440,
+                  before.empty() ? fmt::format("Reliability, {}: ECE {:.3f}", what, ece)
+                                 : fmt::format("Reliability, {}: ECE {:.3f} (before calibration {:.3f})",
+                                               what, ece, ece_before),
+                  "confidence", "share right");
   cv::line(f.m, f.at(0, 0), f.at(1, 1), kGrid, 1, cv::LINE_AA);
   long most = 1;
   for (const auto& b : bins) most = std::max(most, b.n);
+  for (const auto& b : before) most = std::max(most, b.n);
+  for (const auto& b : before) {
+    if (b.n == 0) continue;
+    const int r = 3 + static_cast<int>(std::lround(9.0 * std::sqrt(static_cast<double>(b.n) / most)));
+    cv::circle(f.m, f.at(b.confidence, b.accuracy), r, cv::Scalar(150, 150, 150), 2, cv::LINE_AA);
+  }
   for (const auto& b : bins) {
     if (b.n == 0) continue;
     cv::rectangle(f.m, f.at(b.lo, 0), f.at(b.hi, b.accuracy), cv::Scalar(235, 215, 190), cv::FILLED);

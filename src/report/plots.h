@@ -21,8 +21,10 @@ cv::Mat tap_fold_chart(const std::vector<TapRow>& taps);
 cv::Mat curve_plot(const std::vector<Curve>& curves);
 // Reliability diagram: per bin the share right against the mean confidence (dot area ~ images), the
 // diagonal where they agree, the bins' edges as bars.
+// With `before` (calibrated runs): those bins too, as grey rings, and both ECEs in the title.
 cv::Mat reliability_plot(const std::vector<metrics::ReliabilityBin>& bins, double ece,
-                         const std::string& what);
+                         const std::string& what, const std::vector<metrics::ReliabilityBin>& before = {},
+                         double ece_before = 0);
 // One example per confusion cell (truth row, prediction column), 4x4 thumbnails.
 cv::Mat examples(const ReportInputs& in);
 

@@ -371,7 +371,7 @@ void write_report(const std::string& dir, const ReportInputs& in) {
   sections.push_back(taps_section(in, four));
   if (four) sections.push_back(four_class_section(in));
   sections.push_back(binary_section(in, four));
-  sections.push_back(clinical_section(in.metrics, dir));
+  sections.push_back(clinical_section(in, dir));
   if (in.gallery)
     sections.back().parts.push_back(
         Paragraph{"The test images oess gets most wrong, with their heat maps and per group: gallery.html "

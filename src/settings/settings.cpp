@@ -211,7 +211,12 @@ Settings settings_from(const config::Config& cf) {
   s.export_onnx = std::find(exports.begin(), exports.end(), "onnx") != exports.end();
   s.bootstrap = static_cast<int>(cf.get_int("report.bootstrap"));
   s.evaluate_by = cf.get_strings("evaluate.by");
-  s.calibrate = cf.get_string("calibration.method") == "temperature";
+  s.calibrate = cf.get_string("calibration.method") != "none";
+  s.platt = cf.get_string("calibration.method") == "platt";
+  if (s.platt && s.train.task != train::Task::kBinary)
+    throw UsageError(
+        "calibration.method: platt scales one probability (classifier.task: binary); for the four grades use "
+        "temperature");
   s.gallery = static_cast<int>(cf.get_int("report.gallery"));
   s.report_scale = cf.get_string("report.scale");
   s.binary_names = cf.get_strings("report.binary_names");
@@ -229,11 +234,6 @@ Settings settings_from(const config::Config& cf) {
     throw UsageError(
         "classifier.head: ordinal with finetune.enabled: the fine-tuned head is a softmax layer started from "
         "the sweep's classifier; fine-tune with classifier.head: softmax");
-  if (s.calibrate && s.finetune)
-    throw UsageError(
-        "calibration.method: temperature calibrates the frozen chain's ensemble; with finetune.enabled the "
-        "fine-tuned network is the model, and its calibration is not built yet: set calibration.method: "
-        "none");
   return s;
 }
 

@@ -87,6 +87,7 @@ put("c/tap.yaml", "features:\n  layers: [mixed11]\n")
 put("c/single.yaml", f"features:\n  layers: [mixed0]\noutput:\n  dir: {W}/c/never\n")
 put("c/crop.yaml", "data:\n  crop: rect:1,2\n")
 put("c/mask.yaml", "data:\n  mask: [annotations, text]\n")
+put("c/platt4.yaml", "calibration:\n  method: platt\n")
 put("c/weights.yaml", "backbone:\n  weights: /no/such/weights.pt\n")
 put("c/counts.yaml", f"data:\n  synthetic:\n    dir: {W}/synth\n    counts: [1, 1, 1, 1]\n")
 put(f"synth/labels.csv", f"path,score\n{good_png},0\n{good_png.replace('good', 'g1')},1\n{good_png.replace('good', 'g2')},2\n{good_png.replace('good', 'g3')},3\n".replace(f"{good_png.replace('good', 'g1')}", "g1x"))
@@ -144,6 +145,7 @@ cases = [
     ("config: bad override", 2, r"--set \"seed\": expected key\.path=value", ["run", f"{W}/c/tap.yaml", "--set", "seed"]),
     ("config: unknown tap", 2, r"features\.layers: unknown inception_v3 tap \"mixed11\"", ["run", f"{W}/c/tap.yaml"]),
     ("config: bad crop", 2, r"data\.crop: ", ["run", f"{W}/c/crop.yaml"]),
+    ("config: Platt scaling with the four grades", 2, r"calibration\.method: platt .*binary", ["run", f"{W}/c/platt4.yaml"]),
     ("config: bad mask entry", 2, r"data\.mask.*\"text\"", ["run", f"{W}/c/mask.yaml"]),
     ("config: weights file missing", 2, r"backbone\.weights: /no/such/weights\.pt: no such weights file", ["run", f"{W}/c/weights.yaml"]),
     ("run: --slurm with --stage", 2, r"--slurm: .*give no --stage", ["run", f"{W}/c/single.yaml", "--slurm", f"{W}/jobs", "--stage", "sweep.."]),

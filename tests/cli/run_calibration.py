@@ -12,6 +12,8 @@ members are the same, so
   and the calibrated run's `ece` is its after figure;
 - the exported model (oess score) and its ONNX export (ONNX Runtime) give the calibrated probabilities;
 - a K-fold run fits one temperature per fold; the report shows the reliability diagram;
+- calibration.method platt (binary): P(diseased) = sigmoid(a logit p + b) of the plain binary run's, (a, b)
+  SciPy's fit on the validation images, oess score and ONNX Runtime agree; refused for the four grades;
 - classifier.head ordinal (with calibration): model.json says so, oess score and ONNX Runtime on its export
   give predictions.csv's probabilities, and `oess compare` takes the softmax and ordinal runs side by side.
 """
@@ -23,7 +25,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import numpy as np
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize, minimize_scalar
 from scipy.special import log_softmax
 
 from harness import Harness, rows  # noqa: E402  (tests/harness.py)
@@ -35,9 +37,10 @@ check, run = h.check, h.run
 synth = os.path.join(work, "synth")
 
 
-def config(name, method, split="{method: grouped, val_fraction: 0.25, test_fraction: 0.3}", head="softmax"):
+def config(name, method, split="{method: grouped, val_fraction: 0.25, test_fraction: 0.3}", head="softmax",
+           task="oess4"):
     data = f"  synthetic: {{dir: {synth}, counts: [24, 24, 24, 24], patients: 16}}\n  split: {split}\n  check: false\n"
-    return h.small_config(name, data, classifier=f"  head: {head}\n", members=3, bootstrap=100,
+    return h.small_config(name, data, classifier=f"  head: {head}\n  task: {task}\n", members=3, bootstrap=100,
                           export="[oess, onnx]", extra=f"calibration:\n  method: {method}\n")
 
 
@@ -134,12 +137,63 @@ check("per patient" in p_some.stdout and "not in it" not in p_some.stderr,
 report = open(os.path.join(cal_dir, "report.md")).read()
 check("plots/reliability.png" in report and os.path.isfile(os.path.join(cal_dir, "plots", "reliability.png")),
       "the report shows the reliability diagram")
+check(f"ECE {c['test_ece_before']:.3f} before, {c['test_ece_after']:.3f} after" in report,
+      "the report gives the reliability before and after calibration")
 
 # K-fold: a temperature per fold.
 run("run", config("kcal", "temperature", "{method: kfold, folds: 3, val_fraction: 0.25}"))
 km = json.load(open(os.path.join(work, "runs", "kcal", "metrics.json")))["calibration"]
 check(isinstance(km["temperature"], list) and len(km["temperature"]) == 3,
       f"K-fold: one temperature per fold ({km['temperature']})")
+
+# Platt scaling (binary): P(diseased) = sigmoid(a logit p + b) of the plain binary run's, (a, b) SciPy's fit on
+# the validation images scored by the plain binary model; oess score and ONNX Runtime agree.
+run("run", config("bplain", "none", task="binary"))
+run("run", config("bplatt", "platt", task="binary"))
+bp_dir, bq_dir = (os.path.join(work, "runs", n) for n in ("bplain", "bplatt"))
+bc = json.load(open(os.path.join(bq_dir, "metrics.json")))["calibration"]
+A, B = bc.get("a", float("nan")), bc.get("b", float("nan"))
+check(bc["method"] == "platt", f"metrics.json: calibration by Platt, a = {A:.4f}, b = {B:.4f}")
+bpr, bqr = rows(os.path.join(bp_dir, "predictions.csv")), rows(os.path.join(bq_dir, "predictions.csv"))
+p1 = np.array([float(x["p1"]) for x in bpr])
+q1 = np.array([float(x["p1"]) for x in bqr])
+z = np.log(np.maximum(p1, 1e-12)) - np.log(np.maximum(1 - p1, 1e-12))
+gap = np.abs(1 / (1 + np.exp(-(A * z + B))) - q1).max()
+check(gap <= 2e-5, f"Platt: P(diseased) = sigmoid(a logit p + b) of the plain run's (largest gap {gap:.1e})")
+check([x["pred"] for x in bqr] == [str(int(v > 0.5)) for v in q1], "Platt: the calls follow the scaled P(diseased)")
+bval = [r for r in rows(os.path.join(bp_dir, "split.csv")) if r["split"] == "val"]
+bscores = os.path.join(work, "bval_scores.csv")
+run("score", "--model", os.path.join(bp_dir, "model"), *[os.path.join(synth, r["path"]) for r in bval], "--csv", bscores)
+pv1 = np.array([float(x["p1"]) for x in rows(bscores)])
+yv1 = np.array([int(int(r["score"]) >= 2) for r in bval])
+zv = np.log(np.maximum(pv1, 1e-12)) - np.log(np.maximum(1 - pv1, 1e-12))
+
+
+def platt_nll(theta):
+    s_ = theta[0] * zv + theta[1]
+    return float(np.mean(np.logaddexp(0, s_) - yv1 * s_))
+
+
+ab = minimize(platt_nll, np.array([1.0, 0.0]), method="Nelder-Mead",
+              options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 20000}).x
+check(abs(ab[0] - A) <= 2e-3 * max(1, abs(A)) and abs(ab[1] - B) <= 2e-3 * max(1, abs(B)),
+      f"(a, b) is SciPy's fit on the {len(yv1)} validation images (({ab[0]:.5f}, {ab[1]:.5f}) vs ({A:.5f}, {B:.5f}))")
+btest = [os.path.join(synth, x["path"]) for x in bqr]
+bout, bnpy = os.path.join(work, "b_scores.csv"), os.path.join(work, "b_x.npy")
+run("score", "--model", os.path.join(bq_dir, "model"), *btest, "--csv", bout, "--save-input", bnpy)
+bs = np.array([float(x["p1"]) for x in rows(bout)])
+check(np.abs(bs - q1).max() <= 1e-4, f"Platt: oess score gives the calibrated P(diseased) ({np.abs(bs - q1).max():.1e})")
+bort = os.path.join(work, "b_ort.json")
+o = subprocess.run(["node", os.path.join(here, "..", "oracles", "ort_run.js"), os.path.join(bq_dir, "model",
+                    "model.onnx"), bnpy, bort], env=dict(os.environ, NODE_PATH=node_modules),
+                   capture_output=True, text=True)
+ok = o.returncode == 0
+bo = np.array(json.load(open(bort))["outputs"]["probabilities"]["data"]).reshape(-1, 2)[:, 1] if ok else None
+check(ok and np.abs(bo - q1).max() <= 1e-4, "Platt: ONNX Runtime on model.onnx gives the calibrated P(diseased)"
+      + (f" ({np.abs(bo - q1).max():.1e})" if ok else o.stderr[-300:]))
+bad = run("run", config("platt4", "platt"), rc=2)
+check("calibration.method" in bad.stderr and "binary" in bad.stderr,
+      "Platt with the four grades is refused (exit 2), naming the key")
 
 # The ordinal head, end to end.
 run("run", config("ordinal", "temperature", head="ordinal"))

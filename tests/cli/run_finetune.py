@@ -11,6 +11,8 @@ fine-tune with a head on mixed4:
 - curve.csv flags the epoch with the best validation accuracy as the one kept;
 - a run killed with SIGKILL after a checkpoint resumes and ends byte-identical (predictions.csv, the trained
   tensors) to an uninterrupted run, as does a rerun from scratch;
+- calibration.method temperature fits T on the tuned network's validation probabilities (SciPy's fit of them),
+  and its predictions are the plain run's softmax(log p / T); K-fold fits one T per fold;
 - bad finetune.* settings exit 2 naming the key, with nothing written; a random-weight backbone gets a
   warning in metrics.json.
 """
@@ -187,6 +189,41 @@ check(read(os.path.join(c, "predictions.csv")) == read(os.path.join(a, "predicti
 check("frozen train: 40 images, all from the cache" in read(os.path.join(c, "log.txt")).decode(),
       "the rerun reads the frozen activations from the cache")
 
+# Calibrated (issue #32): the same fine-tuning (deterministic, as above) with calibration.method temperature.
+# T must be SciPy's fit on the TUNED network's validation probabilities (oess score of run a's export on the
+# validation images), and every test probability softmax(log p / T) of run a's.
+cal = os.path.join(work, "cal")
+r = run(cal, "--set", "calibration.method=temperature")
+check(r.returncode == 0, f"a fine-tuning run with calibration.method temperature completes {r.stderr[-300:]}")
+if r.returncode == 0:
+    block = json.loads(read(os.path.join(cal, "metrics.json")))["calibration"]
+    t = block["temperature"]
+    with open(os.path.join(a, "split.csv"), newline="") as fh:
+        val = [r_["path"] for r_ in csv.DictReader(fh) if r_["split"] == "val"]
+    with open(os.path.join(a, "split.csv"), newline="") as fh:
+        truth = {r_["path"]: int(r_["score"]) for r_ in csv.DictReader(fh)}
+    out = os.path.join(work, "val-scores.csv")
+    subprocess.run([oess, "score", "--model", os.path.join(a, "model"), *[os.path.join(synth, v) for v in val],
+                    "--csv", out], capture_output=True, check=True)
+    with open(out, newline="") as fh:
+        vp = torch.tensor([[float(x[f"p{k}"]) for k in range(4)] for x in csv.DictReader(fh)], dtype=torch.float64)
+    y = torch.tensor([truth[v] for v in val])
+    from scipy.optimize import minimize_scalar
+    logp = vp.clamp_min(1e-12).log()
+    nll = lambda tt: float(-torch.log_softmax(logp / tt, 1)[torch.arange(len(y)), y].mean())  # noqa: E731
+    t_scipy = minimize_scalar(nll, bounds=(0.05, 20), method="bounded", options={"xatol": 1e-8}).x
+    check(block["validation_images"] == len(val) and abs(t - t_scipy) <= 1e-3,
+          f"T ({t:.5f}) is SciPy's fit on the tuned network's {len(val)} validation probabilities ({t_scipy:.5f})")
+    with open(os.path.join(cal, "predictions.csv"), newline="") as fh:
+        pc = torch.tensor([[float(x[f"p{k}"]) for k in range(4)] for x in csv.DictReader(fh)], dtype=torch.float64)
+    pa = torch.tensor([[float(x[f"p{k}"]) for k in range(4)] for x in preds], dtype=torch.float64)
+    expect = torch.softmax(pa.clamp_min(1e-12).log() / t, 1)
+    gap = (pc - expect).abs().max().item()
+    check(gap <= 1e-5, f"the calibrated fine-tuned run's probabilities are softmax(log p / T) of the plain "
+          f"run's (largest difference {gap:.1e})")
+    sgap = score_gap(cal, [f"p{k}" for k in range(4)])
+    check(sgap <= 1e-4, f"oess score on its export gives the calibrated probabilities (largest difference {sgap:.1e})")
+
 
 # The binary task: a two-way head whose exported logistic member scores as predictions.csv says.
 bn = os.path.join(work, "binary")
@@ -231,7 +268,8 @@ check(len(curves[0]) == 3 and curves[0] == curves[1],
 # K-fold: every fold fine-tunes its own copy; every image is predicted out of fold; the refit is exported.
 kf = os.path.join(work, "kf")
 r = run(kf, "--set", "data.split.method=kfold", "--set", "data.split.folds=3", "--set", "data.split.val_fraction=0.25",
-        "--set", f"data.synthetic.dir={work}/synth16", "--set", "data.synthetic.patients=16", "--set", "finetune.epochs=3")
+        "--set", f"data.synthetic.dir={work}/synth16", "--set", "data.synthetic.patients=16", "--set", "finetune.epochs=3",
+        "--set", "calibration.method=temperature")
 check(r.returncode == 0, f"a K-fold fine-tuning run completes (exit {r.returncode}) {r.stderr[-300:]}")
 if r.returncode == 0:
     with open(os.path.join(kf, "predictions.csv"), newline="") as fh:
@@ -243,6 +281,9 @@ if r.returncode == 0:
     check(len(folds) == 3 and all(os.path.isfile(c) for c in curves), f"K-fold: each of {folds} has its own curve.csv")
     check(os.path.isfile(os.path.join(kf, "model", "finetuned.pt")) and
           os.path.isfile(os.path.join(kf, "finetune", "curve.csv")), "K-fold: the refit is fine-tuned and exported")
+    kcal = json.loads(read(os.path.join(kf, "metrics.json")))["calibration"]
+    check(kcal["method"] == "temperature" and len(kcal["temperature"]) == 3,
+          f"K-fold with calibration: one temperature per fold's fine-tuned network {kcal.get('temperature')}")
 
 
 def refused(what, key, *sets):

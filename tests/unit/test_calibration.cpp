@@ -1,10 +1,11 @@
-// Temperature scaling against SciPy's fit of the same objective, and by hand on small cases.
+// Temperature and Platt scaling against SciPy's fits of the same objectives, and by hand on small cases.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "oess/calibration/platt.h"
 #include "oess/calibration/temperature.h"
 #include "oess/core/error.h"
 
@@ -72,4 +73,48 @@ TEST_CASE("temperature scaling refuses what it cannot fit", "[calibration]") {
   CHECK_THROWS_AS(oess::calibration::fit_temperature({}, {}, 4), oess::UsageError);
   CHECK_THROWS_AS(oess::calibration::fit_temperature({{0.5, 0.5, 0, 0}}, {2}, 2), oess::Error);
   CHECK_THROWS_AS(oess::calibration::fit_temperature({{0.5, 0.5, 0, 0}}, {0, 1}, 2), oess::Error);
+}
+
+TEST_CASE("Platt scaling finds SciPy's (a, b) (1e-5) on 16 seeded binary problems", "[calibration][oracle]") {
+  std::ifstream in(std::string(OESS_METRICS_DIR) + "/platt.json");
+  REQUIRE(in.good());
+  const auto cases = nlohmann::json::parse(in);
+  REQUIRE(cases.size() == 16);
+  double worst = 0;
+  for (const auto& c : cases) {
+    const auto p = rows_of(c["p"]);
+    const auto y = c["y"].get<std::vector<int>>();
+    const auto fit = oess::calibration::fit_platt(p, y);
+    CHECK(fit.converged);
+    CHECK(fit.a == Approx(c["a"].get<double>()).margin(1e-5));
+    CHECK(fit.b == Approx(c["b"].get<double>()).margin(1e-5));
+    worst = std::max({worst, std::abs(fit.a - c["a"].get<double>()), std::abs(fit.b - c["b"].get<double>())});
+    CHECK(fit.nll_before == Approx(c["nll_before"].get<double>()).epsilon(1e-9));
+    CHECK(fit.nll_after == Approx(c["nll_after"].get<double>()).epsilon(1e-9));
+    const auto q = oess::calibration::platt_scale(Probs(p.begin(), p.begin() + 5), fit.a, fit.b);
+    for (size_t i = 0; i < 5; ++i) {
+      CHECK(q[i][1] == Approx(c["scaled_first"][i].get<double>()).margin(1e-6));
+      CHECK(q[i][0] + q[i][1] == Approx(1.0));
+    }
+  }
+  std::cout << "Platt scaling: 16 fits within " << worst << " of SciPy's (a, b)\n";
+}
+
+TEST_CASE("Platt scaling by hand: (1, 0) leaves probabilities, separable data does not converge",
+          "[calibration]") {
+  const Probs p = {{0.7, 0.3, 0, 0}, {0.2, 0.8, 0, 0}};
+  const auto same = oess::calibration::platt_scale(p, 1.0, 0.0);
+  CHECK(same[0][1] == Approx(0.3));
+  CHECK(same[1][1] == Approx(0.8));
+  // a = 1/T, b = 0 is temperature scaling.
+  const auto t = oess::calibration::scale(p, 2, 2.0), pl = oess::calibration::platt_scale(p, 0.5, 0.0);
+  CHECK(pl[0][1] == Approx(t[0][1]));
+  // logit 0.3 = -0.847; b = 0.847 puts it at 0.5.
+  CHECK(oess::calibration::platt_scale(p, 1.0, std::log(0.7 / 0.3))[0][1] == Approx(0.5));
+  // One threshold separates the labels: no finite optimum.
+  const auto sep = oess::calibration::fit_platt(p, {0, 1});
+  CHECK_FALSE(sep.converged);
+  CHECK(sep.nll_after < 1e-3);
+  CHECK_THROWS_AS(oess::calibration::fit_platt({}, {}), oess::UsageError);
+  CHECK_THROWS_AS(oess::calibration::fit_platt({{0.5, 0.5, 0, 0}}, {2}), oess::Error);
 }

@@ -37,6 +37,10 @@ Combined combine(const std::vector<torch::Tensor>& member_probs, train::Task tas
 // p_diseased from it; pred keeps (the most probable class does not change), and binary_vote and
 // disagreement stay the members' own. T = 1 changes nothing.
 void apply_temperature(Combined& c, double temperature, train::Task task);
+// Platt scaling of a binary combination (calibration/platt.h): P(diseased) <- sigmoid(a logit + b), and
+// pred from it (b can move the call); binary_vote and disagreement stay the members' own. (1, 0) changes
+// nothing. requires: task binary (else Error).
+void apply_platt(Combined& c, double a, double b, train::Task task);
 // The [N, K] probability tensor as rows, and back (float32), for calibration's torch-free functions.
 std::vector<std::array<double, 4>> probability_rows(const torch::Tensor& p);
 torch::Tensor probability_tensor(const std::vector<std::array<double, 4>>& rows, int64_t k);

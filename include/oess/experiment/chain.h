@@ -44,14 +44,19 @@ struct Member {
   train::TrainOptions options;
   train::LinearModel model;
   torch::Tensor test_probabilities;
+  // A fine-tuned member's probabilities on the validation rows, from the tuned network (calibration fits on
+  // them); undefined for frozen members, whose are their classifier on the features.
+  torch::Tensor val_probabilities;
 };
 
 using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 
-// calibration.method temperature (experiment/calibrate.cpp): what was fitted, and the final model's test
-// probabilities before it, for metrics.json's before/after figures.
+// calibration.method temperature or platt (experiment/calibrate.cpp): what was fitted, and the final model's
+// test probabilities before it, for metrics.json's before/after figures.
 struct Calibrated {
+  bool platt = false;
   std::vector<double> temperatures;  // one (a single split, the refit), or one per fold (pooled K-fold)
+  std::vector<std::array<double, 2>> platt_ab;  // platt: (a, b), likewise
   size_t validation_images = 0;
   double val_nll_before = 0, val_nll_after = 0;  // summed over folds' images when pooled: means below
   torch::Tensor before;                          // [test rows, K]
@@ -118,13 +123,17 @@ void check_group_columns(const Chain& c, const std::vector<size_t>& test);
 std::vector<std::pair<std::string, std::vector<std::string>>> group_columns(const Chain& c,
                                                                             const metrics::Predictions& pr);
 void evaluate_groups(Chain& c);
-// calibrate          (end of train_members, with s.calibrate) the ensemble's probabilities on the validation
-//                    rows, T fitted there (calibration::fit_temperature), c.final scaled; c.calibration holds
-//                    T and the test probabilities before. Error when there are no validation rows.
+// calibrate          (end of train_members and of a finetune stage, with s.calibrate) the ensemble's
+//                    probabilities on the validation rows, T (calibration::fit_temperature) or Platt's (a, b)
+//                    (fit_platt; a warning platt_not_converged when the validation set is separable) fitted
+//                    there, c.final scaled; c.calibration holds them and the test probabilities before.
+//                    UsageError when there are no validation rows.
 // calibration_json   metrics_text gains "calibration": method, temperature(s), validation NLL before/after,
 //                    and the test set's ECE and Brier score before and after (same definitions as metrics).
 void calibrate(Chain& c);
 void calibration_json(Chain& c);
+// The test calls' reliability table and ECE before calibration (the report's grey rings); empty without.
+std::pair<std::vector<metrics::ReliabilityBin>, double> reliability_before(const Chain& c);
 void write_layers(const Chain& c, const std::string& dir);
 void write_report(const Chain& c, const std::string& dir);
 

@@ -29,7 +29,8 @@ struct RunModel {
   // Backbone tensors a finetune stage trained (state-dict names): they replace the weights file's. From a
   // folder: model/finetuned.pt, which the export stage writes when the run fine-tuned.
   io::StateDict finetuned;
-  // calibration.method: model.json's "calibration" block ({"method": "none"} or the temperature fitted).
+  // calibration.method: model.json's "calibration" block ({"method": "none"}, the temperature or Platt's
+  // (a, b) fitted).
   std::string calibration_json = R"({"method": "none"})";
 };
 

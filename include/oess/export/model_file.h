@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "oess/ensemble/ensemble.h"
 #include "oess/io/weights.h"
 #include "oess/train/classifier.h"
 
@@ -49,10 +50,19 @@ void put_member(io::StateDict& out, size_t i, const train::LinearModel& m);
 train::LinearModel get_member(const std::map<std::string, torch::Tensor>& by_name, size_t i, train::Task task,
                               const std::string& file);
 
-// The temperature the run calibrated its ensemble with: __meta__ "calibration" ({"method": "temperature",
-// "temperature": T, ...}); 1 when the key is absent (models before issue #32) or the method is none.
-// errors: Error for a calibration entry that is not such JSON or a temperature that is not > 0.
-double model_temperature(const ModelFile& m);
+// How the run calibrated its ensemble: __meta__ "calibration" ({"method": "none"}, {"method": "temperature",
+// "temperature": T, ...} or {"method": "platt", "a": A, "b": B, ...}); none when the key is absent (models
+// before issue #32).
+// errors: Error for a calibration entry that is not such JSON, a temperature that is not > 0, or a Platt
+// entry without finite a and b.
+struct ModelCalibration {
+  enum class Method { kNone, kTemperature, kPlatt } method = Method::kNone;
+  double temperature = 1;  // kTemperature
+  double a = 1, b = 0;     // kPlatt: P(diseased) = sigmoid(a logit + b)
+};
+ModelCalibration model_calibration(const ModelFile& m);
+// Applies it to a combination, as the run did (ensemble::apply_temperature / apply_platt).
+void apply_calibration(ensemble::Combined& c, const ModelCalibration& cal, train::Task task);
 
 // "mixed7@max" -> "mixed7"; a member tap's pooling: its "@how" suffix, else the model's pooling.
 std::string base_tap(const std::string& member_tap);

@@ -43,6 +43,7 @@ struct Job {
 struct JobResult {
   FitResult fit;
   torch::Tensor test_probabilities;  // [N test, classes]
+  torch::Tensor val_probabilities;   // [N validation, classes] (undefined without validation images)
   torch::Tensor head_weight, head_bias;
   std::vector<std::pair<std::string, torch::Tensor>> trained;  // backbone tensors that changed, by state name
   double frozen_seconds = 0;                                   // computing the frozen part

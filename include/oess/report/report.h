@@ -77,6 +77,10 @@ struct ReportInputs {
   bool gallery = false;                     // the export stage writes gallery.html: say where
   std::string scale = "OESS";               // report.scale: the grading scale's name in titles
   std::vector<std::string> binary_names;    // report.binary_names for grades 0-1 and 2-3 (empty: the default)
+  // calibration.method set: the reliability of the test probabilities before it (drawn beside the after).
+  std::vector<metrics::ReliabilityBin> reliability_before;
+  double ece_before = 0;
+  std::string calibration;  // "temperature" or "platt" ("": none)
 };
 
 void write_report(const std::string& dir, const ReportInputs& in);

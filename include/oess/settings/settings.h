@@ -41,7 +41,8 @@ struct Settings {
   bool export_onnx = false;  // output.export lists onnx: the export stage also writes model/model.onnx
   int bootstrap = 2000;
   std::vector<std::string> evaluate_by;   // evaluate.by (+ leave_group_out's group column, first)
-  bool calibrate = false;                 // calibration.method: temperature
+  bool calibrate = false;                 // calibration.method: temperature or platt
+  bool platt = false;                     // calibration.method: platt (binary only)
   int gallery = 12;                       // report.gallery
   std::string report_scale = "OESS";      // report.scale
   std::vector<std::string> binary_names;  // report.binary_names: none or two
