@@ -38,6 +38,9 @@ packages=(
   # headless browser that checks report.html and gallery.html open cleanly and their images load
   # (chromium-driver and Selenium drive it from the Python test)
   chromium chromium-driver python3-selenium
+  # clips (issue #33): OpenCV's video reader (its FFmpeg backend) and PyAV, an independent decoder for the
+  # frames oess reads
+  libopencv-videoio-dev python3-av
 )
 # Node.js and npm: npm fetches the real ImageNet weights (tools/get_weights.sh) and the TensorFlow.js test
 # oracle. A machine that already has them (e.g. from NodeSource, whose nodejs bundles npm) keeps its own.

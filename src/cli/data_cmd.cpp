@@ -72,6 +72,9 @@ void add_synth_command(CLI::App& app) {
   sub->add_option("--patients", a->o.patients, "number of patients")->capture_default_str();
   sub->add_option("--threads", a->o.threads, "worker threads")->capture_default_str();
   sub->add_flag("--force", a->o.force, "replace an existing dataset in --out");
+  sub->add_option("--clips", a->o.clip_frames,
+                  "instead of stills: clips of N frames (images/*.avi, FFV1, lossless) under a still probe, "
+                  "the synovial flow pulsing so that about a quarter of the frames show the clip's grade");
   sub->add_option("--montage", a->montage, "instead: write a PNG montage, one row per grade, to this file");
   sub->add_option("--per-grade", a->per_grade, "montage: images per grade")->capture_default_str();
   sub->footer(

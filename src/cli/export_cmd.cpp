@@ -20,6 +20,7 @@
 #include "oess/core/error.h"
 #include "oess/core/progress.h"
 #include "oess/core/text.h"
+#include "oess/data/clip.h"
 #include "oess/data/manifest.h"
 #include "oess/export/model.h"
 #include "oess/export/onnx.h"
@@ -35,6 +36,7 @@ bool looks_like_image(const fs::path& p) {
   static const char* const kExt[] = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm", ".dicom"};
   for (const char* e : kExt)
     if (ext == e) return true;
+  if (data::is_video_file(p.string())) return true;          // clips
   const std::string head = read_file_head(p.string(), 132);  // DICOM without an extension: "DICM" at 128
   return head.size() == 132 && head.compare(128, 4, "DICM") == 0;
 }

@@ -115,7 +115,7 @@ void add_manifest_command(CLI::App& app) {
       "experiments/template_own_images.yaml (docs/data.md).");
   sub->callback([a] { run_manifest(*a); });
 
-  auto* data = app.add_subcommand("data", "Dataset tools: check, mask");
+  auto* data = app.add_subcommand("data", "Dataset tools: check, mask, frames");
   data->require_subcommand(1);
   auto c = std::make_shared<CheckArgs>();
   auto* check = data->add_subcommand(
@@ -137,6 +137,7 @@ void add_manifest_command(CLI::App& app) {
     run_check(*c);
   });
   add_data_mask_command(*data);
+  add_data_frames_command(*data);
 }
 
 }  // namespace oess::cli

@@ -130,7 +130,21 @@ std::vector<Key> make_schema() {
             "surroundings (docs/data.md)")),
       k("data.crop", T::kString, "none",
         "`none`, `colour_box` (the Doppler box's outline) or `rect:X,Y,W,H`"),
-      k("data.dicom_frame", T::kInt, "0", "frame of multi-frame DICOM files", {}, 0),
+      k("data.dicom_frame", T::kInt, "0", "frame of multi-frame DICOM files (not clips: data.clip.dicom)", {},
+        0),
+      k("data.clip.frames", T::kInt, "8",
+        "clips (MP4, AVI, MOV, MKV; multi-frame DICOM with data.clip.dicom): N evenly spaced frames, the "
+        "middle of each of N equal runs (all of a shorter clip, with a note)",
+        {}, 1),
+      k("data.clip.every", T::kInt, "0", "clips: every K-th frame instead of data.clip.frames (0: off)", {},
+        0),
+      k("data.clip.max_frames", T::kInt, "64", "clips: at most this many frames with data.clip.every", {}, 1),
+      k("data.clip.pooling", T::kString, "max",
+        "one feature row per clip from its frames' pooled features: max (the strongest response over the "
+        "sweep, as a grader takes the frame with the most Doppler) or mean",
+        {"max", "mean"}),
+      k("data.clip.dicom", T::kBool, "false",
+        "multi-frame DICOM files are clips (else data.dicom_frame picks one frame of each)"),
       // backbone
       k("backbone.arch", T::kString, "inception_v3", "feature network", {"inception_v3", "vgg16"}),
       k("backbone.weights", T::kString, "none",

@@ -16,6 +16,7 @@
 #include "oess/core/atomic_file.h"
 #include "oess/core/parallel.h"
 #include "oess/core/sha256.h"
+#include "oess/data/clip.h"
 #include "oess/data/image.h"
 
 namespace oess::data {
@@ -46,7 +47,17 @@ ImageFacts inspect(const Sample& s) {
   try {
     f.sha256 = sha256_file(s.path);
     DecodeNotes notes;
-    const cv::Mat img = decode_image(s.path, &notes);
+    cv::Mat img;
+    if (is_video_file(s.path)) {
+      ClipSampling middle;
+      middle.frames = 1;
+      auto c = decode_clip(s.path, middle, &notes);
+      img = c.frames.front();
+      f.frames = c.info.frames;
+      f.fps = c.info.fps;
+    } else {
+      img = decode_image(s.path, &notes);
+    }
     f.width = img.cols;
     f.height = img.rows;
     bool grey = notes.grey > 0;
@@ -122,7 +133,7 @@ std::vector<DuplicateGroup> find_duplicates(const Manifest& m, const std::vector
   std::map<size_t, cv::Mat> decoded;  // the candidates' pictures, decoded once
   auto picture = [&](size_t i) -> const cv::Mat& {
     auto it = decoded.find(i);
-    if (it == decoded.end()) it = decoded.emplace(i, decode_image(m.samples[i].path)).first;
+    if (it == decoded.end()) it = decoded.emplace(i, decode_picture(m.samples[i].path)).first;
     return it->second;
   };
   std::map<std::pair<size_t, size_t>, double> confirmed;  // near pairs and their detail correlation
@@ -187,6 +198,14 @@ DatasetSummary summarise(const Manifest& m, const std::vector<ImageFacts>& image
     ++s.sizes[fmt::format("{} x {}", f.width, f.height)];
     ++s.modes[f.mode];
     s.colour_boxes += f.colour_box ? 1 : 0;
+    if (f.frames > 0) {
+      const double sec = f.fps > 0 ? f.frames / f.fps : 0;
+      s.clip_frames_min = s.clips ? std::min(s.clip_frames_min, f.frames) : f.frames;
+      s.clip_frames_max = std::max(s.clip_frames_max, f.frames);
+      s.clip_seconds_min = s.clips ? std::min(s.clip_seconds_min, sec) : sec;
+      s.clip_seconds_max = std::max(s.clip_seconds_max, sec);
+      ++s.clips;
+    }
   }
   for (size_t g = 0; g < kNumGrades; ++g) s.patients_per_grade[g] = static_cast<int>(patients[g].size());
   s.duplicates = std::move(duplicates);
@@ -228,6 +247,11 @@ std::vector<std::string> DatasetSummary::lines(const Manifest& m, const std::vec
       fmt::format("colour modes: {}; a Doppler colour box found in {} of {} readable image(s){}",
                   mode_text.empty() ? "none" : mode_text, colour_boxes, images - unreadable,
                   modes.count("grey") ? " (grey images have no Doppler colour, so none is looked for)" : ""));
+  if (clips)
+    out.push_back(
+        fmt::format("{} clip(s) (video): {}-{} frames, {:.1f}-{:.1f} s; sizes and modes above are "
+                    "their middle frames'",
+                    clips, clip_frames_min, clip_frames_max, clip_seconds_min, clip_seconds_max));
   if (unreadable) {
     out.push_back(fmt::format("{} image(s) cannot be read:", unreadable));
     for (const auto& e : errors) out.push_back("  " + e);
@@ -272,7 +296,7 @@ std::vector<std::string> write_duplicate_pairs(const Manifest& m, const std::vec
     std::vector<cv::Mat> tiles;
     for (size_t t = 0; t < 2 && t < groups[k].samples.size(); ++t) {
       const auto& s = m.samples[groups[k].samples[t]];
-      cv::Mat img = decode_image(s.path), scaled;
+      cv::Mat img = decode_picture(s.path), scaled;
       cv::resize(img, scaled, cv::Size(std::max(1, img.cols * kHeight / std::max(1, img.rows)), kHeight), 0,
                  0, cv::INTER_AREA);
       cv::Mat tile(kHeight + kCaption, scaled.cols + 8, CV_8UC3, cv::Scalar(255, 255, 255));

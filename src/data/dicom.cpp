@@ -6,12 +6,14 @@
 #include <gdcmPhotometricInterpretation.h>
 #include <gdcmPixelFormat.h>
 #include <gdcmReader.h>
+#include <gdcmTrace.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <opencv2/imgproc.hpp>
 #include <set>
 #include <vector>
@@ -160,8 +162,10 @@ void to_display_order(cv::Mat& out, gdcm::PhotometricInterpretation pi) {
 
 }  // namespace
 
-cv::Mat read_dicom_frame(const std::string& path, int frame, int* frames) {
+std::vector<cv::Mat> read_dicom_frames(const std::string& path,
+                                       const std::function<std::vector<int>(int)>& pick, int* frames) {
   check_file_meta(path);
+  gdcm::Trace::WarningOff();  // e.g. "No spacing value found": noise for a reader of pixels
   gdcm::ImageReader reader;
   reader.SetFileName(path.c_str());
   if (!reader.Read())
@@ -171,9 +175,11 @@ cv::Mat read_dicom_frame(const std::string& path, int frame, int* frames) {
   const int cols = static_cast<int>(dims[0]), rows = static_cast<int>(dims[1]);
   const int n_frames = image.GetNumberOfDimensions() == 3 ? static_cast<int>(dims[2]) : 1;
   if (frames) *frames = n_frames;
-  if (frame < 0 || frame >= n_frames)
-    throw Error(fmt::format("{}: frame {} requested, the file has {} frame(s) (0..{})", path, frame, n_frames,
-                            n_frames - 1));
+  const std::vector<int> wanted = pick(n_frames);
+  for (int frame : wanted)
+    if (frame < 0 || frame >= n_frames)
+      throw Error(fmt::format("{}: frame {} requested, the file has {} frame(s) (0..{})", path, frame,
+                              n_frames, n_frames - 1));
   const gdcm::PixelFormat pf = image.GetPixelFormat();
   const int samples = pf.GetSamplesPerPixel(), bits = pf.GetBitsAllocated();
   const auto pi = image.GetPhotometricInterpretation();
@@ -198,28 +204,38 @@ cv::Mat read_dicom_frame(const std::string& path, int frame, int* frames) {
   if (buffer.size() < frame_bytes * static_cast<size_t>(n_frames))
     throw Error(
         fmt::format("{}: pixel data is shorter than {} frame(s) of {}x{}", path, n_frames, cols, rows));
-  const char* src = buffer.data() + frame_bytes * static_cast<size_t>(frame);
   const int depth = bits == 8 ? CV_8U : CV_16U;
+  std::vector<cv::Mat> result;
+  for (int frame : wanted) {
+    const char* src = buffer.data() + frame_bytes * static_cast<size_t>(frame);
 
-  cv::Mat out;
-  if (samples == 1) {
-    out = cv::Mat(rows, cols, CV_MAKETYPE(depth, 1), const_cast<char*>(src)).clone();
-  } else if (image.GetPlanarConfiguration() == 1) {  // RRR... GGG... BBB...
-    std::vector<cv::Mat> planes;
-    for (int c = 0; c < 3; ++c)
-      planes.push_back(cv::Mat(rows, cols, CV_MAKETYPE(depth, 1),
-                               const_cast<char*>(src + plane * static_cast<size_t>(c))));
-    cv::merge(planes, out);
-  } else {
-    out = cv::Mat(rows, cols, CV_MAKETYPE(depth, 3), const_cast<char*>(src)).clone();
+    cv::Mat out;
+    if (samples == 1) {
+      out = cv::Mat(rows, cols, CV_MAKETYPE(depth, 1), const_cast<char*>(src)).clone();
+    } else if (image.GetPlanarConfiguration() == 1) {  // RRR... GGG... BBB...
+      std::vector<cv::Mat> planes;
+      for (int c = 0; c < 3; ++c)
+        planes.push_back(cv::Mat(rows, cols, CV_MAKETYPE(depth, 1),
+                                 const_cast<char*>(src + plane * static_cast<size_t>(c))));
+      cv::merge(planes, out);
+    } else {
+      out = cv::Mat(rows, cols, CV_MAKETYPE(depth, 3), const_cast<char*>(src)).clone();
+    }
+    if (pf.GetPixelRepresentation() == 1) {
+      if (bits != 16) throw Error(fmt::format("{}: signed 8-bit samples are not supported", path));
+      cv::Mat s16(rows, cols, CV_MAKETYPE(CV_16S, samples), const_cast<char*>(src));
+      s16.convertTo(out, CV_MAKETYPE(CV_16U, samples), 1.0, 32768.0);
+    }
+    to_display_order(out, pi);
+    result.push_back(out);
   }
-  if (pf.GetPixelRepresentation() == 1) {
-    if (bits != 16) throw Error(fmt::format("{}: signed 8-bit samples are not supported", path));
-    cv::Mat s16(rows, cols, CV_MAKETYPE(CV_16S, samples), const_cast<char*>(src));
-    s16.convertTo(out, CV_MAKETYPE(CV_16U, samples), 1.0, 32768.0);
-  }
-  to_display_order(out, pi);
-  return out;
+  return result;
+}
+
+cv::Mat read_dicom_frame(const std::string& path, int frame, int* frames) {
+  return read_dicom_frames(
+             path, [frame](int) { return std::vector<int>{frame}; }, frames)
+      .front();
 }
 
 std::string read_dicom_patient_id(const std::string& path) {

@@ -62,6 +62,10 @@ cv::Mat decode_image(const std::string& path, DecodeNotes* notes, int frame) {
   }
   if (img.empty())
     throw Error(fmt::format("{}: cannot decode image (not PNG, JPEG, BMP, TIFF or DICOM, or corrupt)", path));
+  return to_bgr8(img, path, notes);
+}
+
+cv::Mat to_bgr8(cv::Mat img, const std::string& path, DecodeNotes* notes) {
   if (img.depth() == CV_16U) {
     cv::Mat eight;
     img.convertTo(eight, CV_8U, 255.0 / 65535.0);  // convertTo rounds to nearest

@@ -14,6 +14,7 @@
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
 #include "oess/core/text.h"
+#include "oess/data/clip.h"
 #include "oess/data/dicom.h"
 #include "oess/data/manifest.h"
 #include "oess/io/csv.h"
@@ -69,6 +70,7 @@ bool is_image(const fs::path& p) {
   static const std::set<std::string> ext = {".png", ".jpg",  ".jpeg", ".bmp",
                                             ".tif", ".tiff", ".dcm",  ".dicom"};
   const std::string e = ascii_lower(p.extension().string());
+  if (is_video_file(p.string())) return true;  // clips (issue #33): one row each
   if (!e.empty()) return ext.count(e) > 0;
   return is_dicom_file(p.string());
 }

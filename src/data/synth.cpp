@@ -322,7 +322,7 @@ void paint_flow(cv::Mat& img, const cv::Mat& mask, Rng& rng) {
 }  // namespace
 
 SynthImage render_synthetic(int grade, const std::string& joint, const PatientStyle& style, uint64_t seed,
-                            int w, int h) {
+                            int w, int h, uint64_t flow_seed) {
   if (grade < 0 || grade > 3) throw UsageError(fmt::format("grade {} is not an OESS grade 0..3", grade));
   if (w < 192 || h < 144) throw UsageError(fmt::format("synthetic image size {}x{} is below 192x144", w, h));
   Rng rng(seed);
@@ -331,6 +331,7 @@ SynthImage render_synthetic(int grade, const std::string& joint, const PatientSt
   out.grade = grade;
   out.synovium = synovium_mask(g, w, h);
   const cv::Mat base = render_bmode(g, out.synovium, style, rng, w, h);
+  if (flow_seed != 0) rng = Rng(flow_seed);
   cv::Rect frame;
   out.colour_box = colour_box(g, out.synovium, h, frame);
 
@@ -357,6 +358,22 @@ SynthImage render_synthetic(int grade, const std::string& joint, const PatientSt
   }
   throw Error(fmt::format("synthetic generator: no grade-{} {} image after 40 attempts (seed {})", grade,
                           joint, seed));
+}
+
+SynthClip render_clip(int grade, const std::string& joint, const PatientStyle& style, uint64_t seed,
+                      int frames, int w, int h) {
+  if (frames < 1) throw UsageError("synthetic clip: frames must be >= 1");
+  SynthClip c;
+  const int phase = static_cast<int>(Rng(mix_seed(seed, 11)).below(kPulsePeriod));
+  for (int t = 0; t < frames; ++t) {
+    const bool peak = (t + phase) % kPulsePeriod < kPulsePeak;
+    const auto f = render_synthetic(peak ? grade : 0, joint, style, seed, w, h,
+                                    mix_seed(seed, 12, static_cast<uint64_t>(t)));
+    c.frames.push_back(f.bgr);
+    c.peak.push_back(peak);
+    c.doppler_fraction = std::max(c.doppler_fraction, f.doppler_fraction);
+  }
+  return c;
 }
 
 }  // namespace oess::data

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
 #include <vector>
 
 #include "oess/core/atomic_file.h"
@@ -24,6 +25,40 @@ const char* const kJoints[] = {"wrist_rc", "wrist_ru", "mcp", "pip"};
 
 }  // namespace
 
+namespace {
+
+// Frames to `path` as a lossless FFV1 AVI at 25 frames/s, written beside it first and renamed into place.
+void write_clip(const std::string& path, const std::vector<cv::Mat>& frames) {
+  const std::string tmp = path + ".part.avi";
+  {
+    cv::VideoWriter w(tmp, cv::CAP_FFMPEG, cv::VideoWriter::fourcc('F', 'F', 'V', '1'), 25.0,
+                      frames.at(0).size());
+    if (!w.isOpened())
+      throw Error(fmt::format("{}: cannot write an FFV1 video (OpenCV's FFmpeg backend)", tmp));
+    for (const auto& f : frames) w.write(f);
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw Error(fmt::format("{}: cannot move the clip into place: {}", path, ec.message()));
+}
+
+// One row's picture (a still PNG, or with clip_frames a clip) written to `path`; its Doppler fraction.
+double render_row(const SynthOptions& o, int grade, const std::string& joint, const PatientStyle& style,
+                  uint64_t seed, const std::string& path) {
+  if (o.clip_frames > 0) {
+    const SynthClip clip = render_clip(grade, joint, style, seed, o.clip_frames, o.width, o.height);
+    write_clip(path, clip.frames);
+    return clip.doppler_fraction;
+  }
+  const SynthImage img = render_synthetic(grade, joint, style, seed, o.width, o.height);
+  std::vector<uchar> png;
+  cv::imencode(".png", img.bgr, png, {cv::IMWRITE_PNG_COMPRESSION, 1});
+  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+  return img.doppler_fraction;
+}
+
+}  // namespace
+
 SynthSummary generate_dataset(const SynthOptions& o, const std::function<void(int, int)>& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   if (o.out_dir.empty()) throw UsageError("synth: --out is required");
@@ -31,6 +66,7 @@ SynthSummary generate_dataset(const SynthOptions& o, const std::function<void(in
     if (c < 0) throw UsageError("synth: --counts must be >= 0");
   if (!(o.label_noise >= 0 && o.label_noise <= 1)) throw UsageError("synth: --noise must be in [0, 1]");
   if (o.patients < 1) throw UsageError("synth: --patients must be >= 1");
+  if (o.clip_frames < 0) throw UsageError("synth: --clips must be >= 0 (frames per clip; 0: stills)");
   const fs::path dir(o.out_dir);
   const fs::path labels = dir / "labels.csv";
   std::error_code ec;
@@ -77,14 +113,10 @@ SynthSummary generate_dataset(const SynthOptions& o, const std::function<void(in
   std::mutex progress_mutex;
   parallel_for(items.size(), o.threads, [&](size_t i) {
     const Item& it = items[i];
-    const SynthImage img = render_synthetic(it.grade, it.joint, styles[static_cast<size_t>(it.patient)],
-                                            mix_seed(o.seed, 3, i), o.width, o.height);
-    names[i] = fmt::format("images/{:05d}_p{:02d}_{}.png", i, it.patient + 1, it.joint);
-    fractions[i] = img.doppler_fraction;
-    std::vector<uchar> png;
-    cv::imencode(".png", img.bgr, png, {cv::IMWRITE_PNG_COMPRESSION, 1});
-    write_file_atomic((dir / names[i]).string(),
-                      std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+    names[i] = fmt::format("images/{:05d}_p{:02d}_{}.{}", i, it.patient + 1, it.joint,
+                           o.clip_frames > 0 ? "avi" : "png");
+    fractions[i] = render_row(o, it.grade, it.joint, styles[static_cast<size_t>(it.patient)],
+                              mix_seed(o.seed, 3, i), (dir / names[i]).string());
     const int d = ++done;
     if (progress) {
       std::lock_guard<std::mutex> lock(progress_mutex);

@@ -107,6 +107,17 @@ void check_data(Chain& c, const std::vector<int>& part, const std::vector<std::s
   if (s.unreadable)
     throw Error(fmt::format("{}: {} image(s) cannot be read (all listed above): fix or remove their rows",
                             m.file, s.unreadable));
+  // Clips shorter than data.clip.frames asks for: used whole, said in metrics.json.
+  const auto& sampling = c.s.extract.clip.sampling;
+  std::vector<std::string> short_clips;
+  for (size_t i = 0; i < images.size() && sampling.every == 0; ++i)
+    if (images[i].frames > 0 && images[i].frames < sampling.frames)
+      short_clips.push_back(fmt::format("{} ({} frames)", m.samples[i].rel_path, images[i].frames));
+  if (!short_clips.empty())
+    add_warning(c.warnings, {"clip_short",
+                             fmt::format("{} clip(s) have fewer frames than data.clip.frames {} "
+                                         "asks for, and are read whole: {}",
+                                         short_clips.size(), sampling.frames, fmt::join(short_clips, ", "))});
   std::vector<std::string> across_parts, across_grades, across_patients;
   for (const auto& g : s.duplicates) {
     const std::string text =

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "export_stage.h"
+#include "oess/data/clip.h"
 #include "oess/export/heatmap.h"
 #include "oess/export/scorer.h"
 #include "oess/report/report.h"
@@ -58,14 +59,14 @@ void write_error_gallery(const Chain& c, const std::string& dir, const exporting
       it.truth = pr.truth[r];
       it.pred = pr.pred[r];
       it.p.assign(pr.p[r].begin(), pr.p[r].begin() + (pr.binary ? 2 : 4));
-      if (scorer && !heat_of.count(it.path)) {
+      if (scorer && !heat_of.count(it.path) && !data::is_video_file(it.file)) {
         exporting::HeatOptions o;
         o.method = exporting::HeatMethod::kGradCam;
         std::vector<uchar> png;
         cv::imencode(".png", exporting::heatmap_overlay(scorer->heatmap(it.file, o)), png);
         heat_of[it.path] = std::string(png.begin(), png.end());
       }
-      if (scorer) it.heat_png = heat_of.at(it.path);
+      if (scorer && heat_of.count(it.path)) it.heat_png = heat_of.at(it.path);
       sec.items.push_back(std::move(it));
     }
     in.sections.push_back(std::move(sec));

@@ -115,6 +115,7 @@ ModelFile export_model(const RunModel& r) {
             {"preprocessing", e.preprocessing},
             {"crop", r.crop},
             {"mask", data::mask_text(e.mask)},
+            {"clip", e.clip.text()},
             {"dicom_frame", std::to_string(e.dicom_frame)},
             {"pooling", r.s.poolings.front()},
             {"taps", nlohmann::json(m.member_taps).dump()},

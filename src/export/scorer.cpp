@@ -8,6 +8,7 @@
 #include "oess/core/error.h"
 #include "oess/data/loader.h"
 #include "oess/export/scorer.h"
+#include "oess/features/clip_features.h"
 #include "oess/features/extractor.h"
 #include "oess/models/taps.h"
 #include "oess/platform/platform.h"
@@ -53,6 +54,7 @@ Scorer::Scorer(const ModelFile& m, const std::string& device, int threads, int b
   im.framing.crop = data::parse_crop(m.meta.at("crop"));
   // Models exported before data.mask existed have no "mask": none.
   if (auto k = m.meta.find("mask"); k != m.meta.end()) im.framing.mask = data::parse_mask_text(k->second);
+  if (auto k = m.meta.find("clip"); k != m.meta.end()) im.clip = data::parse_clip_text(k->second);
   im.frame = std::stoi(m.meta.at("dicom_frame"));
   im.pooling = m.meta.at("pooling");
   im.calibration = model_calibration(m);
@@ -75,34 +77,49 @@ Scorer::~Scorer() = default;
 std::vector<ImageScore> Scorer::score(const std::vector<std::string>& paths,
                                       const std::function<void(int64_t, int64_t)>& progress) {
   auto& im = *impl_;
+  // Each (tap, pooling) the members read, once however many members use it: "tap@pooling" -> [N, C] rows.
+  auto pool_members = [&im](const std::map<std::string, torch::Tensor>& out) {
+    std::map<std::string, torch::Tensor> pooled;
+    for (const auto& t : im.model->member_taps) {
+      const std::string tap = base_tap(t), how = pooling_of(t, im.pooling), key = tap + "@" + how;
+      if (!pooled.count(key))
+        pooled[key] = features::pool(out.at(models::resolve_tap(im.backbone->arch(), tap).name), how)
+                          .to(torch::kCPU, torch::kFloat32);
+    }
+    return pooled;
+  };
+  std::vector<size_t> stills, clips;
+  for (size_t k = 0; k < paths.size(); ++k) (data::is_clip(paths[k], im.clip) ? clips : stills).push_back(k);
+  std::map<std::string, std::vector<torch::Tensor>> rows;  // "tap@pooling" -> one [C] row per path
+  auto put = [&rows, &paths](const std::string& key, size_t k, const torch::Tensor& row) {
+    auto& v = rows[key];
+    if (v.empty()) v.resize(paths.size());
+    v[k] = row;
+  };
+  torch::InferenceMode guard;
+  int64_t done = 0;
+  for (size_t k : clips) {  // a clip: its sampled frames, pooled over the frames as the run pooled them
+    const auto r = features::run_clip(*im.backbone, paths[k], im.clip, im.framing, im.pre, im.taps,
+                                      pool_members, im.batch, im.device);
+    for (const auto& [key, t] : r.per_frame) put(key, k, features::over_frames(t, im.clip.pooling));
+    if (progress) progress(++done, static_cast<int64_t>(paths.size()));
+  }
   std::vector<data::LoadItem> load;
-  for (const auto& p : paths) load.push_back({p, false, 0});
+  for (size_t k : stills) load.push_back({paths[k], false, 0});
   data::BatchLoader loader(std::move(load), im.pre, im.framing, im.batch, /*threads=*/1, /*prefetch=*/2,
                            nullptr, im.frame);
-  std::map<std::string, std::vector<torch::Tensor>> pooled;  // "tap@pooling" -> batches
-  torch::InferenceMode guard;
   torch::Tensor batch;
   size_t first = 0;
-  int64_t done = 0;
   while (loader.next(batch, first)) {
-    const auto out = im.backbone->infer(batch.to(im.device), im.taps);
-    std::set<std::string> this_batch;  // each (tap, pooling) once per batch, however many members use it
-    for (const auto& t : im.model->member_taps) {
-      const std::string tap = base_tap(t);
-      const std::string how = pooling_of(t, im.pooling);
-      if (!this_batch.insert(tap + "@" + how).second) continue;
-      pooled[tap + "@" + how].push_back(
-          features::pool(out.at(models::resolve_tap(im.backbone->arch(), tap).name), how)
-              .to(torch::kCPU, torch::kFloat32));
-    }
+    for (const auto& [key, t] : pool_members(im.backbone->infer(batch.to(im.device), im.taps)))
+      for (int64_t b = 0; b < t.size(0); ++b) put(key, stills[first + static_cast<size_t>(b)], t[b]);
     done += batch.size(0);
     if (progress) progress(done, static_cast<int64_t>(paths.size()));
   }
   std::vector<torch::Tensor> probs;
   for (size_t i = 0; i < im.model->members.size(); ++i) {
     const auto& t = im.model->member_taps[i];
-    const std::string how = pooling_of(t, im.pooling);
-    const auto x = torch::cat(pooled.at(base_tap(t) + "@" + how));
+    const auto x = torch::stack(rows.at(base_tap(t) + "@" + pooling_of(t, im.pooling)));
     probs.push_back(im.model->members[i].probabilities(x));
   }
   auto c = ensemble::combine(probs, task_);
@@ -125,6 +142,9 @@ std::vector<torch::Tensor> Scorer::Impl::member_probabilities(
 }
 
 torch::Tensor Scorer::Impl::input(const std::string& path, cv::Mat& image) const {
+  if (data::is_video_file(path))
+    throw UsageError(fmt::format(
+        "{}: heat maps of clips are not built yet (issue #33); score it without --heatmap", path));
   const cv::Mat decoded = data::decode_image(path, nullptr, frame);
   image = data::apply_crop(decoded, framing.crop);  // shown under the heat: the picture as it was
   return models::preprocess(data::apply_framing(decoded, framing), pre).unsqueeze(0).to(device);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "oess/data/clip.h"
 #include "oess/data/image.h"
 #include "oess/ensemble/ensemble.h"
 #include "oess/export/scorer.h"
@@ -19,7 +20,8 @@ namespace oess::exporting {
 struct Scorer::Impl {
   std::unique_ptr<models::Backbone> backbone;
   models::Preprocessing pre;
-  data::Framing framing;  // the model's mask and crop
+  data::Framing framing;   // the model's mask and crop
+  data::ClipOptions clip;  // how the run read clips (meta "clip"; before clips existed: the defaults)
   int frame = 0, batch = 16;
   torch::Device device{torch::kCPU};
   std::vector<std::string> taps;  // base taps to run

@@ -17,6 +17,7 @@
 #include "oess/core/sha256.h"
 #include "oess/data/loader.h"
 #include "oess/features/cache.h"
+#include "oess/features/clip_features.h"
 #include "oess/models/preprocessing.h"
 #include "oess/platform/platform.h"
 #include "oess/version.h"
@@ -116,8 +117,11 @@ Plan plan(const std::vector<ExtractItem>& items, const ExtractOptions& o,
           const std::vector<std::string>& taps, std::optional<FeatureCache>& cache) {
   Plan p;
   p.keys.resize(items.size());
-  parallel_for(items.size(), o.threads,
-               [&](size_t i) { p.keys[i] = item_key(sha256_file(items[i].path), items[i]); });
+  parallel_for(items.size(), o.threads, [&](size_t i) {
+    p.keys[i] = item_key(sha256_file(items[i].path), items[i]);
+    // A clip's row depends on how it is sampled and pooled over its frames.
+    if (data::is_clip(items[i].path, o.clip)) p.keys[i] = sha256_hex(p.keys[i] + "+clip:" + o.clip.text());
+  });
   p.rows.resize(items.size());
   std::map<std::string, size_t> first_with_key;
   for (size_t i = 0; i < items.size(); ++i) {
@@ -138,27 +142,42 @@ Plan plan(const std::vector<ExtractItem>& items, const ExtractOptions& o,
 // compute: the rows the plan left to do, a batch at a time, each into the cache as soon as it is made.
 void compute(Plan& p, const std::vector<ExtractItem>& items, const ExtractOptions& o,
              const std::vector<std::string>& taps, std::optional<FeatureCache>& cache,
-             data::DecodeNotes& notes, int64_t done, int64_t n,
+             data::DecodeNotes& notes, std::pair<int64_t, int64_t>& clip_stats, int64_t done, int64_t n,
              const std::function<void(int64_t, int64_t)>& progress) {
   const torch::Device device = models::parse_device(o.device);
   auto backbone = models::load_backbone(o.backbone, o.weights, /*strict=*/true, o.seed);
   backbone->set_fast_paths(o.fast);
   backbone->to(device);
+  std::vector<size_t> stills, clips;
+  for (size_t i : p.todo) (data::is_clip(items[i].path, o.clip) ? clips : stills).push_back(i);
   std::vector<data::LoadItem> load;
-  for (size_t i : p.todo) load.push_back({items[i].path, items[i].augment, items[i].augment_seed});
-  data::BatchLoader loader(std::move(load), models::preprocessing_preset(o.preprocessing, o.backbone.arch),
-                           data::Framing{o.mask, o.crop}, o.batch, /*threads=*/1, /*prefetch=*/2, &notes,
+  for (size_t i : stills) load.push_back({items[i].path, items[i].augment, items[i].augment_seed});
+  const auto pre = models::preprocessing_preset(o.preprocessing, o.backbone.arch);
+  const data::Framing framing{o.mask, o.crop};
+  data::BatchLoader loader(std::move(load), pre, framing, o.batch, /*threads=*/1, /*prefetch=*/2, &notes,
                            o.dicom_frame);
   torch::InferenceMode guard;
   torch::Tensor batch;
   size_t first = 0;
   if (progress) progress(done, n);
-  while (loader.next(batch, first)) {
-    const auto out = backbone->infer(batch.to(device), taps);
+  auto pool_all = [&o](const std::map<std::string, torch::Tensor>& out) {
     std::map<std::string, torch::Tensor> pooled;
     for (const auto& [tap, t] : out) pooled[tap] = pool(t, o.pooling).to(torch::kCPU, torch::kFloat32);
+    return pooled;
+  };
+  for (size_t i : clips) {  // one row per clip: its frames' features pooled over the frames
+    const auto r = run_clip(*backbone, items[i].path, o.clip, framing, pre, taps, pool_all, o.batch, device,
+                            items[i].augment, items[i].augment_seed, &notes);
+    for (const auto& [tap, t] : r.per_frame) p.rows[i][tap] = over_frames(t, o.clip.pooling).contiguous();
+    if (cache) cache->put(p.keys[i], p.rows[i]);
+    ++clip_stats.first;
+    clip_stats.second += r.short_clip ? 1 : 0;
+    if (progress) progress(++done, n);
+  }
+  while (loader.next(batch, first)) {
+    const auto pooled = pool_all(backbone->infer(batch.to(device), taps));
     for (int64_t b = 0; b < batch.size(0); ++b) {
-      const size_t i = p.todo[first + static_cast<size_t>(b)];
+      const size_t i = stills[first + static_cast<size_t>(b)];
       for (const auto& [tap, t] : pooled) p.rows[i][tap] = t[b].clone();
       if (cache) cache->put(p.keys[i], p.rows[i]);
     }
@@ -231,8 +250,10 @@ FeatureSet extract_features(const std::vector<ExtractItem>& all_items, const Ext
   st.from_cache = n - static_cast<int64_t>(p.todo.size() + p.copies.size());
   data::DecodeNotes notes;
   if (!p.todo.empty()) {
-    compute(p, items, o, taps, cache, notes, st.from_cache, n, progress);
+    std::pair<int64_t, int64_t> clip_stats{0, 0};
+    compute(p, items, o, taps, cache, notes, clip_stats, st.from_cache, n, progress);
     st.computed = static_cast<int64_t>(p.todo.size());
+    std::tie(st.clips, st.short_clips) = clip_stats;
   }
   for (const auto& [dup, orig] : p.copies) p.rows[dup] = p.rows[orig];
   if (progress) progress(n, n);
@@ -240,6 +261,11 @@ FeatureSet extract_features(const std::vector<ExtractItem>& all_items, const Ext
   FeatureSet f = assemble(p, items, all_items.size(), o, taps, weights_id, config);
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   st.notes = notes.summary();
+  if (st.short_clips > 0)
+    st.notes += fmt::format(
+        "{}{} of {} clip(s) have fewer frames than data.clip.frames {} asks: all their "
+        "frames used",
+        st.notes.empty() ? "" : "; ", st.short_clips, st.clips, o.clip.sampling.frames);
   if (cache && cache->damaged_entries())
     st.notes += fmt::format("{}{} damaged cache entr(ies) recomputed", st.notes.empty() ? "" : "; ",
                             cache->damaged_entries());

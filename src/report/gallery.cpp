@@ -8,6 +8,7 @@
 
 #include "document.h"
 #include "oess/core/atomic_file.h"
+#include "oess/data/clip.h"
 #include "oess/data/image.h"
 #include "oess/report/report.h"
 #include "plots.h"
@@ -69,7 +70,7 @@ void write_gallery(const std::string& dir, const GalleryInputs& in) {
     for (size_t i = 0; i < sec.items.size(); ++i) {
       const auto& it = sec.items[i];
       const std::string stem = fmt::format("s{}_{:02d}", s + 1, i + 1);
-      const std::string image = thumbnail(data::decode_image(it.file));
+      const std::string image = thumbnail(data::decode_picture(it.file));
       write_file_atomic((out / (stem + "_image.png")).string(), image);
       std::string heat;
       if (!it.heat_png.empty()) {

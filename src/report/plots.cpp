@@ -8,6 +8,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "oess/data/clip.h"
 #include "oess/data/image.h"
 
 namespace oess::report {
@@ -205,7 +206,7 @@ cv::Mat examples(const ReportInputs& in) {
       for (size_t i = 0; i < in.test_paths.size(); ++i) {
         if (in.test_truth[i] != r || in.test_pred[i] != c) continue;
         try {
-          cv::Mat img = data::decode_image(in.test_paths[i]), small;
+          cv::Mat img = data::decode_picture(in.test_paths[i]), small;
           cv::resize(img, small, cell.size(), 0, 0, cv::INTER_AREA);
           small.copyTo(m(cell));
         } catch (const std::exception&) {

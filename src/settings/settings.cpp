@@ -116,6 +116,11 @@ void backbone_settings(const config::Config& cf, Settings& s) {
   e.mask = data::parse_mask(cf.get_strings("data.mask"), "data.mask");
   e.crop = checked("data.crop", [&] { return data::parse_crop(cf.get_string("data.crop")); });
   e.dicom_frame = static_cast<int>(cf.get_int("data.dicom_frame"));
+  e.clip.sampling.frames = static_cast<int>(cf.get_int("data.clip.frames"));
+  e.clip.sampling.every = static_cast<int>(cf.get_int("data.clip.every"));
+  e.clip.sampling.max_frames = static_cast<int>(cf.get_int("data.clip.max_frames"));
+  e.clip.pooling = cf.get_string("data.clip.pooling");
+  e.clip.dicom = cf.get_bool("data.clip.dicom");
   e.taps = cf.get_strings("features.layers");
   e.taps = checked("features.layers", [&] { return models::resolve_taps(e.backbone.arch, e.taps); });
   s.poolings = cf.get_strings("features.pooling");

@@ -55,6 +55,8 @@ struct ImageFacts {
   bool colour_box = false;
   std::array<uint64_t, 4> hash{};  // 256-bit gradient hash
   std::vector<uint8_t> thumb;      // 32 x 32 x 3 BGR
+  int frames = 0;                  // a clip (a video file): its frame count and rate; the facts above are of
+  double fps = 0;                  // its middle frame (frames of one clip look alike: never its duplicates)
 };
 
 std::vector<ImageFacts> inspect_images(const Manifest& m, int threads,
@@ -76,6 +78,8 @@ struct DatasetSummary {
   std::map<std::string, int> sizes, modes;  // "W x H" -> images; mode -> images
   std::vector<std::string> errors;          // every unreadable file
   std::vector<DuplicateGroup> duplicates;
+  int clips = 0, clip_frames_min = 0, clip_frames_max = 0;  // video files among the readable rows
+  double clip_seconds_min = 0, clip_seconds_max = 0;        // (0 when a rate is unknown)
   // The lines of the summary: counts, sizes (the 6 most common and how many others), modes, colour
   // boxes, then every duplicate group with its files. `part_names` name the values of the part vector
   // given to find_duplicates (e.g. train/val/test, or fold 1..K).

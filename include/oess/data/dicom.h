@@ -9,13 +9,19 @@
 //            range, palette colour or other unsupported photometric interpretations, sample sizes other
 //            than 8 or 16 bits. Signed 16-bit samples are shifted by +32768 into the unsigned range.
 // OpenCV's own DICOM reader returns RGB data in RGB order and cannot read multi-frame files, hence this.
+#include <functional>
 #include <string>
+#include <vector>
 
 #include <opencv2/core/mat.hpp>
 
 namespace oess::data {
 
 cv::Mat read_dicom_frame(const std::string& path, int frame, int* frames = nullptr);
+// Several frames with one read of the file: pick(number of frames) says which (each checked as above).
+std::vector<cv::Mat> read_dicom_frames(const std::string& path,
+                                       const std::function<std::vector<int>(int)>& pick,
+                                       int* frames = nullptr);
 
 // True when the file has the DICOM preamble and "DICM" magic.
 bool is_dicom_file(const std::string& path);

@@ -33,6 +33,8 @@ struct DecodeNotes {
 
 // `frame` picks the frame of a multi-frame DICOM (default: the first); other formats use their first page.
 cv::Mat decode_image(const std::string& path, DecodeNotes* notes = nullptr, int frame = 0);
+// The conversions above on an already decoded image (e.g. a clip's frame); `path` names it in errors.
+cv::Mat to_bgr8(cv::Mat img, const std::string& path, DecodeNotes* notes = nullptr);
 
 cv::Rect find_colour_box(const cv::Mat& bgr8);
 

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <opencv2/core/mat.hpp>
 
@@ -53,8 +54,24 @@ struct SynthImage {
 };
 
 // requires: grade 0..3, joint one of wrist_rc | wrist_ru | mcp | pip, width >= 192, height >= 144.
+// flow_seed != 0: the flow is drawn from it instead of from `seed`, the anatomy and B-mode staying the ones
+// `seed` makes (the frames of one clip: the probe holds still while the flow changes).
 SynthImage render_synthetic(int grade, const std::string& joint, const PatientStyle& style, uint64_t seed,
-                            int width = kSynthWidth, int height = kSynthHeight);
+                            int width = kSynthWidth, int height = kSynthHeight, uint64_t flow_seed = 0);
+
+// Synthetic cine loops (issue #33): `frames` frames of one joint under a still probe whose synovial flow
+// pulses: in each period of kPulsePeriod frames, kPulsePeak frames (from a seeded phase) show flow of the
+// clip's grade, the others none (grade 0: vessels outside the synovium only). So the clip's grade is in
+// about a quarter of its frames, and its middle frame may show none of it. Returns the frames and which
+// show the grade.
+constexpr int kPulsePeriod = 8, kPulsePeak = 2;
+struct SynthClip {
+  std::vector<cv::Mat> frames;
+  std::vector<bool> peak;
+  double doppler_fraction = 0;  // the largest of its frames'
+};
+SynthClip render_clip(int grade, const std::string& joint, const PatientStyle& style, uint64_t seed,
+                      int frames, int width = kSynthWidth, int height = kSynthHeight);
 
 // What the OESS definitions see in an image: flow pixels (chromatic: max - min channel >= 60) inside the
 // synovium, their fraction of it, and their connected regions (8-connectivity) by size.
@@ -77,6 +94,8 @@ struct SynthOptions {
   int patients = 40;
   int threads = 1;
   bool force = false;  // overwrite an existing dataset in out_dir
+  int clip_frames =
+      0;  // > 0: each row a clip (render_clip) of this many frames, images/NAME.avi (FFV1, lossless)
 };
 
 struct SynthSummary {

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "oess/data/clip.h"
 #include "oess/data/image.h"
 #include "oess/features/feature_file.h"
 #include "oess/models/backbone.h"
@@ -42,6 +43,7 @@ struct ExtractOptions {
   data::MaskSpec mask;                 // data.mask: hidden before the crop (data/mask.h)
   data::CropSpec crop;
   int dicom_frame = 0;
+  data::ClipOptions clip;  // data.clip: how clips (videos, and with clip.dicom multi-frame DICOM) are read
   std::vector<std::string> taps;  // names, aliases or "all"
   std::string pooling = "avg";    // avg | max | none
   int batch = 16;
@@ -57,7 +59,8 @@ struct ExtractOptions {
 struct ExtractStats {
   int64_t rows = 0, from_cache = 0, computed = 0;
   double seconds = 0;
-  std::string notes;  // decoding conversions, damaged cache entries
+  std::string notes;                   // decoding conversions, damaged cache entries, short clips
+  int64_t clips = 0, short_clips = 0;  // rows computed from clips; of them, fewer frames than asked
 };
 
 FeatureSet extract_features(const std::vector<ExtractItem>& items, const ExtractOptions& options,

@@ -1,0 +1,162 @@
+// Cine loops: video and multi-frame DICOM read as sampled frames (data/clip.h).
+#include "oess/data/clip.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <opencv2/videoio.hpp>
+
+#include "oess/core/error.h"
+#include "oess/data/dicom.h"
+#include "oess/data/image.h"
+
+namespace oess::data {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Decodes `path` front to back, keeping the frames at pick(the container's frame count) (ascending), in
+// `want` and `kept`; returns the number of frames decoded.
+int read_video(const std::string& path, const std::function<std::vector<int>(int)>& pick,
+               std::vector<int>& want, std::vector<cv::Mat>& kept, double* fps) {
+  cv::VideoCapture cap;
+  try {
+    cap.open(path, cv::CAP_FFMPEG);
+  } catch (const cv::Exception& e) {
+    throw Error(fmt::format("{}: cannot open the video ({})", path, e.err));
+  }
+  if (!cap.isOpened())
+    throw Error(fmt::format(
+        "{}: cannot open the video (not MP4, AVI, MOV or MKV, truncated, or a codec this FFmpeg lacks)",
+        path));
+  if (fps) *fps = cap.get(cv::CAP_PROP_FPS);
+  want = pick(std::max(0, static_cast<int>(cap.get(cv::CAP_PROP_FRAME_COUNT))));
+  kept.clear();
+  size_t next = 0;
+  int n = 0;
+  cv::Mat frame;
+  try {
+    while (cap.read(frame)) {
+      if (next < want.size() && want[next] == n) {
+        kept.push_back(frame.clone());
+        ++next;
+      }
+      ++n;
+    }
+  } catch (const cv::Exception& e) {
+    throw Error(fmt::format("{}: decoding frame {} failed ({})", path, n, e.err));
+  }
+  return n;
+}
+
+}  // namespace
+
+bool is_video_file(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == ".mp4" || ext == ".m4v" || ext == ".avi" || ext == ".mov" || ext == ".mkv";
+}
+
+bool is_clip_file(const std::string& path) {
+  if (is_video_file(path)) return true;
+  if (!is_dicom_file(path)) return false;
+  int frames = 1;
+  read_dicom_frames(
+      path, [](int) { return std::vector<int>{}; }, &frames);
+  return frames > 1;
+}
+
+std::string ClipOptions::text() const {
+  return fmt::format("frames={} every={} max_frames={} pooling={} dicom={}", sampling.frames, sampling.every,
+                     sampling.max_frames, pooling, dicom ? 1 : 0);
+}
+
+ClipOptions parse_clip_text(const std::string& text) {
+  ClipOptions o;
+  char pooling[16] = {0};
+  int dicom = 0;
+  if (std::sscanf(text.c_str(), "frames=%d every=%d max_frames=%d pooling=%15s dicom=%d", &o.sampling.frames,
+                  &o.sampling.every, &o.sampling.max_frames, pooling, &dicom) != 5 ||
+      (std::string(pooling) != "mean" && std::string(pooling) != "max"))
+    throw UsageError(
+        fmt::format("clip options \"{}\": expected frames=N every=K max_frames=M "
+                    "pooling=mean|max dicom=0|1",
+                    text));
+  o.pooling = pooling;
+  o.dicom = dicom != 0;
+  return o;
+}
+
+bool is_clip(const std::string& path, const ClipOptions& o) {
+  if (is_video_file(path)) return true;
+  return o.dicom && is_clip_file(path);
+}
+
+std::vector<int> sample_indices(int n, const ClipSampling& s) {
+  std::vector<int> idx;
+  if (n <= 0) return idx;
+  if (s.every > 0) {
+    for (int i = 0; i < n && static_cast<int>(idx.size()) < std::max(1, s.max_frames); i += s.every)
+      idx.push_back(i);
+    return idx;
+  }
+  const int want = std::max(1, s.frames);
+  if (n <= want) {
+    for (int i = 0; i < n; ++i) idx.push_back(i);
+    return idx;
+  }
+  for (int i = 0; i < want; ++i)
+    idx.push_back(static_cast<int>((2 * static_cast<int64_t>(i) + 1) * n / (2 * static_cast<int64_t>(want))));
+  return idx;
+}
+
+cv::Mat decode_picture(const std::string& path) {
+  if (!is_video_file(path)) return decode_image(path);
+  ClipSampling middle;
+  middle.frames = 1;
+  return decode_clip(path, middle).frames.front();
+}
+
+Clip decode_clip(const std::string& path, const ClipSampling& s, DecodeNotes* notes) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error(fmt::format("{}: clip file does not exist", path));
+  Clip c;
+  std::vector<cv::Mat> raw;
+  if (is_dicom_file(path)) {
+    c.info.dicom = true;
+    raw = read_dicom_frames(
+        path,
+        [&](int n) {
+          c.index = sample_indices(n, s);
+          return c.index;
+        },
+        &c.info.frames);
+  } else {
+    const int n = read_video(
+        path, [&](int hint) { return sample_indices(hint, s); }, c.index, raw, &c.info.fps);
+    if (n == 0) throw Error(fmt::format("{}: no decodable frame", path));
+    const auto exact = sample_indices(n, s);
+    if (exact != c.index || raw.size() != exact.size())  // the container's count was off: decode again
+      read_video(
+          path, [&](int) { return exact; }, c.index, raw, nullptr);
+    c.info.frames = n;
+  }
+  if (raw.empty()) throw Error(fmt::format("{}: no decodable frame", path));
+  for (size_t i = 0; i < raw.size(); ++i) {
+    c.frames.push_back(to_bgr8(raw[i], fmt::format("{} (frame {})", path, c.index[i]), notes));
+    if (c.frames.back().size() != c.frames.front().size())
+      throw Error(fmt::format("{}: frame {} is {}x{}, frame {} {}x{}", path, c.index[i], c.frames.back().cols,
+                              c.frames.back().rows, c.index[0], c.frames.front().cols,
+                              c.frames.front().rows));
+  }
+  c.info.width = c.frames.front().cols;
+  c.info.height = c.frames.front().rows;
+  return c;
+}
+
+}  // namespace oess::data

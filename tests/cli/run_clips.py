@@ -1,0 +1,125 @@
+"""`oess run` on cine loops (issue #33), checked from outside.
+
+usage: run_clips.py OESS WORKDIR KERAS_WEIGHTS
+
+`oess synth --clips 16` makes 120 pulsing clips of 20 patients: the synovial flow of the clip's grade shows
+in about a quarter of the frames, and the middle frame may show none. With the Keras ImageNet weights:
+- K-fold (4 folds) reading 8 frames per clip, pooled by max, predicts every clip exactly once, one row per
+  clip, every patient's clips in one fold (asserted over predictions.csv and the manifest), no clip file in
+  two folds;
+- the same with data.clip.frames 1 (the middle frame alone) does clearly worse: `oess compare` (paired
+  bootstrap by patient, McNemar exact) puts max's accuracy gain's 95% interval above 0 and p below 0.01;
+- a grouped split: `oess score` on the exported model gives predictions.csv's probabilities for the test
+  clips (1e-4), one row per clip; a clip shorter than data.clip.frames is used, with the warning
+  clip_short in metrics.json;
+- a clip copied under another patient is refused as a duplicate across folds; a truncated clip stops the
+  run (exit 1) naming the manifest line and the file, with no predictions written.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from harness import Harness, rows, write_rows  # noqa: E402  (tests/harness.py)
+
+oess, work, weights = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])
+h = Harness(oess, work)
+check, run = h.check, h.run
+synth = os.path.join(work, "synth")
+run("synth", "--out", synth, "--counts", "30,30,30,30", "--patients", "20", "--clips", "16", "--size", "192x144",
+    "--seed", "5", "--threads", "2")
+labels = rows(os.path.join(synth, "labels.csv"))
+check(len(labels) == 120 and all(r["path"].endswith(".avi") for r in labels), "120 clips made")
+
+
+def config(name, manifest, split, extra_data=""):
+    path = os.path.join(work, name + ".yaml")
+    with open(path, "w") as f:
+        f.write(f"""name: {name}
+data:
+  manifest: {manifest}
+  split: {split}
+  clip: {{frames: 8, pooling: max}}
+{extra_data}backbone: {{weights: {weights}}}
+features: {{layers: [mixed2, mixed4], cache: {work}/cache}}
+classifier: {{max_epochs: 60}}
+ensemble: {{members: 3}}
+report: {{bootstrap: 200, formats: [md]}}
+output:
+  dir: {work}/runs/{name}
+  export: [oess]
+""")
+    return path
+
+
+kfold = "{method: kfold, folds: 4, val_fraction: 0.25}"
+manifest = os.path.join(synth, "labels.csv")
+run("run", config("max8", manifest, kfold))
+run("run", config("mid", manifest, kfold), "--set", "data.clip.frames=1")
+pred = rows(os.path.join(work, "runs", "max8", "predictions.csv"))
+check(len(pred) == 120 and len({r["path"] for r in pred}) == 120 and {r["path"] for r in pred} == {r["path"] for r in labels},
+      f"K-fold: every clip predicted once, one row per clip ({len(pred)} rows)")
+patient = {r["path"]: r["patient"] for r in labels}
+folds_of = {}
+for r in pred:
+    folds_of.setdefault(patient[r["path"]], set()).add(r["fold"])
+check(all(len(f) == 1 for f in folds_of.values()), "K-fold: every patient's clips are in one fold")
+
+cmp_json = os.path.join(work, "compare.json")
+run("compare", os.path.join(work, "runs", "mid", "predictions.csv"), os.path.join(work, "runs", "max8", "predictions.csv"),
+    "--json", cmp_json)
+c = json.load(open(cmp_json))["comparisons"][0]
+check(c["accuracy_difference_ci95"][0] > 0 and c["mcnemar_exact_p"] < 0.01,
+      f"max over 8 frames beats the middle frame: accuracy {100 * c['accuracy']:.1f}% vs "
+      f"{100 * c['accuracy_reference']:.1f}%, difference CI {c['accuracy_difference_ci95']}, McNemar p "
+      f"{c['mcnemar_exact_p']:.2g}")
+
+# A short clip (4 frames, another joint of another patient) in a grouped split.
+other = os.path.join(work, "short")
+run("synth", "--out", other, "--counts", "0,0,0,1", "--patients", "1", "--clips", "4", "--size", "192x144",
+    "--seed", "77")
+short = os.path.join(other, rows(os.path.join(other, "labels.csv"))[0]["path"])
+grouped_manifest = os.path.join(work, "grouped.csv")
+write_rows(grouped_manifest, [{"path": os.path.join(synth, r["path"]), "score": r["score"], "patient": r["patient"]}
+                              for r in labels] + [{"path": short, "score": 3, "patient": "P99"}])
+run("run", config("grouped", grouped_manifest, "{method: grouped, val_fraction: 0.2, test_fraction: 0.25}"))
+gdir = os.path.join(work, "runs", "grouped")
+gm = json.load(open(os.path.join(gdir, "metrics.json")))
+warn = [w for w in gm.get("warnings", []) if w["code"] == "clip_short"]
+check(len(warn) == 1 and f"{os.path.basename(short)} (4 frames)" in warn[0]["message"], f"clip_short warns of the 4-frame clip: {warn}")
+gp = rows(os.path.join(gdir, "predictions.csv"))
+out = os.path.join(work, "scores.json")
+run("score", "--model", os.path.join(gdir, "model"), *[r["path"] for r in gp], "--json", out)
+scored = {s["path"]: s["p"] for s in json.load(open(out))}
+gap = max(abs(float(r[f"p{k}"]) - scored[r["path"]][k]) for r in gp for k in range(4))
+check(len(scored) == len(gp) and gap <= 1e-4,
+      f"oess score on the exported model gives predictions.csv's probabilities for {len(gp)} test clips "
+      f"(largest difference {gap:.1e})")
+
+# A copied clip under another patient: a duplicate across folds, refused.
+dup = os.path.join(synth, "images", "copy_of_first.avi")
+shutil.copyfile(os.path.join(synth, labels[0]["path"]), dup)
+dup_manifest = os.path.join(work, "dup.csv")
+write_rows(dup_manifest, [{"path": os.path.join(synth, r["path"]), "score": r["score"], "patient": r["patient"]}
+                          for r in labels] + [{"path": dup, "score": labels[0]["score"], "patient": "P98"}])
+p = run("run", config("dup", dup_manifest, kfold), rc=1)
+check("copy_of_first.avi" in p.stderr and "duplicate" in p.stderr,
+      f"a copied clip in another fold is refused as a duplicate ({p.stderr.strip()[-200:]})")
+
+# A truncated clip: exit 1 naming it, nothing half-written.
+bad = os.path.join(synth, "images", "truncated.avi")
+whole = open(os.path.join(synth, labels[1]["path"]), "rb").read()
+open(bad, "wb").write(whole[:200])
+bad_manifest = os.path.join(work, "bad.csv")
+write_rows(bad_manifest, [{"path": os.path.join(synth, r["path"]), "score": r["score"], "patient": r["patient"]}
+                          for r in labels] + [{"path": bad, "score": 0, "patient": "P97"}])
+p = run("run", config("bad", bad_manifest, kfold), rc=1)
+said = p.stdout + p.stderr
+check("bad.csv:122: " in said and "truncated.avi: cannot open the video" in said
+      and not os.path.exists(os.path.join(work, "runs", "bad", "predictions.csv")),
+      f"a truncated clip stops the run naming the manifest line and the file, no predictions written "
+      f"({p.stderr.strip()[-200:]})")
+h.finish()
