@@ -41,8 +41,11 @@ int read_video(const std::string& path, const std::function<std::vector<int>(int
   int n = 0;
   cv::Mat frame;
   try {
-    while (cap.read(frame)) {
+    // grab() decodes; only the kept frames pay for retrieve()'s colour conversion.
+    while (cap.grab()) {
       if (next < want.size() && want[next] == n) {
+        if (!cap.retrieve(frame) || frame.empty())
+          throw Error(fmt::format("{}: frame {} decoded but could not be converted", path, n));
         kept.push_back(frame.clone());
         ++next;
       }
