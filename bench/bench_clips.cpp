@@ -46,8 +46,8 @@ int main(int argc, char** argv) {
   const auto clips = files_in(clips_dir), pngs = files_in(pngs_dir);
   oess::data::ClipSampling s;
   s.frames = frames;
-  std::string json = "{\"clips\": " + std::to_string(clips.size()) + ", \"pngs\": " + std::to_string(pngs.size()) +
-                     ", \"rounds\": [";
+  std::string json = "{\"clips\": " + std::to_string(clips.size()) +
+                     ", \"pngs\": " + std::to_string(pngs.size()) + ", \"rounds\": [";
   size_t decoded = 0;
   for (int r = 0; r < rounds; ++r) {
     const double tc = seconds([&] {
@@ -56,8 +56,8 @@ int main(int argc, char** argv) {
     const double tp = seconds([&] {
       for (const auto& p : pngs) decoded += oess::data::decode_image(p).total() > 0 ? 1 : 0;
     });
-    json += fmt::format("{}{{\"clip_s\": {:.4f}, \"png_s\": {:.4f}, \"ratio\": {:.3f}}}", r ? ", " : "", tc, tp,
-                        tc / tp);
+    json += fmt::format("{}{{\"clip_s\": {:.4f}, \"png_s\": {:.4f}, \"ratio\": {:.3f}}}", r ? ", " : "", tc,
+                        tp, tc / tp);
   }
   fmt::print("{}], \"frames_decoded\": {}}}\n", json, decoded);
 }

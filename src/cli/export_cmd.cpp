@@ -1,5 +1,6 @@
 // `oess export` and `oess score`: a run as one model file, and that file scoring new images.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -25,6 +26,8 @@
 #include "oess/export/model.h"
 #include "oess/export/onnx.h"
 #include "oess/io/csv.h"
+#include "oess/report/report.h"
+#include "score_output.h"
 
 namespace oess::cli {
 namespace {
@@ -72,29 +75,13 @@ std::vector<std::string> collect_inputs(const std::vector<std::string>& inputs) 
 
 struct ScoreArgs {
   std::string model, csv, json, manifest, heatmap, heatmap_method = "gradcam-ig", device = "cpu", save_input;
+  std::string frames_csv, frames_plot;  // clips: per-frame scores and a plot per clip
   int heatmap_steps = 8;
   bool heatmap_data = false;
   std::vector<std::string> inputs;
   double unsure_below = 0.5, unsure_disagreement = 0.5;
   int threads = 2, batch = 16;
 };
-
-// The names a model's run gave its scale and its binary split (report.scale, report.binary_names); models
-// exported before they were recorded: the study's.
-struct ScaleNames {
-  std::string scale = "OESS";
-  std::array<std::string, 2> binary{"healthy", "diseased"};
-};
-ScaleNames scale_names(const exporting::ModelFile& m) {
-  ScaleNames n;
-  if (auto s = m.meta.find("scale"); s != m.meta.end() && !s->second.empty()) n.scale = s->second;
-  if (auto b = m.meta.find("binary_names"); b != m.meta.end()) {
-    const auto j = nlohmann::json::parse(b->second, nullptr, /*allow_exceptions=*/false);
-    if (j.is_array() && j.size() == 2 && j[0].is_string() && j[1].is_string())
-      n.binary = {j[0].get<std::string>(), j[1].get<std::string>()};
-  }
-  return n;
-}
 
 // The scores: a console table, and the CSV / JSON rows.
 void report_scores(const ScoreArgs& a, const std::vector<exporting::ImageScore>& scores, bool four,
@@ -136,16 +123,11 @@ void report_scores(const ScoreArgs& a, const std::vector<exporting::ImageScore>&
     row.push_back(fmt::format("{:.4f}", s.disagreement));
     row.push_back(u ? "1" : "0");
     csv.row(row);
-    js.push_back({{"path", s.path},
-                  {"pred", s.pred},
-                  {"p", s.p},
-                  {"p_diseased", s.p_diseased},
-                  {"healthy_diseased", s.binary_vote ? "diseased" : "healthy"},
-                  {"binary_name", names.binary[s.binary_vote ? 1 : 0]},
-                  {"scale", names.scale},
-                  {"disagreement", s.disagreement},
-                  {"unsure", u}});
+    js.push_back(score_json(s, u, names));
   }
+  say_clips(scores, names);
+  if (!a.frames_csv.empty() || !a.frames_plot.empty())
+    write_frames(scores, four, a.frames_csv, a.frames_plot);
   fmt::print("{} image(s) scored, {} unsure (max probability < {} or members split >= {})\n", scores.size(),
              n_unsure, a.unsure_below, a.unsure_disagreement);
   if (!a.manifest.empty()) {
@@ -324,7 +306,13 @@ void add_score_command(CLI::App& app) {
   sub->add_option("--model", a->model, "exported model file, or a run's model/ folder")->required();
   sub->add_option("INPUT", a->inputs, "image files and folders (searched recursively)")->required();
   sub->add_option("--csv", a->csv, "write path,pred,p0..p3 (or p1),p_diseased,disagreement,unsure");
-  sub->add_option("--json", a->json, "write the scores as JSON");
+  sub->add_option("--json", a->json,
+                  "write the scores as JSON (clips: also each sampled frame's and the key frame)");
+  sub->add_option(
+      "--frames-csv", a->frames_csv,
+      "clips: write path,frame,p0..p3 (binary: p1),p_diseased,key: each sampled frame scored alone");
+  sub->add_option("--frames-plot", a->frames_plot,
+                  "clips: folder for NAME_frames.png, each grade's probability over the sampled frames");
   sub->add_option("--manifest", a->manifest, "manifest with a patient column: per-patient sums");
   sub->add_option("--heatmap", a->heatmap,
                   "folder for a heat-map overlay PNG per image (IMAGE_METHOD.png): which pixels drove the "

@@ -74,6 +74,32 @@ void Scorer::prepare(int64_t images) {
 
 Scorer::~Scorer() = default;
 
+ImageScore Scorer::frame_scores(const std::vector<int>& index,
+                                const std::map<std::string, torch::Tensor>& per_frame) const {
+  const auto& im = *impl_;
+  std::vector<torch::Tensor> probs;
+  for (size_t i = 0; i < im.model->members.size(); ++i) {
+    const auto& t = im.model->member_taps[i];
+    probs.push_back(
+        im.model->members[i].probabilities(per_frame.at(base_tap(t) + "@" + pooling_of(t, im.pooling))));
+  }
+  auto c = ensemble::combine(probs, task_);
+  apply_calibration(c, im.calibration, task_);
+  ImageScore s;
+  s.frame_index = index;
+  double best = -1;
+  for (size_t f = 0; f < index.size(); ++f) {
+    const auto one = image_score("", c, f);
+    s.frame_p.push_back(one.p);
+    s.frame_p_diseased.push_back(one.p_diseased);
+    if (one.p_diseased > best) {
+      best = one.p_diseased;
+      s.key_frame = index[f];
+    }
+  }
+  return s;
+}
+
 std::vector<ImageScore> Scorer::score(const std::vector<std::string>& paths,
                                       const std::function<void(int64_t, int64_t)>& progress) {
   auto& im = *impl_;
@@ -98,10 +124,12 @@ std::vector<ImageScore> Scorer::score(const std::vector<std::string>& paths,
   };
   torch::InferenceMode guard;
   int64_t done = 0;
+  std::map<size_t, ImageScore> frames_of;  // clips: the per-frame scores
   for (size_t k : clips) {  // a clip: its sampled frames, pooled over the frames as the run pooled them
     const auto r = features::run_clip(*im.backbone, paths[k], im.clip, im.framing, im.pre, im.taps,
                                       pool_members, im.batch, im.device);
     for (const auto& [key, t] : r.per_frame) put(key, k, features::over_frames(t, im.clip.pooling));
+    frames_of[k] = frame_scores(r.index, r.per_frame);
     if (progress) progress(++done, static_cast<int64_t>(paths.size()));
   }
   std::vector<data::LoadItem> load;
@@ -125,7 +153,16 @@ std::vector<ImageScore> Scorer::score(const std::vector<std::string>& paths,
   auto c = ensemble::combine(probs, task_);
   apply_calibration(c, im.calibration, task_);
   std::vector<ImageScore> out;
-  for (size_t k = 0; k < paths.size(); ++k) out.push_back(image_score(paths[k], c, k));
+  for (size_t k = 0; k < paths.size(); ++k) {
+    out.push_back(image_score(paths[k], c, k));
+    if (auto f = frames_of.find(k); f != frames_of.end()) {
+      auto& s = out.back();
+      s.frame_index = f->second.frame_index;
+      s.frame_p = f->second.frame_p;
+      s.frame_p_diseased = f->second.frame_p_diseased;
+      s.key_frame = f->second.key_frame;
+    }
+  }
   return out;
 }
 

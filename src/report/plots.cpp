@@ -129,6 +129,38 @@ cv::Mat reliability_plot(const std::vector<metrics::ReliabilityBin>& bins, doubl
   return f.m;
 }
 
+cv::Mat clip_plot(const std::vector<int>& frames, const std::vector<std::vector<double>>& p, int key_frame,
+                  const std::string& title) {
+  Frame f = frame(560, 340, title.size() > 70 ? "..." + title.substr(title.size() - 67) : title, "frame",
+                  "probability");
+  if (frames.empty()) return f.m;
+  const double first = frames.front(), span = std::max(1, frames.back() - frames.front());
+  auto x = [&](int frame) { return (frame - first) / span; };
+  const size_t k = p.front().size();
+  const cv::Scalar colour[4] = {cv::Scalar(120, 160, 60), cv::Scalar(40, 180, 220), kOrange,
+                                cv::Scalar(40, 40, 200)};
+  const cv::Scalar binary[2] = {cv::Scalar(120, 160, 60), cv::Scalar(40, 40, 200)};
+  if (key_frame >= 0)
+    cv::line(f.m, f.at(x(key_frame), 0), f.at(x(key_frame), 1), cv::Scalar(150, 150, 150), 1, cv::LINE_AA);
+  for (size_t c = 0; c < k; ++c) {
+    const cv::Scalar col = k == 4 ? colour[c] : binary[c % 2];
+    for (size_t i = 0; i < frames.size(); ++i) {
+      const cv::Point pt = f.at(x(frames[i]), p[i][c]);
+      if (i > 0) cv::line(f.m, f.at(x(frames[i - 1]), p[i - 1][c]), pt, col, 2, cv::LINE_AA);
+      cv::circle(f.m, pt, 3, col, cv::FILLED, cv::LINE_AA);
+    }
+    text(f.m, k == 4 ? fmt::format("P({})", c) : (c ? "P(2-3)" : "P(0-1)"),
+         {f.area.x + f.area.width - 60, f.area.y + 16 + 16 * static_cast<int>(c)}, 0.42);
+    cv::circle(f.m, {f.area.x + f.area.width - 70, f.area.y + 12 + 16 * static_cast<int>(c)}, 4, col,
+               cv::FILLED);
+  }
+  text(f.m, fmt::format("{}", frames.front()), f.at(0, 0) + cv::Point(-4, 16), 0.38);
+  text(f.m, fmt::format("{}", frames.back()), f.at(1, 0) + cv::Point(-8, 16), 0.38);
+  if (key_frame >= 0)
+    text(f.m, fmt::format("key frame {}", key_frame), f.at(x(key_frame), 1) + cv::Point(4, 14), 0.4);
+  return f.m;
+}
+
 cv::Mat tap_chart(const std::vector<TapRow>& taps) {
   const int w = std::max(480, 70 + 48 * static_cast<int>(taps.size()));
   Frame f =

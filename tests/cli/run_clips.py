@@ -10,7 +10,8 @@ in about a quarter of the frames, and the middle frame may show none. With the K
 - the same with data.clip.frames 1 (the middle frame alone) does clearly worse: `oess compare` (paired
   bootstrap by patient, McNemar exact) puts max's accuracy gain's 95% interval above 0 and p below 0.01;
 - a grouped split: `oess score` on the exported model gives predictions.csv's probabilities for the test
-  clips (1e-4), one row per clip; a clip shorter than data.clip.frames is used, with the warning
+  clips (1e-4), one row per clip; --frames-csv scores each sampled frame alone, its key frame (the highest
+  P(diseased)) scoring as a one-frame clip of that frame does; a clip shorter than data.clip.frames is used, with the warning
   clip_short in metrics.json;
 - a clip copied under another patient is refused as a duplicate across folds; a truncated clip stops the
   run (exit 1) naming the manifest line and the file, with no predictions written.
@@ -22,6 +23,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import av  # noqa: E402
 
 from harness import Harness, rows, write_rows  # noqa: E402  (tests/harness.py)
 
@@ -98,6 +101,35 @@ gap = max(abs(float(r[f"p{k}"]) - scored[r["path"]][k]) for r in gp for k in ran
 check(len(scored) == len(gp) and gap <= 1e-4,
       f"oess score on the exported model gives predictions.csv's probabilities for {len(gp)} test clips "
       f"(largest difference {gap:.1e})")
+
+# Per-frame output: each sampled frame scored alone, the key frame the highest P(diseased); a one-frame clip
+# made of the key frame (PyAV, lossless) scores as that frame's row.
+grade3 = next(r["path"] for r in gp if r["truth"] == "3")
+fcsv = os.path.join(work, "frames.csv")
+run("score", "--model", os.path.join(gdir, "model"), grade3, "--frames-csv", fcsv, "--frames-plot",
+    os.path.join(work, "plots"))
+fr = rows(fcsv)
+keys = [r for r in fr if r["key"] == "1"]
+check(len(fr) == 8 and len(keys) == 1 and float(keys[0]["p_diseased"]) == max(float(r["p_diseased"]) for r in fr),
+      f"--frames-csv: 8 sampled frames, one key frame, the highest P(diseased) ({[r['frame'] for r in fr]})")
+key = int(keys[0]["frame"])
+single = os.path.join(work, "key_frame.avi")
+with av.open(grade3) as src, av.open(single, "w") as dst:
+    st = dst.add_stream("ffv1", rate=25)
+    st.width, st.height, st.pix_fmt = 192, 144, "bgr0"
+    for i, fr_ in enumerate(src.decode(video=0)):
+        if i == key:
+            for pk in st.encode(av.VideoFrame.from_ndarray(fr_.to_ndarray(format="bgr24"), format="bgr24")):
+                dst.mux(pk)
+    for pk in st.encode():
+        dst.mux(pk)
+one = os.path.join(work, "one.json")
+run("score", "--model", os.path.join(gdir, "model"), single, "--json", one)
+p1 = json.load(open(one))[0]["p"]
+gap = max(abs(p1[k] - float(keys[0][f"p{k}"])) for k in range(4))
+check(gap <= 1e-4, f"the key frame's row equals scoring that frame alone as a clip (largest difference {gap:.1e})")
+check(os.path.isfile(os.path.join(work, "plots", os.path.basename(grade3)[:-4] + "_frames.png")),
+      "--frames-plot draws the clip's probabilities over its frames")
 
 # A copied clip under another patient: a duplicate across folds, refused.
 dup = os.path.join(synth, "images", "copy_of_first.avi")

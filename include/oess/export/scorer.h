@@ -29,6 +29,12 @@ struct ImageScore {
   int pred = 0;
   double p_diseased = 0, disagreement = 0;
   int binary_vote = 0;
+  // A clip (issue #33): its sampled frames, each scored alone (the model on that frame's features, as a
+  // one-frame clip), and the key frame: the sampled frame with the highest P(diseased) (-1: not a clip).
+  std::vector<int> frame_index;
+  std::vector<std::vector<double>> frame_p;
+  std::vector<double> frame_p_diseased;
+  int key_frame = -1;
 };
 
 enum class HeatMethod { kGradCam, kIntegratedGradients, kGradCamIg };  // config::heat_methods() order
@@ -70,6 +76,9 @@ class Scorer {
   train::Task task() const { return task_; }
 
   struct Impl;  // src/export/scorer_impl.h
+  // A clip's sampled frames scored one by one (per_frame: "tap@pooling" -> [frames, C]).
+  ImageScore frame_scores(const std::vector<int>& index,
+                          const std::map<std::string, torch::Tensor>& per_frame) const;
 
  private:
   std::unique_ptr<Impl> impl_;

@@ -7,6 +7,7 @@
 // (4-class and healthy/diseased), the ROC curve with its AUC, the per-tap accuracy chart with CIs, the
 // training curves, and a thumbnail of an example image for each confusion cell.
 #include <array>
+#include <opencv2/core/mat.hpp>
 #include <string>
 #include <vector>
 
@@ -107,6 +108,11 @@ struct GalleryInputs {
   std::vector<GallerySection> sections;
 };
 void write_gallery(const std::string& dir, const GalleryInputs& in);
+
+// A clip's frames scored one by one (oess score, issue #33): each class's probability over the sampled
+// frames (x: the frame index), the key frame marked. requires: p[f] has 4 (grades) or 2 (binary) entries.
+cv::Mat clip_plot(const std::vector<int>& frames, const std::vector<std::vector<double>>& p, int key_frame,
+                  const std::string& title);
 
 // RFC 4648 base64, for data URIs.
 std::string base64(const std::string& bytes);
