@@ -15,6 +15,8 @@ import subprocess
 import sys
 from collections import OrderedDict
 
+import av
+import numpy as np
 import torch
 from PIL import Image
 
@@ -49,6 +51,21 @@ put("img/text.png", "this is not an image\n")
 put("img/empty.png", b"")
 png_bytes = open(good_png, "rb").read()
 put("img/truncated.png", png_bytes[: len(png_bytes) // 2])
+# clips (issue #33): a tiny H.264 MP4 cut short, a text file named .mp4, an empty .avi
+good_mp4 = os.path.join(W, "clip", "good.mp4")
+os.makedirs(os.path.dirname(good_mp4))
+with av.open(good_mp4, "w") as c:
+    s = c.add_stream("libx264", rate=25)
+    s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+    for t in range(6):
+        for pk in s.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * t, np.uint8), format="bgr24")):
+            c.mux(pk)
+    for pk in s.encode():
+        c.mux(pk)
+mp4_bytes = open(good_mp4, "rb").read()
+put("clip/truncated.mp4", mp4_bytes[: len(mp4_bytes) // 3])
+put("clip/text.mp4", "this is not a video\n")
+put("clip/empty.avi", b"")
 m_ok = put("m/ok.csv", f"path,score,patient\n{good_png},0,P1\n")
 put("m/score4.csv", f"path,score\n{good_png},4\n")
 put("m/score_x.csv", f"path,score\n{good_png},two\n")
@@ -88,6 +105,7 @@ put("c/single.yaml", f"features:\n  layers: [mixed0]\noutput:\n  dir: {W}/c/neve
 put("c/crop.yaml", "data:\n  crop: rect:1,2\n")
 put("c/mask.yaml", "data:\n  mask: [annotations, text]\n")
 put("c/platt4.yaml", "calibration:\n  method: platt\n")
+put("c/clip_pooling.yaml", "data:\n  clip: {pooling: median}\n")
 put("c/weights.yaml", "backbone:\n  weights: /no/such/weights.pt\n")
 put("c/counts.yaml", f"data:\n  synthetic:\n    dir: {W}/synth\n    counts: [1, 1, 1, 1]\n")
 put(f"synth/labels.csv", f"path,score\n{good_png},0\n{good_png.replace('good', 'g1')},1\n{good_png.replace('good', 'g2')},2\n{good_png.replace('good', 'g3')},3\n".replace(f"{good_png.replace('good', 'g1')}", "g1x"))
@@ -146,6 +164,10 @@ cases = [
     ("config: unknown tap", 2, r"features\.layers: unknown inception_v3 tap \"mixed11\"", ["run", f"{W}/c/tap.yaml"]),
     ("config: bad crop", 2, r"data\.crop: ", ["run", f"{W}/c/crop.yaml"]),
     ("config: Platt scaling with the four grades", 2, r"calibration\.method: platt .*binary", ["run", f"{W}/c/platt4.yaml"]),
+    ("clip: truncated MP4", 1, r"truncated\.mp4: cannot open the video", ["data", "frames", f"{W}/clip/truncated.mp4"]),
+    ("clip: text file named .mp4", 1, r"text\.mp4: cannot open the video", ["data", "frames", f"{W}/clip/text.mp4"]),
+    ("clip: empty .avi", 1, r"empty\.avi: cannot open the video", ["data", "frames", f"{W}/clip/empty.avi"]),
+    ("clip: data.clip.pooling not mean or max", 2, r"data\.clip\.pooling", ["run", f"{W}/c/clip_pooling.yaml"]),
     ("config: bad mask entry", 2, r"data\.mask.*\"text\"", ["run", f"{W}/c/mask.yaml"]),
     ("config: weights file missing", 2, r"backbone\.weights: /no/such/weights\.pt: no such weights file", ["run", f"{W}/c/weights.yaml"]),
     ("run: --slurm with --stage", 2, r"--slurm: .*give no --stage", ["run", f"{W}/c/single.yaml", "--slurm", f"{W}/jobs", "--stage", "sweep.."]),
