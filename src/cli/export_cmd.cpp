@@ -164,7 +164,9 @@ void write_heatmaps(const ScoreArgs& a, exporting::Scorer& scorer, const std::ve
   std::map<std::string, int> used;
   for (size_t i = 0; i < files.size(); ++i) {
     const auto h = scorer.heatmap(files[i], heat);
-    const std::string stem = fs::path(files[i]).stem().string();
+    // A clip's map is of its key frame: the name says which.
+    const std::string stem =
+        fs::path(files[i]).stem().string() + (h.frame >= 0 ? fmt::format("_f{:05d}", h.frame) : "");
     const int n = used[stem]++;
     const std::string name =
         n == 0 ? fmt::format("{}_{}.png", stem, method) : fmt::format("{}_{}_{}.png", stem, n, method);

@@ -118,6 +118,22 @@ std::vector<int> sample_indices(int n, const ClipSampling& s) {
   return idx;
 }
 
+cv::Mat decode_clip_frame(const std::string& path, int index) {
+  std::vector<cv::Mat> raw;
+  std::vector<int> got;
+  int n = 0;
+  if (is_dicom_file(path)) {
+    raw = read_dicom_frames(
+        path, [index](int) { return std::vector<int>{index}; }, &n);
+  } else {
+    n = read_video(
+        path, [index](int) { return std::vector<int>{index}; }, got, raw, nullptr);
+    if (raw.empty())
+      throw Error(fmt::format("{}: frame {} requested, the clip has {} frame(s)", path, index, n));
+  }
+  return to_bgr8(raw.front(), fmt::format("{} (frame {})", path, index));
+}
+
 cv::Mat decode_picture(const std::string& path) {
   if (!is_video_file(path)) return decode_image(path);
   ClipSampling middle;

@@ -10,7 +10,6 @@
 
 #include "finetune_stage.h"
 #include "oess/core/atomic_file.h"
-#include "oess/data/clip.h"
 #include "oess/export/export_run.h"
 #include "oess/export/model_file.h"
 #include "oess/export/onnx.h"
@@ -100,7 +99,7 @@ void stage_export(const Chain& c, const std::string& dir, const config::Config& 
   r.members_json = members.dump();
   for (size_t i = 0; i < c.manifest.samples.size() && r.reference_images.size() < exporting::kReferenceImages;
        ++i)
-    if (c.split.part[i] == data::Part::kTrain && !data::is_video_file(c.manifest.samples[i].path))  // stills
+    if (c.split.part[i] == data::Part::kTrain)  // clips: the loader reads their middle frames
       r.reference_images.push_back(c.manifest.samples[i].path);
   const auto file = exporting::export_model(r);
   exporting::write_model((model / "model.pt").string(), file);

@@ -104,7 +104,13 @@ Heatmap Scorer::heatmap(const std::string& path, const HeatOptions& o) {
   auto& im = *impl_;
   check_heat_options(*im.model, o);
   Heatmap h;
-  const auto x = im.input(path, h.image);
+  torch::Tensor x;
+  if (data::is_clip(path, im.clip)) {  // a clip: the map of its key frame, scored alone
+    h.frame = score({path}).front().key_frame;
+    x = im.input_of(data::decode_clip_frame(path, h.frame), h.image);
+  } else {
+    x = im.input(path, h.image);
+  }
   std::map<std::string, torch::Tensor> acts;
   {
     torch::NoGradGuard no_grad;  // the backbone's own parameters need no gradient

@@ -179,10 +179,10 @@ std::vector<torch::Tensor> Scorer::Impl::member_probabilities(
 }
 
 torch::Tensor Scorer::Impl::input(const std::string& path, cv::Mat& image) const {
-  if (data::is_video_file(path))
-    throw UsageError(fmt::format(
-        "{}: heat maps of clips are not built yet (issue #33); score it without --heatmap", path));
-  const cv::Mat decoded = data::decode_image(path, nullptr, frame);
+  return input_of(data::decode_image(path, nullptr, frame), image);
+}
+
+torch::Tensor Scorer::Impl::input_of(const cv::Mat& decoded, cv::Mat& image) const {
   image = data::apply_crop(decoded, framing.crop);  // shown under the heat: the picture as it was
   return models::preprocess(data::apply_framing(decoded, framing), pre).unsqueeze(0).to(device);
 }

@@ -32,6 +32,8 @@ struct Scorer::Impl {
   // The decoded, cropped image (as it was, to draw heat on) and its masked, preprocessed batch of one on the
   // device.
   torch::Tensor input(const std::string& path, cv::Mat& image) const;
+  // The same for an already decoded picture (a clip's frame).
+  torch::Tensor input_of(const cv::Mat& decoded, cv::Mat& image) const;
   cv::Mat integrated_gradients(const torch::Tensor& x, int target, int steps,
                                std::pair<double, double>* p_ends);
 };

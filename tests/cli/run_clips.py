@@ -130,6 +130,10 @@ gap = max(abs(p1[k] - float(keys[0][f"p{k}"])) for k in range(4))
 check(gap <= 1e-4, f"the key frame's row equals scoring that frame alone as a clip (largest difference {gap:.1e})")
 check(os.path.isfile(os.path.join(work, "plots", os.path.basename(grade3)[:-4] + "_frames.png")),
       "--frames-plot draws the clip's probabilities over its frames")
+heat = os.path.join(work, "heat")
+run("score", "--model", os.path.join(gdir, "model"), grade3, "--heatmap", heat)
+want = f"{os.path.basename(grade3)[:-4]}_f{key:05d}_gradcam-ig.png"
+check(os.listdir(heat) == [want], f"--heatmap on a clip draws its key frame's map ({os.listdir(heat)}, expected {want})")
 
 # A copied clip under another patient: a duplicate across folds, refused.
 dup = os.path.join(synth, "images", "copy_of_first.avi")

@@ -46,9 +46,10 @@ struct HeatOptions {
 };
 
 struct Heatmap {
-  ImageScore score;
-  cv::Mat image;  // the decoded, cropped image (BGR 8-bit)
-  cv::Mat heat;   // CV_32F, image size, [0, 1]
+  ImageScore score;  // a clip: its key frame's score alone
+  cv::Mat image;     // the decoded, cropped image (BGR 8-bit); a clip: its key frame
+  cv::Mat heat;      // CV_32F, image size, [0, 1]
+  int frame = -1;    // a clip: which frame (its key frame, ImageScore::key_frame)
 };
 
 class Scorer {
