@@ -180,6 +180,7 @@ std::vector<cv::Mat> read_dicom_frames(const std::string& path,
     if (frame < 0 || frame >= n_frames)
       throw Error(fmt::format("{}: frame {} requested, the file has {} frame(s) (0..{})", path, frame,
                               n_frames, n_frames - 1));
+  if (wanted.empty()) return {};  // only the frame count was asked for: no pixel data decoded
   const gdcm::PixelFormat pf = image.GetPixelFormat();
   const int samples = pf.GetSamplesPerPixel(), bits = pf.GetBitsAllocated();
   const auto pi = image.GetPhotometricInterpretation();

@@ -13,6 +13,8 @@ in about a quarter of the frames, and the middle frame may show none. With the K
   clips (1e-4), one row per clip; --frames-csv scores each sampled frame alone, its key frame (the highest
   P(diseased)) scoring as a one-frame clip of that frame does; a clip shorter than data.clip.frames is used, with the warning
   clip_short in metrics.json;
+- 32 of the clips as multi-frame DICOM with data.clip.dicom: a run, and `oess score` on its export reading
+  them as clips (key frames) with predictions.csv's probabilities;
 - a clip copied under another patient is refused as a duplicate across folds; a truncated clip stops the
   run (exit 1) naming the manifest line and the file, with no predictions written.
 """
@@ -25,6 +27,8 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import av  # noqa: E402
+from pydicom.dataset import FileDataset, FileMetaDataset  # noqa: E402
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid  # noqa: E402
 
 from harness import Harness, rows, write_rows  # noqa: E402  (tests/harness.py)
 
@@ -158,4 +162,39 @@ check("bad.csv:122: " in said and "truncated.avi: cannot open the video" in said
       and not os.path.exists(os.path.join(work, "runs", "bad", "predictions.csv")),
       f"a truncated clip stops the run naming the manifest line and the file, no predictions written "
       f"({p.stderr.strip()[-200:]})")
+# Multi-frame DICOM as clips (data.clip.dicom: true): 32 of the clips written as uncompressed RGB DICOM
+# (pydicom), a grouped run, and `oess score` on its export reading them as clips (8 frames, max) again.
+dcm_dir = os.path.join(work, "dicom")
+os.makedirs(dcm_dir)
+dcm_rows = []
+for r in labels[:32]:
+    with av.open(os.path.join(synth, r["path"])) as src:
+        frames = [f.to_ndarray(format="rgb24") for f in src.decode(video=0)]
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.3.1"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    path = os.path.join(dcm_dir, os.path.basename(r["path"])[:-4] + ".dcm")
+    ds = FileDataset(path, {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Modality, ds.PatientID = "US", r["patient"]
+    ds.Rows, ds.Columns, ds.NumberOfFrames = frames[0].shape[0], frames[0].shape[1], len(frames)
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "RGB", 0
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = b"".join(f.tobytes() for f in frames)
+    ds.is_little_endian, ds.is_implicit_VR = True, False
+    ds.save_as(path, write_like_original=False)
+    dcm_rows.append({"path": path, "score": r["score"], "patient": r["patient"]})
+dcm_manifest = os.path.join(work, "dicom.csv")
+write_rows(dcm_manifest, dcm_rows)
+run("run", config("dicom", dcm_manifest, "{method: grouped, val_fraction: 0.2, test_fraction: 0.3}"), "--set",
+    "data.clip.dicom=true")
+dp = rows(os.path.join(work, "runs", "dicom", "predictions.csv"))
+out = os.path.join(work, "dicom_scores.json")
+p = run("score", "--model", os.path.join(work, "runs", "dicom", "model"), *[r["path"] for r in dp], "--json", out)
+scored = {s["path"]: s for s in json.load(open(out))}
+gap = max(abs(float(r[f"p{k}"]) - scored[r["path"]]["p"][k]) for r in dp for k in range(4))
+check(all(scored[r["path"]].get("key_frame", -1) >= 0 for r in dp) and gap <= 1e-4,
+      f"multi-frame DICOM with data.clip.dicom: scored as clips (key frames), as predictions.csv says for "
+      f"{len(dp)} test files (largest difference {gap:.1e})")
 h.finish()
