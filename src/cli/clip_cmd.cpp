@@ -5,12 +5,11 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <memory>
-#include <opencv2/imgcodecs.hpp>
 
 #include "commands.h"
-#include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
 #include "oess/data/clip.h"
+#include "oess/data/image.h"
 
 namespace oess::cli {
 namespace {
@@ -41,12 +40,9 @@ void run_frames(const FramesArgs& a) {
                c.index.size(), fmt::join(c.index, " "));
     if (a.out.empty()) continue;
     const std::string stem = fs::path(path).stem().string();
-    for (size_t i = 0; i < c.frames.size(); ++i) {
-      std::vector<uchar> png;
-      cv::imencode(".png", c.frames[i], png);
-      write_file_atomic((fs::path(a.out) / fmt::format("{}_f{:05d}.png", stem, c.index[i])).string(),
-                        std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
-    }
+    for (size_t i = 0; i < c.frames.size(); ++i)
+      data::write_image_atomic((fs::path(a.out) / fmt::format("{}_f{:05d}.png", stem, c.index[i])).string(),
+                               c.frames[i]);
   }
 }
 

@@ -3,12 +3,11 @@
 
 #include <CLI/CLI.hpp>
 #include <memory>
-#include <opencv2/imgcodecs.hpp>
 
 #include "commands.h"
-#include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
 #include "oess/core/progress.h"
+#include "oess/data/image.h"
 #include "oess/data/synth.h"
 
 namespace oess::cli {
@@ -34,9 +33,7 @@ void run_synth(const SynthArgs& a) {
   if (!a.montage.empty()) {
     if (a.per_grade < 1 || a.per_grade > 20) throw UsageError("--per-grade must be 1..20");
     const cv::Mat m = data::synth_montage(a.per_grade, a.o.seed);
-    std::vector<uchar> png;
-    cv::imencode(".png", m, png);
-    write_file_atomic(a.montage, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+    data::write_image_atomic(a.montage, m);
     fmt::print("wrote {} ({} x {} px, {} images per grade)\n", a.montage, m.cols, m.rows, a.per_grade);
     return;
   }

@@ -13,7 +13,6 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
-#include <opencv2/imgcodecs.hpp>
 
 #include "commands.h"
 #include "oess/config/choices.h"
@@ -22,6 +21,7 @@
 #include "oess/core/progress.h"
 #include "oess/core/text.h"
 #include "oess/data/clip.h"
+#include "oess/data/image.h"
 #include "oess/data/manifest.h"
 #include "oess/export/model.h"
 #include "oess/export/onnx.h"
@@ -170,15 +170,10 @@ void write_heatmaps(const ScoreArgs& a, exporting::Scorer& scorer, const std::ve
     const int n = used[stem]++;
     const std::string name =
         n == 0 ? fmt::format("{}_{}.png", stem, method) : fmt::format("{}_{}_{}.png", stem, n, method);
-    std::vector<uchar> png;
-    cv::imencode(".png", exporting::heatmap_overlay(h), png);
-    write_file_atomic((fs::path(a.heatmap) / name).string(),
-                      std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+    data::write_image_atomic((fs::path(a.heatmap) / name).string(), exporting::heatmap_overlay(h));
     if (a.heatmap_data) {  // the map itself: 32-bit float TIFF, image size, [0, 1]
-      std::vector<uchar> tiff;
-      cv::imencode(".tiff", h.heat, tiff);
-      write_file_atomic((fs::path(a.heatmap) / fs::path(name).replace_extension(".tiff")).string(),
-                        std::string_view(reinterpret_cast<const char*>(tiff.data()), tiff.size()));
+      data::write_image_atomic((fs::path(a.heatmap) / fs::path(name).replace_extension(".tiff")).string(),
+                               h.heat);
     }
     heat_bar.update(static_cast<int64_t>(i + 1));
   }

@@ -4,11 +4,9 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <memory>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "commands.h"
-#include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
 #include "oess/data/image.h"
 
@@ -42,10 +40,8 @@ void run_mask(const MaskArgs& a) {
     const double hidden = cv::countNonZero(changed) / static_cast<double>(changed.total());
     cv::Mat pair;
     cv::hconcat(shown, masked, pair);
-    std::vector<uchar> png;
-    cv::imencode(".png", pair, png);
     const std::string file = (fs::path(a.out) / (fs::path(path).stem().string() + "_mask.png")).string();
-    write_file_atomic(file, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+    data::write_image_atomic(file, pair);
     fmt::print("{}: {:.1f}% of the pixels changed -> {}\n", path, 100.0 * hidden, file);
   }
 }

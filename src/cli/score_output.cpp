@@ -7,9 +7,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <opencv2/imgcodecs.hpp>
 
-#include "oess/core/atomic_file.h"
+#include "oess/data/image.h"
 #include "oess/io/csv.h"
 #include "oess/report/report.h"
 
@@ -58,10 +57,9 @@ void write_frames(const std::vector<exporting::ImageScore>& scores, bool four, c
     if (!frames_plot.empty()) {
       std::error_code ec;
       fs::create_directories(frames_plot, ec);
-      std::vector<uchar> png;
-      cv::imencode(".png", report::clip_plot(s.frame_index, s.frame_p, s.key_frame, s.path), png);
-      write_file_atomic((fs::path(frames_plot) / (fs::path(s.path).stem().string() + "_frames.png")).string(),
-                        std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+      data::write_image_atomic(
+          (fs::path(frames_plot) / (fs::path(s.path).stem().string() + "_frames.png")).string(),
+          report::clip_plot(s.frame_index, s.frame_p, s.key_frame, s.path));
     }
   }
   if (clips == 0) spdlog::warn("--frames-csv/--frames-plot: none of the inputs is a clip");

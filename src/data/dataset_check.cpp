@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <mutex>
 #include <numeric>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <set>
 
@@ -311,9 +310,7 @@ std::vector<std::string> write_duplicate_pairs(const Manifest& m, const std::vec
     cv::Mat pair;
     cv::hconcat(tiles, pair);
     const std::string file = (std::filesystem::path(dir) / fmt::format("duplicate_{}.png", k + 1)).string();
-    std::vector<uchar> png;
-    cv::imencode(".png", pair, png);
-    write_file_atomic(file, std::string(png.begin(), png.end()));
+    write_image_atomic(file, pair);
     files.push_back(file);
   }
   return files;

@@ -65,6 +65,14 @@ cv::Mat decode_image(const std::string& path, DecodeNotes* notes, int frame) {
   return to_bgr8(img, path, notes);
 }
 
+void write_image_atomic(const std::string& path, const cv::Mat& image, const std::vector<int>& params) {
+  std::vector<uchar> bytes;
+  if (!cv::imencode(fs::path(path).extension().string(), image, bytes, params))
+    throw Error(
+        fmt::format("{}: OpenCV could not encode a {}x{} image for it", path, image.cols, image.rows));
+  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
 cv::Mat to_bgr8(cv::Mat img, const std::string& path, DecodeNotes* notes) {
   if (img.depth() == CV_16U) {
     cv::Mat eight;

@@ -10,10 +10,10 @@
 #include <opencv2/videoio.hpp>
 #include <vector>
 
-#include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
 #include "oess/core/parallel.h"
 #include "oess/core/random.h"
+#include "oess/data/image.h"
 #include "oess/data/synth.h"
 #include "oess/io/csv.h"
 
@@ -51,9 +51,7 @@ double render_row(const SynthOptions& o, int grade, const std::string& joint, co
     return clip.doppler_fraction;
   }
   const SynthImage img = render_synthetic(grade, joint, style, seed, o.width, o.height);
-  std::vector<uchar> png;
-  cv::imencode(".png", img.bgr, png, {cv::IMWRITE_PNG_COMPRESSION, 1});
-  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+  write_image_atomic(path, img.bgr, {cv::IMWRITE_PNG_COMPRESSION, 1});
   return img.doppler_fraction;
 }
 

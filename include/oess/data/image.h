@@ -18,6 +18,7 @@
 //   crop is the inside of the outline. Returns an empty rectangle when there is none.
 #include <atomic>
 #include <string>
+#include <vector>
 
 #include <opencv2/core/mat.hpp>
 
@@ -33,6 +34,10 @@ struct DecodeNotes {
 
 // `frame` picks the frame of a multi-frame DICOM (default: the first); other formats use their first page.
 cv::Mat decode_image(const std::string& path, DecodeNotes* notes = nullptr, int frame = 0);
+// Encodes `image` in the format its extension names (.png, .tiff, ...; OpenCV's `params`, e.g.
+// IMWRITE_PNG_COMPRESSION) and writes it whole or not at all (write_file_atomic). errors: Error naming the
+// file when OpenCV cannot encode it.
+void write_image_atomic(const std::string& path, const cv::Mat& image, const std::vector<int>& params = {});
 // The conversions above on an already decoded image (e.g. a clip's frame); `path` names it in errors.
 cv::Mat to_bgr8(cv::Mat img, const std::string& path, DecodeNotes* notes = nullptr);
 
