@@ -42,7 +42,7 @@ struct FoldOptions {
   int folds = 5;
   int repeats = 1;
   uint64_t seed = 0;
-  std::string group_column;  // non-empty: leave-group-out on this column
+  std::string group_column = {};  // non-empty: leave-group-out on this column ("= {}": positional inits)
 };
 
 struct Folds {

@@ -46,7 +46,7 @@ struct Member {
   torch::Tensor test_probabilities;
   // A fine-tuned member's probabilities on the validation rows, from the tuned network (calibration fits on
   // them); undefined for frozen members, whose are their classifier on the features.
-  torch::Tensor val_probabilities;
+  torch::Tensor val_probabilities = {};
 };
 
 using ProgressFn = std::function<void(int64_t done, int64_t total)>;
