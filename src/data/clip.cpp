@@ -134,11 +134,11 @@ cv::Mat decode_clip_frame(const std::string& path, int index) {
   return to_bgr8(raw.front(), fmt::format("{} (frame {})", path, index));
 }
 
-cv::Mat decode_picture(const std::string& path) {
-  if (!is_video_file(path)) return decode_image(path);
+cv::Mat decode_picture(const std::string& path, DecodeNotes* notes, int frame) {
+  if (!is_video_file(path)) return decode_image(path, notes, frame);
   ClipSampling middle;
   middle.frames = 1;
-  return decode_clip(path, middle).frames.front();
+  return decode_clip(path, middle, notes).frames.front();
 }
 
 Clip decode_clip(const std::string& path, const ClipSampling& s, DecodeNotes* notes) {

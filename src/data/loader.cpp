@@ -46,9 +46,7 @@ void BatchLoader::work() {
     try {
       const LoadItem& it = items_[i];
       // A clip here (e.g. the export's reference images) stands for its middle frame.
-      cv::Mat img = apply_framing(
-          is_video_file(it.path) ? decode_picture(it.path) : decode_image(it.path, notes_, frame_), framing_,
-          notes_);
+      cv::Mat img = apply_framing(decode_picture(it.path, notes_, frame_), framing_, notes_);
       if (it.augment) img = augment(img, it.augment_seed);
       torch::Tensor t = preprocess(img, pre_);
       std::lock_guard<std::mutex> lock(m_);

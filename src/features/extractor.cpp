@@ -108,6 +108,7 @@ void check_full_maps_fit(const ExtractOptions& o, const std::vector<std::string>
 // plan: every row's content key; rows from the cache filled in; the rest to compute (plain duplicates once).
 struct Plan {
   std::vector<std::string> keys;
+  std::vector<char> clip;  // the row is a clip (data::is_clip: a DICOM's header is read once, here)
   std::vector<std::map<std::string, torch::Tensor>> rows;
   std::vector<size_t> todo;
   std::vector<std::pair<size_t, size_t>> copies;  // (duplicate, original)
@@ -117,10 +118,12 @@ Plan plan(const std::vector<ExtractItem>& items, const ExtractOptions& o,
           const std::vector<std::string>& taps, std::optional<FeatureCache>& cache) {
   Plan p;
   p.keys.resize(items.size());
+  p.clip.resize(items.size());
   parallel_for(items.size(), o.threads, [&](size_t i) {
     p.keys[i] = item_key(sha256_file(items[i].path), items[i]);
+    p.clip[i] = data::is_clip(items[i].path, o.clip);
     // A clip's row depends on how it is sampled and pooled over its frames.
-    if (data::is_clip(items[i].path, o.clip)) p.keys[i] = sha256_hex(p.keys[i] + "+clip:" + o.clip.text());
+    if (p.clip[i]) p.keys[i] = sha256_hex(p.keys[i] + "+clip:" + o.clip.text());
   });
   p.rows.resize(items.size());
   std::map<std::string, size_t> first_with_key;
@@ -149,7 +152,7 @@ void compute(Plan& p, const std::vector<ExtractItem>& items, const ExtractOption
   backbone->set_fast_paths(o.fast);
   backbone->to(device);
   std::vector<size_t> stills, clips;
-  for (size_t i : p.todo) (data::is_clip(items[i].path, o.clip) ? clips : stills).push_back(i);
+  for (size_t i : p.todo) (p.clip[i] ? clips : stills).push_back(i);
   std::vector<data::LoadItem> load;
   for (size_t i : stills) load.push_back({items[i].path, items[i].augment, items[i].augment_seed});
   const auto pre = models::preprocessing_preset(o.preprocessing, o.backbone.arch);

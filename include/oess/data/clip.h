@@ -63,7 +63,7 @@ std::vector<int> sample_indices(int n, const ClipSampling& s);
 Clip decode_clip(const std::string& path, const ClipSampling& s, DecodeNotes* notes = nullptr);
 // Frame `index` of a clip (BGR 8-bit). errors: as decode_clip, and an index beyond the clip (naming both).
 cv::Mat decode_clip_frame(const std::string& path, int index);
-// A picture to show for a manifest row: a still's image (image.h), a video's middle frame.
-cv::Mat decode_picture(const std::string& path);
+// A picture for a manifest row: a video's middle frame, else decode_image(path, notes, frame).
+cv::Mat decode_picture(const std::string& path, DecodeNotes* notes = nullptr, int frame = 0);
 
 }  // namespace oess::data
