@@ -71,10 +71,6 @@ void fill_holes(cv::Mat& bgr8, cv::Mat hole, cv::Mat visible) {
   image.convertTo(bgr8, CV_8UC3);  // rounds to nearest, saturating
 }
 
-}  // namespace
-
-namespace {
-
 MaskSpec parse_entries(const std::vector<std::string>& entries) {
   MaskSpec m;
   for (const auto& e : entries) {

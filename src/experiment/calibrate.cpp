@@ -11,6 +11,7 @@
 #include "oess/calibration/temperature.h"
 #include "oess/core/error.h"
 #include "oess/experiment/chain.h"
+#include "oess/export/model_file.h"
 #include "oess/metrics/calibration.h"
 
 namespace oess::experiment {
@@ -56,54 +57,54 @@ std::pair<double, double> ece_brier(const Chain& c, const torch::Tensor& probs) 
 
 }  // namespace
 
-void calibrate_platt(Chain& c) {
-  const auto fit =
-      calibration::fit_platt(ensemble::probability_rows(validation_probabilities(c)), targets(c, c.rows.val));
-  Calibrated cal;
-  cal.platt = true;
-  cal.platt_ab = {{fit.a, fit.b}};
-  cal.validation_images = fit.n;
-  cal.val_nll_before = fit.nll_before * static_cast<double>(fit.n);
-  cal.val_nll_after = fit.nll_after * static_cast<double>(fit.n);
-  if (!c.rows.test.empty()) {
-    cal.before = c.final.mean.clone();
-    ensemble::apply_platt(c.final, fit.a, fit.b, c.s.train.task);
-  }
-  if (!fit.converged)
-    add_warning(
-        c.warnings,
-        {"platt_not_converged",
-         fmt::format("Platt scaling: one threshold separates the {} validation images perfectly, so the "
-                     "fit has no finite optimum; stopped at a = {:.4g}, b = {:.4g} after {} steps (its "
-                     "probabilities are near 0 and 1): use calibration.method temperature or a "
-                     "larger validation part",
-                     fit.n, fit.a, fit.b, fit.iterations)});
-  spdlog::info("calibration: Platt a {:.4f}, b {:.4f} fitted on {} validation images (NLL {:.4f} -> {:.4f})",
-               fit.a, fit.b, fit.n, fit.nll_before, fit.nll_after);
-  c.calibration = std::move(cal);
-}
-
 void calibrate(Chain& c) {
   if (c.rows.val.empty())
     throw UsageError(fmt::format(
         "calibration.method {}: the split has no validation images to fit on; give the split a validation "
         "part (data.split.val_per_class, val_fraction) or set calibration.method: none",
         c.s.platt ? "platt" : "temperature"));
-  if (c.s.platt) return calibrate_platt(c);
-  const int k = train::num_classes(c.s.train.task);
-  const auto fit = calibration::fit_temperature(ensemble::probability_rows(validation_probabilities(c)),
-                                                targets(c, c.rows.val), k);
+  const auto p = ensemble::probability_rows(validation_probabilities(c));
+  const auto y = targets(c, c.rows.val);
   Calibrated cal;
-  cal.temperatures = {fit.temperature};
-  cal.validation_images = fit.n;
-  cal.val_nll_before = fit.nll_before * static_cast<double>(fit.n);
-  cal.val_nll_after = fit.nll_after * static_cast<double>(fit.n);
+  size_t n = 0;
+  double nll_before = 0, nll_after = 0;
+  exporting::ModelCalibration fitted;  // applied to the final model's test rows, as the Scorer applies it
+  std::string what;
+  if (c.s.platt) {
+    const auto fit = calibration::fit_platt(p, y);
+    cal.platt_ab = {{fit.a, fit.b}};
+    n = fit.n;
+    nll_before = fit.nll_before;
+    nll_after = fit.nll_after;
+    fitted = {exporting::ModelCalibration::Method::kPlatt, 1, fit.a, fit.b};
+    what = fmt::format("Platt a {:.4f}, b {:.4f}", fit.a, fit.b);
+    if (!fit.converged)
+      add_warning(
+          c.warnings,
+          {"platt_not_converged",
+           fmt::format("Platt scaling: one threshold separates the {} validation images perfectly, so the "
+                       "fit has no finite optimum; stopped at a = {:.4g}, b = {:.4g} after {} steps (its "
+                       "probabilities are near 0 and 1): use calibration.method temperature or a "
+                       "larger validation part",
+                       fit.n, fit.a, fit.b, fit.iterations)});
+  } else {
+    const auto fit = calibration::fit_temperature(p, y, train::num_classes(c.s.train.task));
+    cal.temperatures = {fit.temperature};
+    n = fit.n;
+    nll_before = fit.nll_before;
+    nll_after = fit.nll_after;
+    fitted = {exporting::ModelCalibration::Method::kTemperature, fit.temperature};
+    what = fmt::format("temperature {:.4f}", fit.temperature);
+  }
+  cal.validation_images = n;
+  cal.val_nll_before = nll_before * static_cast<double>(n);
+  cal.val_nll_after = nll_after * static_cast<double>(n);
   if (!c.rows.test.empty()) {
     cal.before = c.final.mean.clone();
-    ensemble::apply_temperature(c.final, fit.temperature, c.s.train.task);
+    exporting::apply_calibration(c.final, fitted, c.s.train.task);
   }
-  spdlog::info("calibration: temperature {:.4f} fitted on {} validation images (NLL {:.4f} -> {:.4f})",
-               fit.temperature, fit.n, fit.nll_before, fit.nll_after);
+  spdlog::info("calibration: {} fitted on {} validation images (NLL {:.4f} -> {:.4f})", what, n, nll_before,
+               nll_after);
   c.calibration = std::move(cal);
 }
 
@@ -123,16 +124,16 @@ void calibration_json(Chain& c) {
     const auto [ece0, brier0] = ece_brier(c, cal.before);
     const auto [ece1, brier1] = ece_brier(c, c.final.mean);
     const double n = static_cast<double>(cal.validation_images);
-    const size_t fits = cal.platt ? cal.platt_ab.size() : cal.temperatures.size();
+    const size_t fits = cal.platt() ? cal.platt_ab.size() : cal.temperatures.size();
     j["calibration"] = {
-        {"method", cal.platt ? "platt" : "temperature"},
-        {"fitted_on", fits > 1 ? (cal.platt ? "each fold's validation images, its own (a, b)"
-                                            : "each fold's validation images, its own temperature")
+        {"method", cal.platt() ? "platt" : "temperature"},
+        {"fitted_on", fits > 1 ? (cal.platt() ? "each fold's validation images, its own (a, b)"
+                                              : "each fold's validation images, its own temperature")
                                : "the validation images"}};
     auto one_or_list = [fits](const std::vector<double>& v) {
       return fits == 1 ? nlohmann::ordered_json(v.at(0)) : nlohmann::ordered_json(v);
     };
-    if (cal.platt) {
+    if (cal.platt()) {
       std::vector<double> a, b;
       for (const auto& [x, y] : cal.platt_ab) {
         a.push_back(x);

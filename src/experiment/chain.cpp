@@ -268,7 +268,7 @@ void write_report(const Chain& c, const std::string& dir) {
   in.scale = c.s.report_scale;
   in.binary_names = c.s.binary_names;
   std::tie(in.reliability_before, in.ece_before) = reliability_before(c);
-  if (c.calibration) in.calibration = c.calibration->platt ? "Platt" : "temperature";
+  if (c.calibration) in.calibration = c.calibration->platt() ? "Platt" : "temperature";
   in.title = "oess: " + (c.s.name.empty() ? c.final_label : c.s.name + " - " + c.final_label);
   in.notes = c.notes;
   if (!c.s.description.empty()) in.notes.insert(in.notes.begin(), c.s.description);

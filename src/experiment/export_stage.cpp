@@ -28,7 +28,7 @@ nlohmann::json calibration_block(const Chain& c) {
   if (!c.calibration) return {{"method", "none"}};
   const auto& cal = *c.calibration;
   const std::string on = fmt::format("{} validation images", cal.validation_images);
-  if (cal.platt)
+  if (cal.platt())
     return {
         {"method", "platt"}, {"a", cal.platt_ab.at(0)[0]}, {"b", cal.platt_ab.at(0)[1]}, {"fitted_on", on}};
   return {{"method", "temperature"}, {"temperature", cal.temperatures.at(0)}, {"fitted_on", on}};

@@ -71,8 +71,7 @@ void pool_final(Chain& c, const Kfold& k, const std::vector<std::pair<size_t, si
     Calibrated cal;
     for (const auto& run : k.runs) {
       if (run.repeat != 0) continue;
-      cal.platt = run.chain.calibration->platt;
-      if (cal.platt)
+      if (run.chain.calibration->platt())
         cal.platt_ab.push_back(run.chain.calibration->platt_ab[0]);
       else
         cal.temperatures.push_back(run.chain.calibration->temperatures[0]);

@@ -54,9 +54,9 @@ using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 // calibration.method temperature or platt (experiment/calibrate.cpp): what was fitted, and the final model's
 // test probabilities before it, for metrics.json's before/after figures.
 struct Calibrated {
-  bool platt = false;
   std::vector<double> temperatures;  // one (a single split, the refit), or one per fold (pooled K-fold)
   std::vector<std::array<double, 2>> platt_ab;  // platt: (a, b), likewise
+  bool platt() const { return !platt_ab.empty(); }
   size_t validation_images = 0;
   double val_nll_before = 0, val_nll_after = 0;  // summed over folds' images when pooled: means below
   torch::Tensor before;                          // [test rows, K]
