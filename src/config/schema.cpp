@@ -143,6 +143,11 @@ std::vector<Key> make_schema() {
         "one feature row per clip from its frames' pooled features: max (the strongest response over the "
         "sweep, as a grader takes the frame with the most Doppler) or mean",
         {"max", "mean"}),
+      k("data.clip.aggregate", T::kString, "none",
+        "`none`: one feature row per clip (data.clip.pooling); `max_grade` or `mean_probability`: a "
+        "frame-level classifier trained with the clip's grade on every sampled frame, the clip's "
+        "probabilities those of its highest-graded frame or its frames' mean (docs/data.md, Clips)",
+        {"none", "max_grade", "mean_probability"}),
       k("data.clip.dicom", T::kBool, "false",
         "multi-frame DICOM files are clips (else data.dicom_frame picks one frame of each)"),
       // backbone

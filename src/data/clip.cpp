@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <opencv2/core/utils/logger.hpp>
 #include <opencv2/videoio.hpp>
 
 #include "oess/core/error.h"
@@ -25,10 +26,17 @@ namespace {
 int read_video(const std::string& path, const std::function<std::vector<int>(int)>& pick,
                std::vector<int>& want, std::vector<cv::Mat>& kept, double* fps) {
   cv::VideoCapture cap;
-  try {
-    cap.open(path, cv::CAP_FFMPEG);
-  } catch (const cv::Exception& e) {
-    throw Error(fmt::format("{}: cannot open the video ({})", path, e.err));
+  {
+    // OpenCV logs its own lines ("Could not find decoder for codec_id=0") before failing; the Error below
+    // says it once, naming the file.
+    const auto before = cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+    try {
+      cap.open(path, cv::CAP_FFMPEG);
+    } catch (const cv::Exception& e) {
+      cv::utils::logging::setLogLevel(before);
+      throw Error(fmt::format("{}: cannot open the video ({})", path, e.err));
+    }
+    cv::utils::logging::setLogLevel(before);
   }
   if (!cap.isOpened())
     throw Error(fmt::format(
@@ -74,24 +82,56 @@ bool is_clip_file(const std::string& path) {
   return frames > 1;
 }
 
-std::string ClipOptions::text() const {
-  return fmt::format("frames={} every={} max_frames={} pooling={} dicom={}", sampling.frames, sampling.every,
-                     sampling.max_frames, pooling, dicom ? 1 : 0);
+int clip_frame_count_hint(const std::string& path) {
+  if (!is_video_file(path)) {
+    int frames = 1;
+    read_dicom_frames(
+        path, [](int) { return std::vector<int>{}; }, &frames);
+    return frames;
+  }
+  const auto before = cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+  cv::VideoCapture cap;
+  try {
+    cap.open(path, cv::CAP_FFMPEG);
+  } catch (const cv::Exception&) {
+  }
+  cv::utils::logging::setLogLevel(before);
+  return cap.isOpened() ? std::max(0, static_cast<int>(cap.get(cv::CAP_PROP_FRAME_COUNT))) : -1;
 }
+
+std::string ClipOptions::text() const {
+  // aggregate only when set: the text (and so the cache keys) of pooled runs stays as it was.
+  return fmt::format("frames={} every={} max_frames={} pooling={} dicom={}{}", sampling.frames,
+                     sampling.every, sampling.max_frames, pooling, dicom ? 1 : 0,
+                     aggregated() ? " aggregate=" + aggregate : std::string());
+}
+
+std::string ClipOptions::feature_text() const {
+  ClipOptions o = *this;
+  if (aggregated()) o.aggregate = "frames";
+  return o.text();
+}
+
+int ClipOptions::slots() const { return sampling.every > 0 ? sampling.max_frames : sampling.frames; }
+
+bool is_aggregate_rule(const std::string& s) { return s == "max_grade" || s == "mean_probability"; }
 
 ClipOptions parse_clip_text(const std::string& text) {
   ClipOptions o;
-  char pooling[16] = {0};
+  char pooling[16] = {0}, aggregate[24] = {0};
   int dicom = 0;
-  if (std::sscanf(text.c_str(), "frames=%d every=%d max_frames=%d pooling=%15s dicom=%d", &o.sampling.frames,
-                  &o.sampling.every, &o.sampling.max_frames, pooling, &dicom) != 5 ||
-      (std::string(pooling) != "mean" && std::string(pooling) != "max"))
+  const int got =
+      std::sscanf(text.c_str(), "frames=%d every=%d max_frames=%d pooling=%15s dicom=%d aggregate=%23s",
+                  &o.sampling.frames, &o.sampling.every, &o.sampling.max_frames, pooling, &dicom, aggregate);
+  if (got < 5 || (std::string(pooling) != "mean" && std::string(pooling) != "max") ||
+      (got == 6 && !is_aggregate_rule(aggregate)))
     throw UsageError(
         fmt::format("clip options \"{}\": expected frames=N every=K max_frames=M "
-                    "pooling=mean|max dicom=0|1",
+                    "pooling=mean|max dicom=0|1 [aggregate=max_grade|mean_probability]",
                     text));
   o.pooling = pooling;
   o.dicom = dicom != 0;
+  if (got == 6) o.aggregate = aggregate;
   return o;
 }
 

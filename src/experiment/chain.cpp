@@ -341,6 +341,18 @@ void write_report(const Chain& c, const std::string& dir) {
   report::write_report(dir, in);
 }
 
+std::string format_features(const Chain& c, bool copies) {
+  std::vector<std::string> shapes;
+  for (const auto& tap : c.features.taps)
+    shapes.push_back(fmt::format("{} {}", tap, c.features.data.at(tap).size(-1)));
+  const auto& clip = c.s.extract.clip;
+  return fmt::format("  {} rows ({} images{}); features per tap: {}{}\n", c.features.rows(),
+                     c.manifest.samples.size(), copies ? " + augmented copies" : "", fmt::join(shapes, ", "),
+                     clip.aggregated() ? fmt::format("; a row holds a clip's {} frames, graded by {}",
+                                                     clip.slots(), clip.aggregate)
+                                       : "");
+}
+
 std::string format_sweep_table(const Chain& c) {
   const bool four = four_class(c);
   std::string out = fmt::format("{:<12} {:>8} {:>9} {:>7} {:>7} {:>7} {:>7} {:>9} {:>6}\n", "tap", "val acc",

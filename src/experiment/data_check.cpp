@@ -9,6 +9,7 @@
 
 #include "oess/core/error.h"
 #include "oess/core/progress.h"
+#include "oess/data/clip.h"
 #include "oess/data/dataset_check.h"
 #include "oess/experiment/chain.h"
 #include "oess/experiment/kfold.h"
@@ -93,6 +94,26 @@ std::vector<std::string> fold_part_names(const Kfold& k) {
   return names;
 }
 
+void short_clip_warning(Chain& c, const std::vector<int>& frames) {
+  const auto& sampling = c.s.extract.clip.sampling;
+  std::vector<std::string> short_clips;
+  for (size_t i = 0; i < frames.size() && sampling.every == 0; ++i)
+    if (frames[i] > 0 && frames[i] < sampling.frames)
+      short_clips.push_back(fmt::format("{} ({} frames)", c.manifest.samples[i].rel_path, frames[i]));
+  if (!short_clips.empty())
+    add_warning(c.warnings, {"clip_short",
+                             fmt::format("{} clip(s) have fewer frames than data.clip.frames {} "
+                                         "asks for, and are read whole: {}",
+                                         short_clips.size(), sampling.frames, fmt::join(short_clips, ", "))});
+}
+
+void short_clip_warning(Chain& c) {
+  std::vector<int> frames;
+  for (const auto& smp : c.manifest.samples)
+    frames.push_back(data::is_clip(smp.path, c.s.extract.clip) ? data::clip_frame_count_hint(smp.path) : 0);
+  short_clip_warning(c, frames);
+}
+
 void check_data(Chain& c, const std::vector<int>& part, const std::vector<std::string>& part_names,
                 const std::function<void(const std::string&)>& say, const std::string& pairs_dir) {
   const auto& m = c.manifest;
@@ -107,17 +128,9 @@ void check_data(Chain& c, const std::vector<int>& part, const std::vector<std::s
   if (s.unreadable)
     throw Error(fmt::format("{}: {} image(s) cannot be read (all listed above): fix or remove their rows",
                             m.file, s.unreadable));
-  // Clips shorter than data.clip.frames asks for: used whole, said in metrics.json.
-  const auto& sampling = c.s.extract.clip.sampling;
-  std::vector<std::string> short_clips;
-  for (size_t i = 0; i < images.size() && sampling.every == 0; ++i)
-    if (images[i].frames > 0 && images[i].frames < sampling.frames)
-      short_clips.push_back(fmt::format("{} ({} frames)", m.samples[i].rel_path, images[i].frames));
-  if (!short_clips.empty())
-    add_warning(c.warnings, {"clip_short",
-                             fmt::format("{} clip(s) have fewer frames than data.clip.frames {} "
-                                         "asks for, and are read whole: {}",
-                                         short_clips.size(), sampling.frames, fmt::join(short_clips, ", "))});
+  std::vector<int> frames;
+  for (const auto& im : images) frames.push_back(im.frames);
+  short_clip_warning(c, frames);
   std::vector<std::string> across_parts, across_grades, across_patients;
   for (const auto& g : s.duplicates) {
     const std::string text =

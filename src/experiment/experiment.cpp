@@ -94,13 +94,19 @@ void stage_data(Chain& c, Kfold& k, bool may_make, const std::string& dir, Conso
   if (is_kfold(c.s)) {
     kfold_data(c, k, dir, say);  // leave_group_out's column checked there first
     check_group_columns(c, {});  // every image is tested once
-    if (c.s.check_data) check_data(c, fold_parts(k), fold_part_names(k), say, dir + "/duplicates");
+    if (c.s.check_data)
+      check_data(c, fold_parts(k), fold_part_names(k), say, dir + "/duplicates");
+    else
+      short_clip_warning(c);
     return;
   }
   c.split = data::make_split(c.manifest, c.s.split);
   check_group_columns(c, c.split.indices(data::Part::kTest));
   split_warnings(c.s, c.manifest, c.split, "", /*test_part=*/true, c.warnings);
-  if (c.s.check_data) check_data(c, split_parts(c.split), {"train", "val", "test"}, say, dir + "/duplicates");
+  if (c.s.check_data)
+    check_data(c, split_parts(c.split), {"train", "val", "test"}, say, dir + "/duplicates");
+  else
+    short_clip_warning(c);
   const auto train = c.split.indices(data::Part::kTrain);
   c.items = c.s.balance == config::Balance::kOversample
                 ? data::oversample(train, c.manifest.scores(), c.s.seed)
@@ -159,12 +165,7 @@ void stage_extract(Chain& c, bool cache_only, Console& con) {
       c.features.data[name] = f.data.at(tap);
     }
   }
-  std::vector<std::string> shapes;
-  for (const auto& tap : c.features.taps)
-    shapes.push_back(fmt::format("{} {}", tap, c.features.data.at(tap).size(1)));
-  con.say(fmt::format(
-      "  {} rows ({} images{}); features per tap: {}\n", c.features.rows(), c.manifest.samples.size(),
-      items.size() > c.manifest.samples.size() ? " + augmented copies" : "", fmt::join(shapes, ", ")));
+  con.say(format_features(c, items.size() > c.manifest.samples.size()));
 }
 
 }  // namespace

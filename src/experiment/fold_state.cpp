@@ -54,6 +54,7 @@ nlohmann::json options_json(const train::TrainOptions& o) {
           {"monitor", static_cast<int>(o.monitor)},
           {"class_weights", o.class_weights},
           {"head", train::head_name(o.head)},
+          {"aggregate", o.aggregate},
           {"seed", o.seed}};
 }
 
@@ -70,6 +71,7 @@ train::TrainOptions options_from(const nlohmann::json& j, train::Task task) {
   o.monitor = static_cast<config::Monitor>(j.at("monitor").get<int>());
   o.class_weights = j.at("class_weights").get<bool>();
   o.head = train::parse_head(j.value("head", "softmax"));
+  o.aggregate = j.value("aggregate", "none");
   o.seed = j.at("seed").get<uint64_t>();
   return o;
 }
@@ -96,6 +98,8 @@ struct Tensors {
     std::map<std::string, torch::Tensor> parts;
     for (const char* part : exporting::kMemberParts)
       parts[exporting::member_key(i, part)] = at(prefix + exporting::member_key(i, part));
+    const std::string rule = exporting::member_key(i, exporting::kMemberAggregate);
+    if (auto it = by_name.find(prefix + rule); it != by_name.end()) parts[rule] = it->second;
     return exporting::get_member(parts, i, task, file);
   }
 };

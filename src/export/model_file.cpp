@@ -40,6 +40,9 @@ void put_member(io::StateDict& out, size_t i, const train::LinearModel& m) {
   const torch::Tensor* parts[] = {&m.mean, &m.std, &m.weight, &m.bias};  // kMemberParts' order
   for (size_t k = 0; k < 4; ++k)
     out.emplace_back(member_key(i, kMemberParts[k]), parts[k]->cpu().contiguous());
+  if (m.aggregate != "none")
+    out.emplace_back(member_key(i, kMemberAggregate),
+                     torch::tensor({m.aggregate == "max_grade" ? int64_t{1} : int64_t{2}}, torch::kInt64));
 }
 
 train::LinearModel get_member(const std::map<std::string, torch::Tensor>& by_name, size_t i, train::Task task,
@@ -52,6 +55,13 @@ train::LinearModel get_member(const std::map<std::string, torch::Tensor>& by_nam
     if (it == by_name.end())
       throw Error(fmt::format("{}: no tensor {}", file, member_key(i, kMemberParts[k])));
     *parts[k] = it->second;
+  }
+  if (auto it = by_name.find(member_key(i, kMemberAggregate)); it != by_name.end()) {
+    const int64_t code = it->second.numel() == 1 ? it->second.to(torch::kInt64).item<int64_t>() : 0;
+    if (code != 1 && code != 2)
+      throw Error(fmt::format("{}: tensor {} is not 1 (max_grade) or 2 (mean_probability)", file,
+                              member_key(i, kMemberAggregate)));
+    lm.aggregate = code == 1 ? "max_grade" : "mean_probability";
   }
   // The ordinal head (one score, three thresholds) is told by its shapes: softmax members have 4 of each.
   if (task == train::Task::kOess4 && lm.weight.dim() == 2 && lm.weight.size(0) == 1 && lm.bias.dim() == 1 &&

@@ -128,7 +128,7 @@ std::vector<ImageScore> Scorer::score(const std::vector<std::string>& paths,
   for (size_t k : clips) {  // a clip: its sampled frames, pooled over the frames as the run pooled them
     const auto r = features::run_clip(*im.backbone, paths[k], im.clip, im.framing, im.pre, im.taps,
                                       pool_members, im.batch, im.device);
-    for (const auto& [key, t] : r.per_frame) put(key, k, features::over_frames(t, im.clip.pooling));
+    for (const auto& [key, t] : r.per_frame) put(key, k, features::clip_row(t, im.clip));
     frames_of[k] = frame_scores(r.index, r.per_frame);
     if (progress) progress(++done, static_cast<int64_t>(paths.size()));
   }
@@ -140,7 +140,8 @@ std::vector<ImageScore> Scorer::score(const std::vector<std::string>& paths,
   size_t first = 0;
   while (loader.next(batch, first)) {
     for (const auto& [key, t] : pool_members(im.backbone->infer(batch.to(im.device), im.taps)))
-      for (int64_t b = 0; b < t.size(0); ++b) put(key, stills[first + static_cast<size_t>(b)], t[b]);
+      for (int64_t b = 0; b < t.size(0); ++b)
+        put(key, stills[first + static_cast<size_t>(b)], features::still_row(t[b], im.clip));
     done += batch.size(0);
     if (progress) progress(done, static_cast<int64_t>(paths.size()));
   }

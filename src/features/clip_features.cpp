@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <limits>
+
 #include "oess/core/error.h"
 #include "oess/data/balance.h"
 #include "oess/models/backbone.h"
@@ -42,6 +44,25 @@ torch::Tensor over_frames(const torch::Tensor& per_frame, const std::string& how
   if (how == "max") return std::get<0>(per_frame.max(0));
   if (how == "mean") return per_frame.mean(0);
   throw UsageError(fmt::format("data.clip.pooling \"{}\": expected mean or max", how));
+}
+
+}  // namespace oess::features
+
+namespace oess::features {
+
+torch::Tensor clip_row(const torch::Tensor& per_frame, const data::ClipOptions& clip) {
+  if (!clip.aggregated()) return over_frames(per_frame, clip.pooling);
+  const int64_t slots = clip.slots(), n = per_frame.size(0);
+  if (n > slots)
+    throw Error(fmt::format("clip features: {} frames for {} slots (data.clip sampling)", n, slots));
+  auto out = torch::full({slots, per_frame.size(1)}, std::numeric_limits<float>::quiet_NaN(),
+                         per_frame.options().dtype(torch::kFloat32));
+  out.slice(0, 0, n).copy_(per_frame);
+  return out;
+}
+
+torch::Tensor still_row(const torch::Tensor& row, const data::ClipOptions& clip) {
+  return clip.aggregated() ? clip_row(row.reshape({1, -1}), clip) : row;
 }
 
 }  // namespace oess::features

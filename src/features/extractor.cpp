@@ -123,7 +123,7 @@ Plan plan(const std::vector<ExtractItem>& items, const ExtractOptions& o,
     p.keys[i] = item_key(sha256_file(items[i].path), items[i]);
     p.clip[i] = data::is_clip(items[i].path, o.clip);
     // A clip's row depends on how it is sampled and pooled over its frames.
-    if (p.clip[i]) p.keys[i] = sha256_hex(p.keys[i] + "+clip:" + o.clip.text());
+    if (p.clip[i]) p.keys[i] = sha256_hex(p.keys[i] + "+clip:" + o.clip.feature_text());
   });
   p.rows.resize(items.size());
   std::map<std::string, size_t> first_with_key;
@@ -171,7 +171,7 @@ void compute(Plan& p, const std::vector<ExtractItem>& items, const ExtractOption
   for (size_t i : clips) {  // one row per clip: its frames' features pooled over the frames
     const auto r = run_clip(*backbone, items[i].path, o.clip, framing, pre, taps, pool_all, o.batch, device,
                             items[i].augment, items[i].augment_seed, &notes);
-    for (const auto& [tap, t] : r.per_frame) p.rows[i][tap] = over_frames(t, o.clip.pooling).contiguous();
+    for (const auto& [tap, t] : r.per_frame) p.rows[i][tap] = clip_row(t, o.clip).contiguous();
     if (cache) cache->put(p.keys[i], p.rows[i]);
     ++clip_stats.first;
     clip_stats.second += r.short_clip ? 1 : 0;
@@ -200,7 +200,9 @@ FeatureSet assemble(const Plan& p, const std::vector<ExtractItem>& items, size_t
   for (const auto& tap : taps) {
     std::vector<torch::Tensor> col;
     col.reserve(items.size());
-    for (const auto& r : p.rows) col.push_back(r.at(tap));
+    // With data.clip.aggregate every row is a clip's frames: a still image is a one-frame clip.
+    for (size_t i = 0; i < p.rows.size(); ++i)
+      col.push_back(p.clip[i] ? p.rows[i].at(tap) : still_row(p.rows[i].at(tap), o.clip));
     f.data[tap] = items.empty() ? torch::empty({0}) : torch::stack(col);
   }
   const auto pre = models::preprocessing_preset(o.preprocessing, o.backbone.arch);

@@ -121,6 +121,7 @@ void backbone_settings(const config::Config& cf, Settings& s) {
   e.clip.sampling.max_frames = static_cast<int>(cf.get_int("data.clip.max_frames"));
   e.clip.pooling = cf.get_string("data.clip.pooling");
   e.clip.dicom = cf.get_bool("data.clip.dicom");
+  e.clip.aggregate = cf.get_string("data.clip.aggregate");
   e.taps = cf.get_strings("features.layers");
   e.taps = checked("features.layers", [&] { return models::resolve_taps(e.backbone.arch, e.taps); });
   s.poolings = cf.get_strings("features.pooling");
@@ -235,6 +236,11 @@ Settings settings_from(const config::Config& cf) {
     s.evaluate_by.insert(s.evaluate_by.begin(), s.split.group_column);
   }
   finetune_settings(cf, s);
+  s.train.aggregate = s.extract.clip.aggregate;
+  if (s.extract.clip.aggregated() && s.finetune)
+    throw UsageError(
+        "data.clip.aggregate with finetune.enabled: fine-tuning trains on still images; use "
+        "data.clip.aggregate: none (clips pooled by data.clip.pooling) or switch fine-tuning off");
   if (s.train.head == train::Head::kOrdinal && s.finetune)
     throw UsageError(
         "classifier.head: ordinal with finetune.enabled: the fine-tuned head is a softmax layer started from "

@@ -1,9 +1,11 @@
 #include "oess/train/classifier.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "oess/config/choices.h"
@@ -58,14 +60,57 @@ torch::Tensor ordinal_log_probs(const LinearModel& m, const torch::Tensor& z, bo
 
 torch::Tensor LinearModel::logits(const torch::Tensor& z) const { return torch::addmm(bias, z, weight.t()); }
 
-torch::Tensor LinearModel::probabilities(const torch::Tensor& x) const {
-  if (head == Head::kOrdinal) return torch::exp(ordinal_log_probs(*this, (x - mean) / std, false));
-  const auto l = logits((x - mean) / std);
-  if (task == Task::kBinary) {
+namespace {
+
+// Class probabilities [N, K] of standardised features z [N, F]; `raw`: the ordinal thresholds as trained.
+torch::Tensor probs_of(const LinearModel& m, const torch::Tensor& z, bool raw) {
+  if (m.head == Head::kOrdinal) return torch::exp(ordinal_log_probs(m, z, raw));
+  const auto l = m.logits(z);
+  if (m.task == Task::kBinary) {
     const auto p1 = torch::sigmoid(l.squeeze(1));
     return torch::stack({1 - p1, p1}, 1);
   }
   return torch::softmax(l, 1);
+}
+
+// Clips' aggregated probabilities from standardised frame rows z [N, F, C] (NaN rows: padding).
+torch::Tensor clip_probs(const LinearModel& m, const torch::Tensor& z, const torch::Tensor& valid, bool raw) {
+  const int64_t n = z.size(0), f = z.size(1);
+  const auto p = probs_of(m, z.reshape({n * f, z.size(2)}).nan_to_num(0.0), raw);
+  return aggregate_frames(p.view({n, f, p.size(1)}), valid, m.aggregate);
+}
+
+}  // namespace
+
+torch::Tensor valid_frames(const torch::Tensor& x) { return x.select(2, 0).isnan().logical_not(); }
+
+torch::Tensor aggregate_frames(const torch::Tensor& p, const torch::Tensor& valid, const std::string& rule) {
+  if (p.dim() != 3 || valid.sizes() != p.sizes().slice(0, 2))
+    throw Error(fmt::format("aggregate_frames: probabilities [{}] and frames [{}] do not match",
+                            fmt::join(p.sizes(), ", "), fmt::join(valid.sizes(), ", ")));
+  const auto count = valid.sum(1);
+  if (p.size(0) > 0 && count.min().item<int64_t>() < 1) throw Error("aggregate_frames: a clip with no frame");
+  const auto v = valid.to(p.scalar_type());
+  if (rule == "mean_probability") return (p * v.unsqueeze(2)).sum(1) / count.to(p.scalar_type()).unsqueeze(1);
+  if (rule != "max_grade")
+    throw UsageError(fmt::format("data.clip.aggregate \"{}\": max_grade or mean_probability", rule));
+  const int64_t k = p.size(2);
+  // Predicted grade first, then the expected grade (< k, so it only breaks ties); padding never wins.
+  const auto grades = torch::arange(k, p.options());
+  const auto key = p.argmax(2).to(p.scalar_type()) * static_cast<double>(k) + (p * grades).sum(2);
+  const auto masked =
+      torch::where(valid, key, torch::full_like(key, -std::numeric_limits<double>::infinity()));
+  const auto idx = masked.argmax(1);  // the first of equal maxima
+  return p.gather(1, idx.view({-1, 1, 1}).expand({p.size(0), 1, k})).squeeze(1);
+}
+
+torch::Tensor LinearModel::probabilities(const torch::Tensor& x) const {
+  if (x.dim() == 3) {
+    if (aggregate == "none")
+      throw Error("classifier: clip features [N, F, C] need a rule (data.clip.aggregate)");
+    return clip_probs(*this, (x - mean) / std, valid_frames(x), false);
+  }
+  return probs_of(*this, (x - mean) / std, false);
 }
 
 torch::Tensor objective(const LinearModel& m, const torch::Tensor& z, const torch::Tensor& targets,
@@ -174,9 +219,15 @@ double train_epoch(Fit& f) {
   return train_loss;
 }
 
-// Validation loss (data term only, comparable across runs) and accuracy.
+// Validation loss (data term only, comparable across runs) and accuracy; clips (`valid` defined): of the
+// aggregated probabilities.
 std::pair<double, double> val_figures(const LinearModel& m, const torch::Tensor& zv, const torch::Tensor& tv,
-                                      const torch::Tensor& wv) {
+                                      const torch::Tensor& wv, const torch::Tensor& valid) {
+  if (valid.defined()) {
+    const auto p = clip_probs(m, zv, valid, true);
+    const auto loss = torch::nll_loss(torch::log(p.clamp_min(1e-12)), tv).item<double>();
+    return {loss, p.argmax(1).eq(tv).to(torch::kFloat64).mean().item<double>()};
+  }
   const auto loss = objective(m, zv, tv, wv, 0.0, true).item<double>();
   const auto pred = m.head == Head::kOrdinal  ? ordinal_log_probs(m, zv, true).argmax(1)
                     : m.task == Task::kBinary ? (m.logits(zv).squeeze(1) > 0).to(torch::kLong)
@@ -195,6 +246,18 @@ TrainResult train_classifier(const torch::Tensor& x_train, const std::vector<int
   if (x_train.size(0) != static_cast<int64_t>(y_train.size()) ||
       x_val.size(0) != static_cast<int64_t>(y_val.size()))
     throw Error("train_classifier: feature rows and labels differ in number");
+  if (x_train.dim() == 3) {  // clips: train on every frame with its clip's grade, validate on the clips
+    if (o.aggregate == "none" || x_val.dim() != 3)
+      throw Error("train_classifier: clip features [N, F, C] need classifier aggregate and clip validation");
+    const auto valid = valid_frames(x_train).reshape({-1});
+    const auto frames = x_train.reshape({-1, x_train.size(2)}).index({valid});
+    const auto per_clip = valid_frames(x_train).sum(1);
+    std::vector<int> y_frames;
+    for (size_t i = 0; i < y_train.size(); ++i)
+      y_frames.insert(y_frames.end(), static_cast<size_t>(per_clip[static_cast<int64_t>(i)].item<int64_t>()),
+                      y_train[i]);
+    return train_classifier(frames, y_frames, x_val, y_val, o);
+  }
   const int64_t n = x_train.size(0), f = x_train.size(1);
   const bool ordinal = o.head == Head::kOrdinal;
   const int k_out = o.task == Task::kBinary || ordinal ? 1 : 4;
@@ -206,7 +269,9 @@ TrainResult train_classifier(const torch::Tensor& x_train, const std::vector<int
   m.mean = xt.mean(0);
   m.std = xt.std(0, /*unbiased=*/false);
   m.std = torch::where(m.std > 0, m.std, torch::ones_like(m.std));
+  m.aggregate = o.aggregate;
   const auto zv = (x_val.to(torch::kFloat32) - m.mean) / m.std;
+  const torch::Tensor valid = x_val.dim() == 3 ? valid_frames(x_val) : torch::Tensor();
   const auto tv = targets_tensor(y_val, o.task);
   const auto wv = torch::ones({x_val.size(0)});  // validation rows weigh alike
   // Zero initial weights: deterministic, and the convex objective does not need symmetry breaking.
@@ -232,7 +297,7 @@ TrainResult train_classifier(const torch::Tensor& x_train, const std::vector<int
   int since_best = 0;
   for (int epoch = 1; epoch <= o.max_epochs; ++epoch) {
     const double train_loss = train_epoch(fit);
-    const auto [val_loss, val_acc] = val_figures(m, zv, tv, wv);
+    const auto [val_loss, val_acc] = val_figures(m, zv, tv, wv, valid);
     r.curve.push_back({epoch, train_loss, val_loss, val_acc});
     if (best_epoch_index(r.curve, o.monitor) == r.curve.size() - 1) {
       best_w = m.weight.detach().clone();

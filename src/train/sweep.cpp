@@ -35,7 +35,10 @@ OneTorchThread::~OneTorchThread() {
 
 TapResult fit_tap(const features::FeatureSet& f, const std::string& tap, const Rows& rows,
                   const std::vector<int>& grades, const TrainOptions& o) {
-  const auto x = f.data.at(tap).reshape({f.rows(), -1}).to(torch::kFloat32);
+  const auto& raw = f.data.at(tap);
+  // Clips with a frame-level classifier keep their frames' rows [N, F, C]; other features are flat rows.
+  const auto x =
+      (o.aggregate != "none" && raw.dim() == 3 ? raw : raw.reshape({f.rows(), -1})).to(torch::kFloat32);
   TapResult t;
   t.tap = tap;
   t.fit = train_classifier(take_rows(x, rows.train), take_grades(grades, rows.train), take_rows(x, rows.val),

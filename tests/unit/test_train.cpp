@@ -293,3 +293,82 @@ TEST_CASE("the ordinal head by hand: thresholds ordered, P(grade <= j) = sigmoid
   o.head = oess::train::Head::kOrdinal;
   CHECK_THROWS_AS(oess::train::validate(o), oess::UsageError);
 }
+
+TEST_CASE("a clip's probabilities from its frames' by max_grade and mean_probability, by hand",
+          "[train][clip]") {
+  // Clip 0: three frames and one padding row; clip 1: one frame, the rest padding holding values that must
+  // not count; clip 2: two frames of equal predicted grade 2, the later with the higher expected grade.
+  const auto p =
+      torch::tensor({{{0.1, 0.6, 0.2, 0.1}, {0.3, 0.1, 0.5, 0.1}, {0.05, 0.05, 0.45, 0.45}, {0., 0., 0., 1.}},
+                     {{0.7, 0.1, 0.1, 0.1}, {0., 0., 0., 1.}, {0., 0., 0., 1.}, {0., 0., 0., 1.}},
+                     {{0.2, 0.0, 0.5, 0.3}, {0.1, 0.1, 0.5, 0.3}, {0.2, 0.0, 0.5, 0.3}, {0., 0., 0., 1.}}},
+                    torch::kFloat64);
+  const auto valid = torch::tensor({{1, 1, 1, 0}, {1, 0, 0, 0}, {1, 1, 1, 0}}, torch::kBool);
+  // max_grade: clip 0's frames predict grades 1, 2, 2 (ties to the first of the maxima: index 2); of the two
+  // grade-2 frames the expected grades are 1.4 and 2.3: frame 2. Clip 2: expected grades 1.9, 2.0, 1.9:
+  // frame 1.
+  const auto mx = train::aggregate_frames(p, valid, "max_grade");
+  CHECK(torch::allclose(mx[0], torch::tensor({0.05, 0.05, 0.45, 0.45}, torch::kFloat64)));
+  CHECK(torch::allclose(mx[1], torch::tensor({0.7, 0.1, 0.1, 0.1}, torch::kFloat64)));
+  CHECK(torch::allclose(mx[2], torch::tensor({0.1, 0.1, 0.5, 0.3}, torch::kFloat64)));
+  const auto mean = train::aggregate_frames(p, valid, "mean_probability");
+  CHECK(torch::allclose(mean[0], torch::tensor({0.15, 0.25, 1.15 / 3, 0.65 / 3}, torch::kFloat64)));
+  CHECK(torch::allclose(mean[1], torch::tensor({0.7, 0.1, 0.1, 0.1}, torch::kFloat64)));
+  CHECK_THROWS_AS(train::aggregate_frames(p, valid, "median"), UsageError);
+  CHECK_THROWS_AS(train::aggregate_frames(p, torch::zeros({3, 4}, torch::kBool), "max_grade"), Error);
+}
+
+TEST_CASE("a binary frame-level classifier on NaN-padded clip rows, by hand", "[train][clip]") {
+  // One feature, weight 1, bias 0, no standardisation: P(diseased) = sigmoid(x) per frame.
+  train::LinearModel m;
+  m.task = Task::kBinary;
+  m.mean = torch::zeros({1});
+  m.std = torch::ones({1});
+  m.weight = torch::ones({1, 1});
+  m.bias = torch::zeros({1});
+  const double nan = std::nan("");
+  const auto x = torch::tensor({{{-1.0f}, {2.0f}, {static_cast<float>(nan)}}}, torch::kFloat32);  // [1, 3, 1]
+  CHECK_THROWS_AS(m.probabilities(x), Error);                                                     // no rule
+  const double s_lo = 1 / (1 + std::exp(1.0)), s_hi = 1 / (1 + std::exp(-2.0));
+  m.aggregate = "max_grade";
+  CHECK(m.probabilities(x)[0][1].item<double>() == Approx(s_hi).epsilon(1e-6));
+  m.aggregate = "mean_probability";
+  CHECK(m.probabilities(x)[0][1].item<double>() == Approx((s_lo + s_hi) / 2).epsilon(1e-6));
+}
+
+TEST_CASE("clips whose grade shows in one frame: a frame-level classifier with max_grade finds them",
+          "[train][clip]") {
+  // 40 clips of 6 frames, one feature. 30 healthy clips: every frame near -1. 10 diseased clips: five frames
+  // near -1 and one at +3 (the flow's peak). Trained on every frame with its clip's grade, a frame near -1 is
+  // diseased about 50 / 230 of the time: max_grade takes the peak, the mean of six frames stays healthy.
+  auto make = [](uint64_t seed) {
+    torch::manual_seed(static_cast<int64_t>(seed));
+    auto x = torch::full({40, 6, 1}, -1.0f) + 0.1f * torch::randn({40, 6, 1});
+    std::vector<int> y;
+    for (int i = 0; i < 40; ++i) {
+      y.push_back(i % 4 == 3 ? 3 : 0);
+      if (i % 4 == 3) x[i][i % 6][0] = 3.0f;
+    }
+    return std::make_pair(x, y);
+  };
+  const auto [xt, yt] = make(1);
+  const auto [xv, yv] = make(2);
+  train::TrainOptions o;
+  o.task = Task::kBinary;
+  o.optimizer = config::Optimizer::kLbfgs;
+  o.lr = 1;
+  o.max_epochs = 30;
+  o.weight_decay = 1e-3;
+  o.aggregate = "max_grade";
+  const auto mx = train::train_classifier(xt, yt, xv, yv, o);
+  CHECK(mx.best_val_accuracy == 1.0);
+  CHECK(mx.model.aggregate == "max_grade");
+  o.aggregate = "mean_probability";
+  const auto mean = train::train_classifier(xt, yt, xv, yv, o);
+  CHECK(mean.best_val_accuracy <= 0.8);  // the diseased clips missed
+  // The clips' probabilities are the mean of each frame scored alone (the 2-D path, one row per frame).
+  const auto frames = mean.model.probabilities(xv.reshape({-1, 1})).view({40, 6, 2}).mean(1);
+  CHECK(torch::allclose(mean.model.probabilities(xv), frames, 1e-6, 1e-6));
+  o.aggregate = "none";
+  CHECK_THROWS_AS(train::train_classifier(xt, yt, xv, yv, o), Error);
+}

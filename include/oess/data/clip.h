@@ -36,9 +36,21 @@ struct ClipOptions {
   ClipSampling sampling;
   std::string pooling = "max";  // over the sampled frames' pooled features: mean | max
   bool dicom = false;
-  // One line for cache keys and model files, e.g. "frames=8 every=0 max_frames=64 pooling=max dicom=0".
+  // none: one feature row per clip (pooling above). max_grade | mean_probability: a frame-level classifier
+  // (trained with the clip's grade on every sampled frame) whose per-frame probabilities give the clip's by
+  // this rule (train/classifier.h); the clip's row is then its frames' rows, [slots(), C].
+  std::string aggregate = "none";
+  bool aggregated() const { return aggregate != "none"; }
+  // Rows a clip's feature row holds with `aggregate`: frames, or max_frames with `every`.
+  int slots() const;
+  // One line for cache keys and model files, e.g. "frames=8 every=0 max_frames=64 pooling=max dicom=0"
+  // (then " aggregate=max_grade" when set).
   std::string text() const;
+  // What a clip's feature row depends on, for cache keys: text() with the rule itself left out (both rules
+  // read the same frame rows), " aggregate=frames" instead.
+  std::string feature_text() const;
 };
+bool is_aggregate_rule(const std::string& s);  // max_grade | mean_probability
 // Whether `path` is read as a clip under `o` (a DICOM's header is read to count its frames).
 bool is_clip(const std::string& path, const ClipOptions& o);
 // The text() form back. errors: UsageError naming what does not parse.
@@ -58,6 +70,9 @@ struct Clip {
 };
 
 bool is_video_file(const std::string& path);
+// A clip's frame count without decoding it: a DICOM's header, a video container's count (only a hint: what
+// decode_clip decodes is the truth); -1 for a video that does not open. errors: DICOM's (dicom.h).
+int clip_frame_count_hint(const std::string& path);
 bool is_clip_file(const std::string& path);
 std::vector<int> sample_indices(int n, const ClipSampling& s);
 Clip decode_clip(const std::string& path, const ClipSampling& s, DecodeNotes* notes = nullptr);

@@ -181,8 +181,15 @@ void write_metrics(Chain& c, const std::string& dir);
 std::vector<int> split_parts(const data::Split& split);  // 0 train, 1 val, 2 test per sample
 void check_data(Chain& c, const std::vector<int>& part, const std::vector<std::string>& part_names,
                 const std::function<void(const std::string&)>& say, const std::string& pairs_dir = "");
+// The warning clip_short (metrics.json) for clips with fewer frames than data.clip.frames: from the frame
+// counts check_data decoded (one per manifest row, 0 for stills), or, with data.check off, from the clips'
+// headers (data::clip_frame_count_hint).
+void short_clip_warning(Chain& c, const std::vector<int>& frames);
+void short_clip_warning(Chain& c);
 
-// Console text: the per-tap table (the study's supplementary table) and the final model's test results.
+// Console text: the feature rows (`copies`: augmented oversampled copies among them), the per-tap table (the
+// study's supplementary table) and the final model's test results.
+std::string format_features(const Chain& c, bool copies);
 std::string format_sweep_table(const Chain& c);
 std::string format_final(const Chain& c);
 

@@ -41,8 +41,10 @@ struct ModelFile {
 void write_model(const std::string& path, const ModelFile& m);
 ModelFile read_model(const std::string& path);
 
-// The member layout: "member<i>.<part>" for part in kMemberParts.
+// The member layout: "member<i>.<part>" for part in kMemberParts, and for a frame-level classifier of clips
+// (data.clip.aggregate) "member<i>.aggregate": int64 [1], 1 max_grade, 2 mean_probability (absent: none).
 inline constexpr const char* kMemberParts[] = {"mean", "std", "weight", "bias"};
+inline constexpr const char* kMemberAggregate = "aggregate";
 std::string member_key(size_t i, const char* part);
 // Appends member i's four tensors (CPU, contiguous) under member_key.
 void put_member(io::StateDict& out, size_t i, const train::LinearModel& m);

@@ -40,4 +40,11 @@ ClipRun run_clip(models::Backbone& backbone, const std::string& path, const data
 // [frames, C] -> [C]: the mean or the largest over the frames.
 torch::Tensor over_frames(const torch::Tensor& per_frame, const std::string& how);
 
+// A clip's feature row: without clip.aggregate its frames pooled (over_frames by clip.pooling) -> [C]; with
+// it the frames' own rows, padded with rows of NaN to clip.slots() -> [slots, C] (train/classifier.h reads
+// NaN rows as no frame). still_row: a still image's [C] row in a run with clip.aggregate is a one-frame clip
+// -> [slots, C]; unchanged without.
+torch::Tensor clip_row(const torch::Tensor& per_frame, const data::ClipOptions& clip);
+torch::Tensor still_row(const torch::Tensor& row, const data::ClipOptions& clip);
+
 }  // namespace oess::features

@@ -19,6 +19,16 @@
 // stops after `patience` epochs without improvement, and the best weights are restored. The curve
 // (epoch, train loss, val loss, val accuracy) is returned for curve.csv.
 // Deterministic: the same data, options and seed give bit-identical weights on the CPU (one thread).
+//
+// Clips with a frame-level classifier (data.clip.aggregate, issue #33): features [N, F, C], a clip's F frame
+// rows (rows of NaN pad a clip with fewer frames). Training takes every frame with its clip's grade; the
+// standardisation is over the training frames. A clip's probabilities come from its frames' by the rule:
+//   max_grade         those of the frame with the highest predicted grade (argmax), ties the highest
+//                     expected grade sum_k k p_k (binary: the highest P(diseased)), then the earliest frame
+//                     — the examiner's "frame with the most Doppler";
+//   mean_probability  the mean of the frames' probabilities.
+// Early stopping and validation figures are the clips', from the aggregated probabilities (the loss is
+// their negative log-likelihood).
 #include <torch/types.h>
 
 #include <array>
@@ -54,16 +64,19 @@ struct TrainOptions {
   config::Monitor monitor = config::Monitor::kValAccuracy;
   bool class_weights = false;  // weight rows n / (k n_c)
   uint64_t seed = 0;
+  std::string aggregate = "none";  // features [N, F, C]: max_grade | mean_probability (data.clip.aggregate)
 };
 void validate(const TrainOptions& o);  // UsageError naming the option
 
 struct LinearModel {
   Task task = Task::kOess4;
   Head head = Head::kSoftmax;
-  torch::Tensor mean, std;  // [F] standardisation
-  torch::Tensor weight;     // [K', F], K' = 1 (binary, ordinal) or 4
-  torch::Tensor bias;       // [K'] (ordinal: [3], the thresholds)
-  // Class probabilities [N, K] (binary: [P(healthy), P(diseased)]) for raw (unstandardised) features.
+  torch::Tensor mean, std;         // [F] standardisation
+  torch::Tensor weight;            // [K', F], K' = 1 (binary, ordinal) or 4
+  torch::Tensor bias;              // [K'] (ordinal: [3], the thresholds)
+  std::string aggregate = "none";  // a frame-level classifier's rule for [N, F, C] features
+  // Class probabilities [N, K] (binary: [P(healthy), P(diseased)]) for raw (unstandardised) features [N, C],
+  // or clips' [N, F, C] by `aggregate` (Error when it is none).
   torch::Tensor probabilities(const torch::Tensor& x) const;
   torch::Tensor logits(const torch::Tensor& standardised) const;
 };
@@ -80,8 +93,14 @@ struct TrainResult {
   double best_val_accuracy = 0, best_val_loss = 0;
 };
 
-// x_*: [N, F] float; y_*: grades 0..3 (mapped to the task's classes here). requires: non-empty training
-// and validation sets, same F.
+// Clips' probabilities [N, K] from their frames' p [N, F, K], `valid` [N, F] (bool: a frame, not padding),
+// by the rule (max_grade | mean_probability; UsageError otherwise). A clip needs one valid frame.
+torch::Tensor aggregate_frames(const torch::Tensor& p, const torch::Tensor& valid, const std::string& rule);
+// [N, F, C] clip features -> which frame rows are frames (not NaN padding): [N, F] bool.
+torch::Tensor valid_frames(const torch::Tensor& x);
+
+// x_*: [N, F] float (or clips [N, F, C] with o.aggregate); y_*: grades 0..3 (mapped to the task's classes
+// here). requires: non-empty training and validation sets, same F.
 TrainResult train_classifier(const torch::Tensor& x_train, const std::vector<int>& y_train,
                              const torch::Tensor& x_val, const std::vector<int>& y_val,
                              const TrainOptions& o);
