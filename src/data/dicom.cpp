@@ -6,6 +6,7 @@
 #include <gdcmPhotometricInterpretation.h>
 #include <gdcmPixelFormat.h>
 #include <gdcmReader.h>
+#include <gdcmSequenceOfFragments.h>
 #include <gdcmTrace.h>
 
 #include <algorithm>
@@ -162,6 +163,28 @@ void to_display_order(cv::Mat& out, gdcm::PhotometricInterpretation pi) {
 
 }  // namespace
 
+// NumberOfFrames against the pixel data itself: uncompressed, the bytes must hold every frame (GDCM would
+// pad a short element); encapsulated, a frame takes one fragment or more, so fewer fragments than frames
+// cannot be.
+static void check_frame_count(const std::string& path, const gdcm::Image& image, int n_frames) {
+  const gdcm::DataElement& pixels = image.GetDataElement();
+  if (const gdcm::ByteValue* raw = pixels.GetByteValue()) {
+    const uint64_t need = image.GetBufferLength(), have = raw->GetLength();
+    if (have < need && n_frames > 0) {
+      const uint64_t per = need / static_cast<uint64_t>(n_frames);
+      throw Error(
+          fmt::format("{}: NumberOfFrames says {} but the pixel data holds {} frame(s) ({} bytes, {} per "
+                      "frame): the file "
+                      "is truncated or its header wrong",
+                      path, n_frames, per ? have / per : 0, have, per));
+    }
+  } else if (const gdcm::SequenceOfFragments* sf = pixels.GetSequenceOfFragments()) {
+    if (sf->GetNumberOfFragments() < static_cast<size_t>(n_frames))
+      throw Error(fmt::format("{}: NumberOfFrames says {} but the compressed pixel data has {} fragment(s)",
+                              path, n_frames, sf->GetNumberOfFragments()));
+  }
+}
+
 std::vector<cv::Mat> read_dicom_frames(const std::string& path,
                                        const std::function<std::vector<int>(int)>& pick, int* frames) {
   check_file_meta(path);
@@ -197,6 +220,7 @@ std::vector<cv::Mat> read_dicom_frames(const std::string& path,
         fmt::format("{}: the header declares {} frame(s) of {}x{} ({} bytes of pixels), more than a {}-byte "
                     "file can hold",
                     path, n_frames, cols, rows, want, file_bytes));
+  check_frame_count(path, image, n_frames);
   std::vector<char> buffer(want);
   if (buffer.empty() || !image.GetBuffer(buffer.data()))
     throw Error(fmt::format("{}: no decodable pixel data", path));

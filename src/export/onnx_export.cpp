@@ -22,6 +22,7 @@
 #include "oess/models/taps.h"
 #include "oess/version.h"
 #include "onnx_backbone.h"
+#include "onnx_clip.h"
 #include "onnx_graph.h"
 
 namespace oess::exporting {
@@ -85,24 +86,6 @@ std::string resize_rule(const ModelFile& m, const data::Preprocessing& p) {
       meta_or(m, "dicom_frame", "0"), mask, crop, p.width, p.height);
 }
 
-// A NumPy .npy file (format 1.0) of a float32 tensor.
-void write_npy(const std::string& path, const torch::Tensor& t) {
-  const auto c = t.to(torch::kCPU, torch::kFloat32).contiguous();
-  std::string shape;
-  for (int64_t d : c.sizes()) shape += std::to_string(d) + ", ";
-  if (c.dim() > 1) shape.erase(shape.size() - 2);
-  std::string header = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}", shape);
-  // Magic, version 1.0, header length; the header padded with spaces to a multiple of 64 bytes, ending "\n".
-  const size_t total = 10 + header.size() + 1;
-  header += std::string((64 - total % 64) % 64, ' ') + "\n";
-  std::string out("\x93NUMPY\x01\x00", 8);
-  out += static_cast<char>(header.size() & 0xff);
-  out += static_cast<char>(header.size() >> 8);
-  out += header;
-  out.append(static_cast<const char*>(c.data_ptr()), static_cast<size_t>(c.numel()) * 4);
-  write_file_atomic(path, out);
-}
-
 // An ordinal member's probabilities [N, 4] from its standardised features z: P(grade <= j) =
 // sigmoid(theta_j - z.beta), then the differences of [cumulative, 1] and [0, cumulative].
 std::string ordinal_member(Graph& g, const std::string& mp, const std::string& z,
@@ -120,14 +103,43 @@ std::string ordinal_member(Graph& g, const std::string& mp, const std::string& z
   return g.op("Sub", {upper, lower}, mp + ".probabilities");
 }
 
+// The members' rows [N, M, C] averaged and, with calibration (model_calibration), scaled as the Scorer
+// does: temperature: softmax(log(max(mean, 1e-12)) / T); Platt (binary): softmax(a log(max(mean, 1e-12)) +
+// [0, b]), whose second column is sigmoid(a logit + b). `out` names the result, `prefix` the steps.
+std::string mean_calibrated(Graph& g, const std::string& members, const ModelCalibration& cal,
+                            const std::string& out, const std::string& prefix) {
+  const bool scaled = cal.method != ModelCalibration::Method::kNone;
+  auto probabilities = g.op("ReduceMean", {members}, scaled ? prefix + "mean_probabilities" : out,
+                            {attr_ints("axes", {1}), attr_int("keepdims", 0)});
+  if (!scaled) return probabilities;
+  const auto floor =
+      g.constant(prefix + "min_probability", torch::tensor({calibration::kMinProbability}, torch::kFloat64));
+  const auto logp =
+      g.op("Log", {g.op("Max", {probabilities, floor}, prefix + "mean_floored")}, prefix + "mean_log");
+  std::string scaled_log;
+  if (cal.method == ModelCalibration::Method::kTemperature) {
+    const auto t = g.constant(prefix + "temperature", torch::tensor({cal.temperature}, torch::kFloat64));
+    scaled_log = g.op("Div", {logp, t}, prefix + "scaled_log");
+  } else {
+    const auto a = g.constant(prefix + "platt_a", torch::tensor({cal.a}, torch::kFloat64));
+    const auto b = g.constant(prefix + "platt_b", torch::tensor({0.0, cal.b}, torch::kFloat64));
+    scaled_log = g.op("Add", {g.op("Mul", {logp, a}, prefix + "platt_slope"), b}, prefix + "scaled_log");
+  }
+  return g.op("Softmax", {scaled_log}, out, {attr_int("axis", 1)});
+}
+
 // Per (tap, pooling) the pooled features; per member standardisation, linear layer and softmax (binary:
-// sigmoid); the members stacked and averaged; P(diseased). Returns C.
+// sigmoid); the members stacked and averaged; P(diseased). A frame-level classifier of clips (members'
+// aggregate, onnx_clip.h) takes one clip's frames as the batch: each member's frames combined by the rule,
+// and frame_probabilities scores each frame. Returns C.
 int64_t add_ensemble(Graph& g, const ModelFile& m, models::Arch arch,
                      const std::map<std::string, std::string>& tap_value) {
   const bool binary = meta_or(m, "task", "?") == "binary";
   const std::string pooling = meta_or(m, "pooling", "avg");
+  const std::string rule = m.members.front().aggregate;
+  const bool clip = rule != "none";
   std::map<std::string, std::string> pooled;
-  std::vector<std::string> member_probs;
+  std::vector<std::string> member_probs, frame_probs;
   const int64_t classes = binary ? 2 : 4;
   const auto axis1 = g.constant("axis1", torch::tensor({1}, torch::kInt64));
   const auto one = binary ? g.constant("one", torch::ones({1}, torch::kFloat64)) : std::string();
@@ -145,57 +157,48 @@ int64_t add_ensemble(Graph& g, const ModelFile& m, models::Arch arch,
                key + ".features", {attr_int("axis", 1)});
     }
     const auto& lm = m.members[i];
+    if (lm.aggregate != rule) throw Error("onnx export: the members combine a clip's frames differently");
     const std::string mp = fmt::format("member{}", i);
     auto z = g.op("Sub", {pooled[key], g.constant(mp + ".mean", lm.mean)}, mp + ".centred");
     z = g.op("Div", {z, g.constant(mp + ".std", lm.std)}, mp + ".standardised");
-    if (lm.head == train::Head::kOrdinal) {
-      member_probs.push_back(g.op("Unsqueeze", {ordinal_member(g, mp, z, lm), axis1}, mp + ".row"));
-      continue;
-    }
-    const auto logits =
-        g.op("Gemm", {z, g.constant(mp + ".weight", lm.weight), g.constant(mp + ".bias", lm.bias)},
-             mp + ".logits", {attr_int("transB", 1)});
     std::string probs;
-    if (binary) {
-      const auto p1 = g.op("Sigmoid", {logits}, mp + ".p_diseased");
-      const auto p0 = g.op("Sub", {one, p1}, mp + ".p_healthy");
-      probs = g.op("Concat", {p0, p1}, mp + ".probabilities", {attr_int("axis", 1)});
+    if (lm.head == train::Head::kOrdinal) {
+      probs = ordinal_member(g, mp, z, lm);
     } else {
-      probs = g.op("Softmax", {logits}, mp + ".probabilities", {attr_int("axis", 1)});
+      const auto logits =
+          g.op("Gemm", {z, g.constant(mp + ".weight", lm.weight), g.constant(mp + ".bias", lm.bias)},
+               mp + ".logits", {attr_int("transB", 1)});
+      if (binary) {
+        const auto p1 = g.op("Sigmoid", {logits}, mp + ".p_diseased");
+        const auto p0 = g.op("Sub", {one, p1}, mp + ".p_healthy");
+        probs = g.op("Concat", {p0, p1}, mp + ".probabilities", {attr_int("axis", 1)});
+      } else {
+        probs = g.op("Softmax", {logits}, mp + ".probabilities", {attr_int("axis", 1)});
+      }
+    }
+    if (clip) {
+      frame_probs.push_back(g.op("Unsqueeze", {probs, axis1}, mp + ".frame_row"));
+      probs = onnxw::aggregate_frames(g, probs, rule, classes, mp);
     }
     member_probs.push_back(g.op("Unsqueeze", {probs, axis1}, mp + ".row"));
   }
-  const auto members = g.op("Concat", member_probs, "members", {attr_int("axis", 1)});
-  // With calibration (model_calibration), as the Scorer: temperature: probabilities =
-  // softmax(log(max(mean, 1e-12)) / T); Platt (binary): softmax(a log(max(mean, 1e-12)) + [0, b]), whose
-  // second column is sigmoid(a logit + b).
   const auto cal = model_calibration(m);
-  const bool scaled = cal.method != ModelCalibration::Method::kNone;
-  auto probabilities = g.op("ReduceMean", {members}, scaled ? "mean_probabilities" : "probabilities",
-                            {attr_ints("axes", {1}), attr_int("keepdims", 0)});
-  if (scaled) {
-    const auto floor =
-        g.constant("min_probability", torch::tensor({calibration::kMinProbability}, torch::kFloat64));
-    const auto logp = g.op("Log", {g.op("Max", {probabilities, floor}, "mean_floored")}, "mean_log");
-    std::string scaled_log;
-    if (cal.method == ModelCalibration::Method::kTemperature) {
-      const auto t = g.constant("temperature", torch::tensor({cal.temperature}, torch::kFloat64));
-      scaled_log = g.op("Div", {logp, t}, "scaled_log");
-    } else {
-      const auto a = g.constant("platt_a", torch::tensor({cal.a}, torch::kFloat64));
-      const auto b = g.constant("platt_b", torch::tensor({0.0, cal.b}, torch::kFloat64));
-      scaled_log = g.op("Add", {g.op("Mul", {logp, a}, "platt_slope"), b}, "scaled_log");
-    }
-    probabilities = g.op("Softmax", {scaled_log}, "probabilities", {attr_int("axis", 1)});
-  }
+  const auto members = g.op("Concat", member_probs, "members", {attr_int("axis", 1)});
+  const auto probabilities = mean_calibrated(g, members, cal, "probabilities", "");
   const auto diseased = binary ? torch::tensor({0.0, 1.0}, torch::kFloat64)
                                : torch::tensor({0.0, 0.0, 1.0, 1.0}, torch::kFloat64);
   g.op("MatMul", {probabilities, g.constant("diseased_classes", diseased)}, "p_diseased");
   const int64_t n_members = static_cast<int64_t>(m.members.size());
-  g.output("probabilities", {-1, classes},
+  const int64_t rows = clip ? 1 : -1;  // a clip graph: one clip, whatever its frames
+  g.output("probabilities", {rows, classes},
            binary ? "the ensemble's [P(healthy), P(diseased)]" : "the ensemble's P(OESS grade 0..3)");
-  g.output("members", {-1, n_members, classes}, "each member's probabilities");
-  g.output("p_diseased", {-1}, binary ? "P(diseased)" : "P(grade 2 or 3)");
+  g.output("members", {rows, n_members, classes}, "each member's probabilities");
+  g.output("p_diseased", {rows}, binary ? "P(diseased)" : "P(grade 2 or 3)");
+  if (clip) {
+    mean_calibrated(g, g.op("Concat", frame_probs, "frame_members", {attr_int("axis", 1)}), cal,
+                    "frame_probabilities", "frame_");
+    g.output("frame_probabilities", {-1, classes}, "each frame's probabilities (members' mean, calibrated)");
+  }
   return classes;
 }
 
@@ -226,9 +229,9 @@ std::string outputs_text(const ModelCalibration& cal) {
 
 const std::vector<std::string>& onnx_metadata_keys() {
   static const std::vector<std::string> k = {
-      "oess_version", "format",        "task",    "classes",       "grades",  "input",
-      "resize",       "preprocessing", "arch",    "flavour",       "weights", "weights_note",
-      "member_taps",  "pooling",       "metrics", "config_sha256", "outputs"};
+      "oess_version", "format",        "task", "classes", "grades",        "input",
+      "resize",       "preprocessing", "arch", "flavour", "weights",       "weights_note",
+      "member_taps",  "pooling",       "clip", "metrics", "config_sha256", "outputs"};
   return k;
 }
 
@@ -259,6 +262,7 @@ void add_metadata(onnx::ModelProto& model, const ModelFile& m, const data::Prepr
       {"weights_note", meta_or(m, "weights_note", "not recorded in this model file")},
       {"member_taps", nlohmann::json(m.member_taps).dump()},
       {"pooling", meta_or(m, "pooling", "avg")},
+      {"clip", onnxw::clip_metadata(m.members.front().aggregate, meta_or(m, "clip", "?"))},
       {"metrics", headline_metrics(m)},
       {"config_sha256", sha256_hex(meta_or(m, "config", ""))},
       {"outputs", outputs_text(model_calibration(m))}};
@@ -296,8 +300,11 @@ OnnxSummary export_onnx(const ModelFile& m, const std::string& out_file) {
   gp->set_name(fmt::format("oess_{}_{}", task, models::arch_name(arch)));
   Graph g(gp);
   g.input("image", {-1, 3, pre.height, pre.width},
-          "RGB image batch, float32 values in [0, 1] (8-bit / 255), cropped and resized as the metadata's "
-          "`resize` says");
+          m.members.front().aggregate != "none"
+              ? "one clip's sampled frames, float32 values in [0, 1] (8-bit / 255), cropped and resized as "
+                "the metadata's `resize` says"
+              : "RGB image batch, float32 values in [0, 1] (8-bit / 255), cropped and resized as the "
+                "metadata's `resize` says");
   const std::string x = preprocessing(g, m, pre);
   // The backbone up to the deepest member tap, then the members and the ensemble.
   std::vector<std::string> taps;
@@ -332,27 +339,6 @@ OnnxSummary export_onnx(const ModelFile& m, const std::string& out_file) {
   s.bytes = static_cast<int64_t>(bytes.size());
   write_file_atomic(out_file, bytes);
   return s;
-}
-
-torch::Tensor onnx_input(const ModelFile& m, const std::string& image_path) {
-  auto p = models::preprocessing_preset(meta_or(m, "preprocessing", "torchvision"),
-                                        models::parse_arch(meta_or(m, "arch", "?")));
-  p.bgr = false;
-  p.scale = 1.0 / 255.0;
-  p.mean = {0, 0, 0};
-  p.std = {1, 1, 1};
-  const data::Framing framing{data::parse_mask_text(meta_or(m, "mask", "none")),
-                              data::parse_crop(meta_or(m, "crop", "none"))};
-  const auto image = data::apply_framing(
-      data::decode_image(image_path, nullptr, std::stoi(meta_or(m, "dicom_frame", "0"))), framing);
-  return data::preprocess(image, p);
-}
-
-void write_onnx_inputs(const ModelFile& m, const std::vector<std::string>& paths,
-                       const std::string& npy_file) {
-  std::vector<torch::Tensor> inputs;
-  for (const auto& p : paths) inputs.push_back(onnx_input(m, p));
-  write_npy(npy_file, torch::stack(inputs));
 }
 
 std::string onnx_usage(const std::string& f, const OnnxSummary& s) {

@@ -66,6 +66,39 @@ mp4_bytes = open(good_mp4, "rb").read()
 put("clip/truncated.mp4", mp4_bytes[: len(mp4_bytes) // 3])
 put("clip/text.mp4", "this is not a video\n")
 put("clip/empty.avi", b"")
+# an FFV1 AVI whose FourCC says a codec no FFmpeg has ("ZZZZ"), and a multi-frame DICOM whose NumberOfFrames (10)
+# is more than its pixel data holds (6)
+ffv1 = os.path.join(W, "clip", "ffv1.avi")
+with av.open(ffv1, "w") as c:
+    s = c.add_stream("ffv1", rate=25)
+    s.width, s.height, s.pix_fmt = 64, 48, "bgr0"
+    for t in range(6):
+        for pk in s.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * t, np.uint8), format="bgr24")):
+            c.mux(pk)
+    for pk in s.encode():
+        c.mux(pk)
+put("clip/codec.avi", open(ffv1, "rb").read().replace(b"FFV1", b"ZZZZ"))
+
+
+def short_dicom(name):
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = "1.2.840.10008.5.1.4.1.1.3.1", generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    path = os.path.join(W, name)
+    ds = FileDataset(path, {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID, "US"
+    ds.Rows, ds.Columns, ds.NumberOfFrames = 48, 64, 10
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "RGB", 0
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = bytes(6 * 48 * 64 * 3)
+    ds.is_little_endian, ds.is_implicit_VR = True, False
+    ds.save_as(path, write_like_original=False)
+    return path
+
+
+short_dicom("clip/frames.dcm")
 m_ok = put("m/ok.csv", f"path,score,patient\n{good_png},0,P1\n")
 put("m/score4.csv", f"path,score\n{good_png},4\n")
 put("m/score_x.csv", f"path,score\n{good_png},two\n")
@@ -167,6 +200,10 @@ cases = [
     ("clip: truncated MP4", 1, r"truncated\.mp4: cannot open the video", ["data", "frames", f"{W}/clip/truncated.mp4"]),
     ("clip: text file named .mp4", 1, r"text\.mp4: cannot open the video", ["data", "frames", f"{W}/clip/text.mp4"]),
     ("clip: empty .avi", 1, r"empty\.avi: cannot open the video", ["data", "frames", f"{W}/clip/empty.avi"]),
+    ("clip: a codec this FFmpeg lacks (FourCC ZZZZ)", 1, r"codec\.avi: cannot open the video .*codec",
+     ["data", "frames", f"{W}/clip/codec.avi"]),
+    ("clip: DICOM NumberOfFrames beyond its pixel data", 1, r"frames\.dcm: NumberOfFrames says 10 but the pixel data holds 6",
+     ["data", "frames", f"{W}/clip/frames.dcm"]),
     ("clip: data.clip.pooling not mean or max", 2, r"data\.clip\.pooling", ["run", f"{W}/c/clip_pooling.yaml"]),
     ("config: bad mask entry", 2, r"data\.mask.*\"text\"", ["run", f"{W}/c/mask.yaml"]),
     ("config: weights file missing", 2, r"backbone\.weights: /no/such/weights\.pt: no such weights file", ["run", f"{W}/c/weights.yaml"]),

@@ -12,11 +12,12 @@ in about a quarter of the frames, and the middle frame may show none. With the K
 - a grouped split: `oess score` on the exported model gives predictions.csv's probabilities for the test
   clips (1e-4), one row per clip; --frames-csv scores each sampled frame alone, its key frame (the highest
   P(diseased)) scoring as a one-frame clip of that frame does; a clip shorter than data.clip.frames is used, with the warning
-  clip_short in metrics.json;
+  clip_short in metrics.json (also with data.check off);
 - 32 of the clips as multi-frame DICOM with data.clip.dicom: a run, and `oess score` on its export reading
   them as clips (key frames) with predictions.csv's probabilities;
-- a clip copied under another patient is refused as a duplicate across folds; a truncated clip stops the
-  run (exit 1) naming the manifest line and the file, with no predictions written.
+- a clip copied under another patient is refused as a duplicate across folds; a truncated clip, and a DICOM
+  whose NumberOfFrames is more than its pixel data holds, stop the run (exit 1) naming the manifest line and
+  the file, with no predictions written.
 """
 import json
 import os
@@ -97,6 +98,13 @@ gdir = os.path.join(work, "runs", "grouped")
 gm = json.load(open(os.path.join(gdir, "metrics.json")))
 warn = [w for w in gm.get("warnings", []) if w["code"] == "clip_short"]
 check(len(warn) == 1 and f"{os.path.basename(short)} (4 frames)" in warn[0]["message"], f"clip_short warns of the 4-frame clip: {warn}")
+# With data.check off the warning still comes, from the clips' headers.
+run("run", config("grouped_nocheck", grouped_manifest, "{method: grouped, val_fraction: 0.2, test_fraction: 0.25}"),
+    "--set", "data.check=false")
+gm2 = json.load(open(os.path.join(work, "runs", "grouped_nocheck", "metrics.json")))
+warn2 = [w for w in gm2.get("warnings", []) if w["code"] == "clip_short"]
+check(len(warn2) == 1 and f"{os.path.basename(short)} (4 frames)" in warn2[0]["message"],
+      f"clip_short warns with data.check off too: {warn2}")
 gp = rows(os.path.join(gdir, "predictions.csv"))
 out = os.path.join(work, "scores.json")
 run("score", "--model", os.path.join(gdir, "model"), *[r["path"] for r in gp], "--json", out)
@@ -197,4 +205,21 @@ gap = max(abs(float(r[f"p{k}"]) - scored[r["path"]]["p"][k]) for r in dp for k i
 check(all(scored[r["path"]].get("key_frame", -1) >= 0 for r in dp) and gap <= 1e-4,
       f"multi-frame DICOM with data.clip.dicom: scored as clips (key frames), as predictions.csv says for "
       f"{len(dp)} test files (largest difference {gap:.1e})")
+# A DICOM whose NumberOfFrames (20) is more than its pixel data holds (16): the run stops at the data check,
+# exit 1 naming the manifest line and the file, nothing written.
+first = dcm_rows[0]["path"]
+import pydicom  # noqa: E402
+ds = pydicom.dcmread(first)
+ds.NumberOfFrames = 20
+liar = os.path.join(dcm_dir, "liar.dcm")
+ds.save_as(liar)
+liar_manifest = os.path.join(work, "liar.csv")
+write_rows(liar_manifest, dcm_rows + [{"path": liar, "score": 1, "patient": "P96"}])
+p = run("run", config("liar", liar_manifest, "{method: grouped, val_fraction: 0.2, test_fraction: 0.3}"), "--set",
+        "data.clip.dicom=true", rc=1)
+said = p.stdout + p.stderr
+check(f"liar.csv:{len(dcm_rows) + 2}: " in said and "liar.dcm: NumberOfFrames says 20 but the pixel data holds 16" in said
+      and not os.path.exists(os.path.join(work, "runs", "liar", "predictions.csv")),
+      f"a DICOM with more frames in its header than its pixels stops the run naming the line and the file "
+      f"({p.stderr.strip()[-240:]})")
 h.finish()

@@ -5,6 +5,10 @@
 // The graph (opset 13, IR version 8, batch dimension "N" dynamic):
 //   input   image          float32 [N, 3, H, W]: RGB, values in [0, 1] (8-bit value / 255), already masked,
 //                          cropped and resized to the model's input size as oess does (onnx_input below)
+//   A frame-level classifier of clips (data.clip.aggregate): the batch is one clip's sampled frames; the
+//   outputs are the clip's (probabilities [1, C], members [1, M, C], p_diseased [1]), each member's frames
+//   combined by its rule (onnx_clip.h), and frame_probabilities [N, C] scores each frame; metadata "clip"
+//   says so.
 //   inside  the preprocessing of the weights (preset: Mul/Sub/Div per channel, BGR order by Gather), the
 //           backbone up to the deepest tap the members use (Conv + BatchNorm folded into one Conv; Keras
 //           flavour average pools with count_include_pad = 0, torchvision flavour 1), the global pooling of
@@ -48,6 +52,9 @@ struct OnnxSummary {
 OnnxSummary export_onnx(const ModelFile& m, const std::string& out_file);
 
 torch::Tensor onnx_input(const ModelFile& m, const std::string& image_path);
+// A clip model's input (members' aggregate set): the clip's sampled frames, each as onnx_input, [F, 3, H, W]
+// (a still image: [1, 3, H, W]). write_onnx_inputs writes it for such a model, one path only (UsageError).
+torch::Tensor onnx_clip_input(const ModelFile& m, const std::string& clip_path);
 void write_onnx_inputs(const ModelFile& m, const std::vector<std::string>& paths,
                        const std::string& npy_file);
 
