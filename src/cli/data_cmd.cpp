@@ -27,6 +27,7 @@ struct SynthArgs {
   data::SynthOptions o;
   std::string counts = "742,425,307,220", size = "384x288", montage;
   int per_grade = 6;
+  std::vector<std::string> readers;
 };
 
 void run_synth(const SynthArgs& a) {
@@ -39,6 +40,7 @@ void run_synth(const SynthArgs& a) {
   }
   data::SynthOptions o = a.o;
   o.counts = parse_counts(a.counts);
+  for (const auto& r : a.readers) o.readers.push_back(data::parse_synth_reader(r));
   if (std::sscanf(a.size.c_str(), "%dx%d", &o.width, &o.height) != 2 || o.width < 192 || o.height < 144 ||
       o.width > 4096 || o.height > 4096)
     throw UsageError(fmt::format("--size \"{}\": expected WIDTHxHEIGHT, at least 192x144", a.size));
@@ -72,12 +74,17 @@ void add_synth_command(CLI::App& app) {
   sub->add_option("--clips", a->o.clip_frames,
                   "instead of stills: clips of N frames (images/*.avi, FFV1, lossless) under a still probe, "
                   "the synovial flow pulsing so that about a quarter of the frames show the clip's grade");
+  sub->add_option(
+      "--reader", a->readers,
+      "add a reader column NAME:BIAS:NOISE[:MISSING]: the true grade + BIAS + NOISE x N(0, 1), rounded "
+      "and kept in 0..3, not graded with probability MISSING (e.g. strict:0.6:0.4); repeatable");
   sub->add_option("--montage", a->montage, "instead: write a PNG montage, one row per grade, to this file");
   sub->add_option("--per-grade", a->per_grade, "montage: images per grade")->capture_default_str();
   sub->footer(
       "Grades follow the OESS Doppler definitions (docs/synthetic.md); every image is measured before it is\n"
-      "written. labels.csv: path,score,patient,joint,true_score,doppler_fraction. Deterministic per --seed,\n"
-      "whatever --threads.");
+      "written. labels.csv: path,score,patient,joint,true_score,doppler_fraction, then one column per "
+      "--reader.\n"
+      "Deterministic per --seed, whatever --threads.");
   sub->callback([a] {
     if (a->montage.empty() && a->o.out_dir.empty())
       throw UsageError("synth: --out DIR (or --montage FILE) is required");

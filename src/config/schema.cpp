@@ -78,6 +78,15 @@ std::vector<Key> make_schema() {
       k("data.columns.patient", T::kString, "\"\"",
         "manifest column of the patient ids; empty: the first of patient, patient_id, patientid, subject, "
         "subject_id, case, case_id (any case)"),
+      empty_ok(k("data.readers", T::kStringList, "[]",
+                 "several readers (docs/readers.md): manifest columns of their grades 0-3, an empty cell a "
+                 "grade not given; the report adds their agreement and the model as one more reader")),
+      k("data.label", T::kString, "score",
+        "what the run trains and tests on: `score`, `consensus` of data.readers (data.consensus), or one "
+        "reader's column"),
+      k("data.consensus", T::kString, "majority",
+        "the readers' consensus: `majority` (ties to the grade nearest the median), `median` (the lower "
+        "middle grade), `mean_rounded` (half up), or an adjudicator column that settles disagreements"),
       k("data.synthetic.dir", T::kString, "data/synthetic",
         "where the synthetic dataset lives (made if absent)"),
       k("data.synthetic.counts", T::kIntList, "[742, 425, 307, 220]",

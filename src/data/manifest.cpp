@@ -12,6 +12,7 @@
 
 #include "oess/core/error.h"
 #include "oess/core/text.h"
+#include "oess/data/readers.h"
 #include "oess/io/csv.h"
 
 namespace oess::data {
@@ -73,6 +74,15 @@ constexpr size_t kShownProblems = 20;
   throw Error(text);
 }
 
+[[noreturn]] void missing_columns(const io::CsvTable& t, const ManifestColumns& columns, bool path,
+                                  bool score) {
+  const std::string p = columns.path.empty() ? "path" : columns.path;
+  const std::string sc = columns.score.empty() ? "score" : columns.score;
+  throw Error(fmt::format("{}:1: missing required column(s) {}{}{} (columns present: {})", t.path,
+                          path ? "\"" + p + "\"" : "", path && score ? " and " : "",
+                          score ? "\"" + sc + "\"" : "", fmt::join(t.header, ", ")));
+}
+
 }  // namespace
 
 Manifest read_manifest(const std::string& file, bool check_files, const ManifestColumns& columns) {
@@ -81,13 +91,8 @@ Manifest read_manifest(const std::string& file, bool check_files, const Manifest
   m.file = file;
   m.folder = fs::path(file).parent_path().string();
   const int c_path = t.find_column(columns.path, {"path"}), c_score = t.find_column(columns.score, {"score"});
-  if (c_path < 0 || c_score < 0) {
-    const std::string p = columns.path.empty() ? "path" : columns.path;
-    const std::string sc = columns.score.empty() ? "score" : columns.score;
-    throw Error(fmt::format("{}:1: missing required column(s) {}{}{} (columns present: {})", file,
-                            c_path < 0 ? "\"" + p + "\"" : "", c_path < 0 && c_score < 0 ? " and " : "",
-                            c_score < 0 ? "\"" + sc + "\"" : "", fmt::join(t.header, ", ")));
-  }
+  const bool score_needed = columns.label == "score";
+  if (c_path < 0 || (c_score < 0 && score_needed)) missing_columns(t, columns, c_path < 0, c_score < 0);
   const int c_patient = t.find_column(
       columns.patient, {"patient", "patient_id", "patientid", "subject", "subject_id", "case", "case_id"});
   if (!columns.patient.empty() && c_patient < 0)
@@ -101,7 +106,8 @@ Manifest read_manifest(const std::string& file, bool check_files, const Manifest
   std::vector<int> extra_idx;
   for (size_t i = 0; i < t.header.size(); ++i) {
     const int ii = static_cast<int>(i);
-    if (ii == c_path || ii == c_score || ii == c_patient || ii == c_joint || ii == c_split) continue;
+    if (ii == c_path || (ii == c_score && score_needed) || ii == c_patient || ii == c_joint || ii == c_split)
+      continue;
     m.extra_columns.push_back(t.header[i]);
     extra_idx.push_back(ii);
     if (looks_like_id(t.header[i])) m.unused_id_columns.push_back(t.header[i]);
@@ -124,11 +130,13 @@ Manifest read_manifest(const std::string& file, bool check_files, const Manifest
     const fs::path p(s.rel_path);
     s.path = p.is_absolute() || m.folder.empty() ? p.lexically_normal().string()
                                                  : (fs::path(m.folder) / p).lexically_normal().string();
-    const std::string& sc = row[static_cast<size_t>(c_score)];
-    s.score = parse_grade(sc);
-    if (s.score < 0)
-      problems.push_back(
-          fmt::format("{}:{}: score \"{}\" is not an integer OESS grade 0..3", file, line, sc));
+    if (c_score >= 0 && score_needed) {
+      const std::string& sc = row[static_cast<size_t>(c_score)];
+      s.score = parse_grade(sc);
+      if (s.score < 0)
+        problems.push_back(
+            fmt::format("{}:{}: score \"{}\" is not an integer OESS grade 0..3", file, line, sc));
+    }
     if (c_patient >= 0) s.patient = row[static_cast<size_t>(c_patient)];
     if (c_joint >= 0) s.joint = row[static_cast<size_t>(c_joint)];
     if (c_split >= 0) {
@@ -151,6 +159,7 @@ Manifest read_manifest(const std::string& file, bool check_files, const Manifest
     m.samples.push_back(std::move(s));
   }
   if (!problems.empty()) throw_problems(file, problems);
+  if (!columns.readers.empty() || columns.label != "score") apply_readers(m, columns);
   return m;
 }
 

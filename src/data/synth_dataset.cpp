@@ -1,8 +1,11 @@
 // The synthetic dataset on disk and the montage of examples (data/synth.h).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <mutex>
 #include <opencv2/imgcodecs.hpp>
@@ -57,14 +60,49 @@ double render_row(const SynthOptions& o, int grade, const std::string& joint, co
 
 }  // namespace
 
-SynthSummary generate_dataset(const SynthOptions& o, const std::function<void(int, int)>& progress) {
-  const auto t0 = std::chrono::steady_clock::now();
+SynthReader parse_synth_reader(const std::string& text) {
+  SynthReader r;
+  char name[64] = {0};
+  double missing = 0;
+  const int got = std::sscanf(text.c_str(), "%63[^:]:%lf:%lf:%lf", name, &r.bias, &r.noise, &missing);
+  if (got < 3 || !(r.noise >= 0) || !(missing >= 0 && missing < 1) || std::string(name).empty())
+    throw UsageError(
+        fmt::format("--reader \"{}\": expected NAME:BIAS:NOISE[:MISSING] (noise >= 0, missing in [0, 1)), "
+                    "e.g. strict:0.6:0.4",
+                    text));
+  r.name = name;
+  r.missing = got == 4 ? missing : 0;
+  return r;
+}
+
+int synth_reader_grade(const SynthReader& r, int truth, uint64_t seed) {
+  Rng rng(seed);
+  if (rng.uniform() < r.missing) return -1;
+  const double u1 = std::max(rng.uniform(), 1e-300), u2 = rng.uniform();  // Box-Muller
+  const double z = std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
+  return std::clamp(static_cast<int>(std::lround(truth + r.bias + r.noise * z)), 0, 3);
+}
+
+namespace {
+
+void validate_synth(const SynthOptions& o) {
   if (o.out_dir.empty()) throw UsageError("synth: --out is required");
   for (int c : o.counts)
     if (c < 0) throw UsageError("synth: --counts must be >= 0");
   if (!(o.label_noise >= 0 && o.label_noise <= 1)) throw UsageError("synth: --noise must be in [0, 1]");
   if (o.patients < 1) throw UsageError("synth: --patients must be >= 1");
+  for (const auto& r : o.readers)
+    if (r.name == "path" || r.name == "score" || r.name == "patient" || r.name == "joint" ||
+        r.name == "true_score" || r.name == "doppler_fraction")
+      throw UsageError(fmt::format("--reader {}: the name is one of labels.csv's own columns", r.name));
   if (o.clip_frames < 0) throw UsageError("synth: --clips must be >= 0 (frames per clip; 0: stills)");
+}
+
+}  // namespace
+
+SynthSummary generate_dataset(const SynthOptions& o, const std::function<void(int, int)>& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  validate_synth(o);
   const fs::path dir(o.out_dir);
   const fs::path labels = dir / "labels.csv";
   std::error_code ec;
@@ -122,10 +160,18 @@ SynthSummary generate_dataset(const SynthOptions& o, const std::function<void(in
     }
   });
 
-  io::CsvWriter csv({"path", "score", "patient", "joint", "true_score", "doppler_fraction"});
+  std::vector<std::string> header{"path", "score", "patient", "joint", "true_score", "doppler_fraction"};
+  for (const auto& r : o.readers) header.push_back(r.name);
+  io::CsvWriter csv(header);
   for (size_t i = 0; i < items.size(); ++i) {
-    csv.row({names[i], std::to_string(items[i].recorded), fmt::format("P{:02d}", items[i].patient + 1),
-             items[i].joint, std::to_string(items[i].grade), fmt::format("{:.4f}", fractions[i])});
+    std::vector<std::string> row{
+        names[i],       std::to_string(items[i].recorded), fmt::format("P{:02d}", items[i].patient + 1),
+        items[i].joint, std::to_string(items[i].grade),    fmt::format("{:.4f}", fractions[i])};
+    for (size_t r = 0; r < o.readers.size(); ++r) {
+      const int g = synth_reader_grade(o.readers[r], items[i].grade, mix_seed(o.seed, 5, r, i));
+      row.push_back(g < 0 ? "" : std::to_string(g));
+    }
+    csv.row(row);
     ++summary.recorded[static_cast<size_t>(items[i].recorded)];
     ++summary.truth[static_cast<size_t>(items[i].grade)];
   }

@@ -63,8 +63,15 @@ void synthetic_only(const config::Config& cf, Settings& s) {
 
 void data_settings(const config::Config& cf, Settings& s) {
   s.manifest = config_path(cf, "data.manifest");
-  s.columns = {cf.get_string("data.columns.path"), cf.get_string("data.columns.score"),
-               cf.get_string("data.columns.patient")};
+  s.columns.path = cf.get_string("data.columns.path");
+  s.columns.score = cf.get_string("data.columns.score");
+  s.columns.patient = cf.get_string("data.columns.patient");
+  s.columns.readers = cf.get_strings("data.readers");
+  s.columns.label = cf.get_string("data.label");
+  s.columns.consensus = cf.get_string("data.consensus");
+  if (s.columns.label != "score" && s.columns.readers.empty())
+    throw UsageError(
+        fmt::format("data.label \"{}\": name the readers' columns in data.readers", s.columns.label));
   s.synth.out_dir = config_path(cf, "data.synthetic.dir");
   const auto counts = cf.get_ints("data.synthetic.counts");
   if (counts.size() != 4)

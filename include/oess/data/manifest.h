@@ -30,6 +30,7 @@ struct Sample {
   std::string split;  // "", train, val or test
   int line = 0;       // CSV line
   std::vector<std::pair<std::string, std::string>> extra;
+  std::vector<int> reader_grades;  // one per Manifest::readers, -1 when that reader gave none
   // The value of an extra column (fold, scanner, ...); "" when the manifest has no such column.
   std::string value(const std::string& column) const;
 };
@@ -39,6 +40,12 @@ struct Sample {
 // case_id. A named column that is missing is an error listing the columns present.
 struct ManifestColumns {
   std::string path, score, patient;
+  // Several readers (data/readers.h): their grade columns, and what the run trains on: `score`, `consensus`
+  // (by `consensus`: majority | median | mean_rounded | an adjudicator column) or one reader's column. With
+  // a label other than score the score column may be absent.
+  std::vector<std::string> readers;
+  std::string label = "score";
+  std::string consensus = "majority";
 };
 
 struct Manifest {
@@ -47,7 +54,9 @@ struct Manifest {
   std::vector<Sample> samples;
   bool has_patient = false, has_joint = false, has_split = false;
   std::vector<std::string> extra_columns;
-  std::string patient_column;                  // the header name used for patients ("" when none)
+  std::vector<std::string> readers;  // ManifestColumns::readers, when given
+  std::string label = "score";       // what Sample::score holds: score, consensus (rule), or a reader
+  std::string patient_column;        // the header name used for patients ("" when none)
   std::vector<std::string> unused_id_columns;  // other columns whose names look like identifiers
 
   std::vector<int> scores() const;

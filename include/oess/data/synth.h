@@ -85,6 +85,16 @@ DopplerEvidence measure_doppler(const cv::Mat& bgr8, const cv::Mat& synovium, in
 // The grade those observations mean (the definitions above, as code).
 int grade_of(const DopplerEvidence& e);
 
+// A synthetic reader (issue #34): grade = the true grade + bias + noise * N(0, 1), rounded to the nearest
+// grade and kept in 0..3; with probability `missing` no grade (an empty cell). Seeded per reader and image.
+struct SynthReader {
+  std::string name;
+  double bias = 0, noise = 0, missing = 0;
+};
+// NAME:BIAS:NOISE[:MISSING], e.g. strict:0.6:0.4 (UsageError naming the text).
+SynthReader parse_synth_reader(const std::string& text);
+int synth_reader_grade(const SynthReader& r, int truth, uint64_t seed);  // -1: not graded
+
 struct SynthOptions {
   std::string out_dir;
   std::array<int, 4> counts{742, 425, 307, 220};  // the study's Table 1
@@ -96,6 +106,7 @@ struct SynthOptions {
   bool force = false;  // overwrite an existing dataset in out_dir
   int clip_frames =
       0;  // > 0: each row a clip (render_clip) of this many frames, images/NAME.avi (FFV1, lossless)
+  std::vector<SynthReader> readers;  // one labels.csv column each, after the others
 };
 
 struct SynthSummary {
