@@ -29,17 +29,6 @@ struct ExtractArgs {
   double max_full_gib = 4.0;
 };
 
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    const size_t end = std::min(s.find(',', start), s.size());
-    if (end > start) out.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
 void run_extract(ExtractArgs a) {
   auto& o = a.o;
   o.backbone.arch = models::parse_arch(a.arch);

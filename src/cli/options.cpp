@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 
 #include "oess/config/choices.h"
@@ -48,6 +49,17 @@ void print_warnings(const std::vector<RunWarning>& warnings, const std::string& 
   if (warnings.empty()) return;
   fmt::print("\n{} warning(s){}:\n", warnings.size(), where);
   for (const auto& w : warnings) fmt::print("  [{}] {}\n", w.code, w.message);
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t end = std::min(s.find(',', start), s.size());
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
 }
 
 }  // namespace oess::cli

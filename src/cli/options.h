@@ -24,6 +24,9 @@ void add_split_options(CLI::App& sub, data::SplitOptions& split);
 // with 1 <= K <= N is a UsageError quoting it (exit 2).
 void parse_shard(const std::string& text, int& k, int& n);
 
+// "a,b,,c" -> {a, b, c}: a comma-separated list, empty items dropped.
+std::vector<std::string> split_list(const std::string& s);
+
 // A command's last words: "N warning(s)<where>:" and each as "  [code] message"; nothing when none.
 void print_warnings(const std::vector<RunWarning>& warnings, const std::string& where);
 
