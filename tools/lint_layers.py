@@ -20,7 +20,7 @@ LAYERS = [
     ["platform", "runtime"],
     ["io", "config"],
     ["data"],
-    ["models"],
+    ["models", "reading"],
     ["features"],
     ["metrics", "calibration"],
     ["baseline", "train", "finetune"],

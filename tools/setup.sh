@@ -41,6 +41,8 @@ packages=(
   # clips (issue #33): OpenCV's video reader (its FFmpeg backend) and PyAV, an independent decoder for the
   # frames oess reads
   libopencv-videoio-dev python3-av
+  # reader studies (issue #34): `oess read`'s local grading page (an HTTP server library, not our own)
+  libcpp-httplib-dev
 )
 # Node.js and npm: npm fetches the real ImageNet weights (tools/get_weights.sh) and the TensorFlow.js test
 # oracle. A machine that already has them (e.g. from NodeSource, whose nodejs bundles npm) keeps its own.

@@ -58,6 +58,8 @@ std::unique_ptr<CLI::App> make_app() {
   add_sweep_command(app);
   add_evaluate_command(app);
   add_compare_command(app);
+  add_agreement_command(app);
+  add_read_command(app);
   add_config_command(app);
   add_run_command(app);
   add_export_command(app);

@@ -20,6 +20,8 @@ void add_export_command(CLI::App& app);
 void add_score_command(CLI::App& app);
 void add_manifest_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
+void add_agreement_command(CLI::App& app);
+void add_read_command(CLI::App& app);
 void add_data_mask_command(CLI::App& data);    // `oess data mask`, under the `data` command
 void add_data_frames_command(CLI::App& data);  // `oess data frames`
 }  // namespace oess::cli
