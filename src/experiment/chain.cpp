@@ -271,6 +271,7 @@ void write_report(const Chain& c, const std::string& dir) {
   if (c.calibration) in.calibration = c.calibration->platt() ? "Platt" : "temperature";
   in.title = "oess: " + (c.s.name.empty() ? c.final_label : c.s.name + " - " + c.final_label);
   in.notes = c.notes;
+  in.readers = c.readers_lines;
   if (!c.s.description.empty()) in.notes.insert(in.notes.begin(), c.s.description);
   const auto cnt = c.split.counts(c.manifest);
   for (size_t p = 0; p < 3; ++p)

@@ -273,8 +273,10 @@ void stage_evaluate(Chain& c, const std::string& dir, Console& con, bool written
   if (c.rows.test.empty()) throw Error("the split left no test images: nothing to evaluate");
   if (!written) evaluate(c, dir);
   for (const auto& w : con.logged_warnings()) add_warning(c.warnings, {"log_warning", w});
+  evaluate_readers(c);
   write_metrics(c, dir);
   con.say(format_final(c));
+  for (const auto& line : c.readers_lines) con.say("  " + line + "\n");
   const auto& ci = c.metrics->accuracy.ci95;
   if (ci && !std::isnan(ci->lo) && !std::isnan(ci->hi))
     con.say(fmt::format("  accuracy 95% CI {:.1f}-{:.1f}% ({} bootstrap resamples)\n", 100 * ci->lo,

@@ -378,6 +378,11 @@ void write_report(const std::string& dir, const ReportInputs& in) {
                   "(gallery.md), "
                   "written by the export stage."});
   for (const auto& t : in.metrics.by) sections.push_back(group_section(t));
+  if (!in.readers.empty()) {
+    Table t{{"Readers (docs/readers.md)"}, {}};
+    for (const auto& line : in.readers) t.rows.push_back({line});
+    sections.push_back({"Readers", {t}});
+  }
   if (in.metrics.per_patient) sections.push_back(patient_section(*in.metrics.per_patient));
   if (in.beside_study) sections.push_back(study_section(in.metrics, four));
   sections.push_back(plots_section(in, four, dir));

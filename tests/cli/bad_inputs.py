@@ -100,6 +100,10 @@ def short_dicom(name):
 
 short_dicom("clip/frames.dcm")
 m_ok = put("m/ok.csv", f"path,score,patient\n{good_png},0,P1\n")
+# readers (issue #34): a grade outside 0-3, a reader with no grade, a grades file naming another image
+put("r/readers.csv", f"path,patient,r1,r2\n{good_png},P1,2,\n{W}/img/float.tif,P2,1,\n")
+put("r/range.csv", f"path,patient,r1,r2\n{good_png},P1,2,5\n{W}/img/float.tif,P2,1,1\n")
+put("r/other.csv", "path,reader,grade\n/no/such/image.png,r3,1\n")
 put("m/score4.csv", f"path,score\n{good_png},4\n")
 put("m/score_x.csv", f"path,score\n{good_png},two\n")
 put("m/nocol.csv", f"file,grade\n{good_png},1\n")
@@ -205,6 +209,12 @@ cases = [
     ("clip: DICOM NumberOfFrames beyond its pixel data", 1, r"frames\.dcm: NumberOfFrames says 10 but the pixel data holds 6",
      ["data", "frames", f"{W}/clip/frames.dcm"]),
     ("clip: data.clip.pooling not mean or max", 2, r"data\.clip\.pooling", ["run", f"{W}/c/clip_pooling.yaml"]),
+    ("readers: a grade outside 0-3", 1, r"range\.csv:2: reader r2: grade \"5\"", ["agreement", f"{W}/r/range.csv", "--readers", "r1,r2"]),
+    ("readers: a reader with no grade at all", 1, r"reader r2 gave no grade at all", ["agreement", f"{W}/r/readers.csv", "--readers", "r1,r2"]),
+    ("readers: a grades file naming an image not in the manifest", 1, r"other\.csv:2: /no/such/image\.png is not an image of the manifest",
+     ["agreement", f"{W}/r/range.csv", "--readers", "r1", "--grades", f"{W}/r/other.csv"]),
+    ("readers: one reader only", 2, r"agreement needs two readers or more", ["agreement", f"{W}/r/range.csv", "--readers", "r1"]),
+    ("read: --port out of range", 2, r"--port 70000", ["read", f"{W}/r/range.csv", "--reader", "a", "--out", f"{W}/r/a.csv", "--port", "70000"]),
     ("config: bad mask entry", 2, r"data\.mask.*\"text\"", ["run", f"{W}/c/mask.yaml"]),
     ("config: weights file missing", 2, r"backbone\.weights: /no/such/weights\.pt: no such weights file", ["run", f"{W}/c/weights.yaml"]),
     ("run: --slurm with --stage", 2, r"--slurm: .*give no --stage", ["run", f"{W}/c/single.yaml", "--slurm", f"{W}/jobs", "--stage", "sweep.."]),

@@ -91,6 +91,7 @@ struct Chain {
   std::vector<std::string> notes;    // shown at the top of the report (e.g. no ImageNet weights)
   std::vector<RunWarning> warnings;  // part of the result: metrics.json "warnings", the report's top
   std::vector<std::string> dataset;  // the data check's summary lines (data/dataset_check.h), for the report
+  std::vector<std::string> readers_lines;  // data.readers: their agreement and the model's (evaluate_readers)
   // What the weights file says of each tap (imported Keras weights): the report's per-tap "weights" column.
   std::vector<std::string> imagenet_taps, other_taps;
 };
@@ -123,6 +124,12 @@ void check_group_columns(const Chain& c, const std::vector<size_t>& test);
 std::vector<std::pair<std::string, std::vector<std::string>>> group_columns(const Chain& c,
                                                                             const metrics::Predictions& pr);
 void evaluate_groups(Chain& c);
+// evaluate_readers  after evaluate, with data.readers (experiment/readers_stage.cpp): metrics::agreement on
+// the
+//                   predicted images (test, or every image out of fold), the model as a reader unless the
+//                   task is binary; metrics_text gains "readers" (metrics::agreement_json, plus the label and
+//                   the consensus used), readers_lines the text for the console and the report.
+void evaluate_readers(Chain& c);
 // calibrate          (end of train_members and of a finetune stage, with s.calibrate) the ensemble's
 //                    probabilities on the validation rows, T (calibration::fit_temperature) or Platt's (a, b)
 //                    (fit_platt; a warning platt_not_converged when the validation set is separable) fitted

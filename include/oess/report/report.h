@@ -72,6 +72,7 @@ struct ReportInputs {
   std::vector<double> test_p_diseased;
   CrossValidation cross_validation;         // K-fold runs: Table 1 becomes the per-fold table
   std::vector<RunWarning> warnings;         // shown at the top, each with its code
+  std::vector<std::string> readers;         // data.readers: their agreement, the model as a reader (lines)
   std::vector<std::string> dataset;         // the data check's summary lines: the "Dataset" section
   bool beside_study = true;                 // the "Beside the study" section (the study's published figures)
   bool write_md = true, write_html = true;  // plots/ are written either way
