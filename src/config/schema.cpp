@@ -81,6 +81,9 @@ std::vector<Key> make_schema() {
       empty_ok(k("data.readers", T::kStringList, "[]",
                  "several readers (docs/readers.md): manifest columns of their grades 0-3, an empty cell a "
                  "grade not given; the report adds their agreement and the model as one more reader")),
+      empty_ok(k("data.reader_files", T::kStringList, "[]",
+                 "more readers: files of path,reader,grade rows (what `oess read` writes), matched to the "
+                 "manifest's images; relative to this config's folder")),
       k("data.label", T::kString, "score",
         "what the run trains and tests on: `score`, `consensus` of data.readers (data.consensus), or one "
         "reader's column"),

@@ -159,7 +159,8 @@ Manifest read_manifest(const std::string& file, bool check_files, const Manifest
     m.samples.push_back(std::move(s));
   }
   if (!problems.empty()) throw_problems(file, problems);
-  if (!columns.readers.empty() || columns.label != "score") apply_readers(m, columns);
+  if (!columns.readers.empty() || !columns.reader_files.empty() || columns.label != "score")
+    apply_readers(m, columns);
   return m;
 }
 

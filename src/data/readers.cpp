@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -64,22 +65,42 @@ void missing_column(const Manifest& m, const std::string& what, const std::strin
 
 }  // namespace
 
-void apply_readers(Manifest& m, const ManifestColumns& c) {
+void apply_readers(Manifest& m, const ManifestColumns& columns) {
+  ManifestColumns c = columns;
+  if (!c.reader_files.empty()) {  // their readers come after the columns', their grades as cells of their own
+    const GradeColumns files = read_grade_files(m, c.reader_files);
+    for (const auto& r : files.readers) {
+      if (std::find(c.readers.begin(), c.readers.end(), r) != c.readers.end() ||
+          std::find(m.extra_columns.begin(), m.extra_columns.end(), r) != m.extra_columns.end())
+        throw Error(fmt::format("reader {} of {} is also a column of {}: rename one", r,
+                                fmt::join(c.reader_files, ", "), m.file));
+      c.readers.push_back(r);
+      m.extra_columns.push_back(r);
+    }
+    for (size_t i = 0; i < m.samples.size(); ++i)
+      for (size_t r = 0; r < files.readers.size(); ++r)
+        m.samples[i].extra.emplace_back(files.readers[r],
+                                        files.grades[i][r] < 0 ? "" : std::to_string(files.grades[i][r]));
+  }
   for (const auto& r : c.readers)
     if (std::find(m.extra_columns.begin(), m.extra_columns.end(), r) == m.extra_columns.end())
       missing_column(m, "reader", r);
   ConsensusRule rule = ConsensusRule::kMajority;
   const bool by_rule = parse_consensus(c.consensus, rule);
-  const bool consensus_label = c.label == "consensus", score_label = c.label == "score" || c.label == "none";
+  const bool soft = c.label == "soft";  // trained on the distribution; the consensus labels splits and tests
+  const bool consensus_label = c.label == "consensus" || soft,
+             score_label = c.label == "score" || c.label == "none";
   if (!consensus_label && !score_label &&
       std::find(c.readers.begin(), c.readers.end(), c.label) == c.readers.end())
-    throw UsageError(fmt::format("data.label \"{}\": score, consensus or one of data.readers ({})", c.label,
-                                 fmt::join(c.readers, ", ")));
+    throw UsageError(fmt::format("data.label \"{}\": score, consensus, soft or one of the readers ({})",
+                                 c.label, fmt::join(c.readers, ", ")));
   if (consensus_label && !by_rule &&
       std::find(m.extra_columns.begin(), m.extra_columns.end(), c.consensus) == m.extra_columns.end())
     missing_column(m, "adjudicator (data.consensus)", c.consensus);
   m.readers = c.readers;
-  m.label = consensus_label ? "consensus (" + c.consensus + ")" : c.label;
+  m.label = soft ? "soft (the readers' grade distribution; consensus (" + c.consensus + ") to split and test)"
+            : consensus_label ? "consensus (" + c.consensus + ")"
+                              : c.label;
   std::vector<std::string> problems;
   std::vector<int> given(c.readers.size(), 0);
   for (auto& s : m.samples) {
@@ -127,6 +148,18 @@ void apply_readers(Manifest& m, const ManifestColumns& c) {
       text += fmt::format("\n{}: {} problem(s) with the readers' grades", m.file, problems.size());
     throw Error(text);
   }
+}
+
+std::array<double, 4> grade_distribution(const std::vector<int>& grades) {
+  std::array<double, 4> q{0, 0, 0, 0};
+  double n = 0;
+  for (int g : grades)
+    if (g >= 0 && g <= 3) {
+      q[static_cast<size_t>(g)] += 1;
+      n += 1;
+    }
+  for (auto& x : q) x = n > 0 ? x / n : 0;
+  return q;
 }
 
 GradeColumns read_grade_files(const Manifest& m, const std::vector<std::string>& files) {

@@ -15,6 +15,7 @@
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
 #include "oess/core/parallel.h"
+#include "oess/data/readers.h"
 #include "oess/io/csv.h"
 #include "oess/metrics/metrics.h"
 #include "oess/report/report.h"
@@ -81,6 +82,23 @@ std::array<double, 2> interval(const metrics::Figure& f, double fallback = NAN) 
   return {std::isnan(f.ci95->lo) ? fallback : f.ci95->lo, std::isnan(f.ci95->hi) ? fallback : f.ci95->hi};
 }
 
+// data.label: soft: each feature row's readers' grade distribution (an augmented copy its image's).
+void soft_targets(Chain& c, const std::vector<int64_t>& manifest_row) {
+  c.rows.soft = torch::zeros({c.features.rows(), 4}, torch::kFloat32);
+  auto put = [&c](int64_t r, const data::Sample& smp) {
+    const auto q = data::grade_distribution(smp.reader_grades);
+    for (int64_t g = 0; g < 4; ++g) c.rows.soft[r][g] = static_cast<float>(q[static_cast<size_t>(g)]);
+  };
+  for (size_t i = 0; i < c.manifest.samples.size(); ++i) put(manifest_row[i], c.manifest.samples[i]);
+  for (const auto& it : c.items)
+    if (it.copy > 0 && c.s.augment) {
+      const auto& smp = c.manifest.samples[it.sample];
+      const auto& paths = c.features.paths;
+      const auto found = std::find(paths.begin(), paths.end(), copy_label(smp.rel_path, it.copy));
+      if (found != paths.end()) put(found - paths.begin(), smp);
+    }
+}
+
 }  // namespace
 
 std::pair<double, double> mean_sd(const std::vector<double>& v) {
@@ -129,6 +147,7 @@ void index_rows(Chain& c) {
   }
   for (size_t i : c.split.indices(data::Part::kVal)) c.rows.val.push_back(manifest_row[i]);
   for (size_t i : c.split.indices(data::Part::kTest)) c.rows.test.push_back(manifest_row[i]);
+  if (data::soft_label(c.manifest)) soft_targets(c, manifest_row);
   c.test_grades = train::take_grades(c.grades, c.rows.test);
   if (c.rows.val.empty())
     throw Error("the split left no validation images: early stopping and selection need some");

@@ -67,11 +67,17 @@ void data_settings(const config::Config& cf, Settings& s) {
   s.columns.score = cf.get_string("data.columns.score");
   s.columns.patient = cf.get_string("data.columns.patient");
   s.columns.readers = cf.get_strings("data.readers");
+  const std::string files_origin = origin_file(cf.origin_of("data.reader_files"));
+  for (const auto& f : cf.get_strings("data.reader_files"))  // relative to the config that names them
+    s.columns.reader_files.push_back(
+        fs::path(f).is_absolute() || files_origin.empty()
+            ? f
+            : (fs::path(files_origin).parent_path() / f).lexically_normal().string());
   s.columns.label = cf.get_string("data.label");
   s.columns.consensus = cf.get_string("data.consensus");
-  if (s.columns.label != "score" && s.columns.readers.empty())
-    throw UsageError(
-        fmt::format("data.label \"{}\": name the readers' columns in data.readers", s.columns.label));
+  if (s.columns.label != "score" && s.columns.readers.empty() && s.columns.reader_files.empty())
+    throw UsageError(fmt::format("data.label \"{}\": name the readers (data.readers or data.reader_files)",
+                                 s.columns.label));
   s.synth.out_dir = config_path(cf, "data.synthetic.dir");
   const auto counts = cf.get_ints("data.synthetic.counts");
   if (counts.size() != 4)
@@ -244,6 +250,9 @@ Settings settings_from(const config::Config& cf) {
   }
   finetune_settings(cf, s);
   s.train.aggregate = s.extract.clip.aggregate;
+  if (s.columns.label == "soft" && (s.finetune || s.extract.clip.aggregated()))
+    throw UsageError(fmt::format("data.label: soft trains the linear classifiers only: not with {}",
+                                 s.finetune ? "finetune.enabled" : "data.clip.aggregate"));
   if (s.extract.clip.aggregated() && s.finetune)
     throw UsageError(
         "data.clip.aggregate with finetune.enabled: fine-tuning trains on still images; use "

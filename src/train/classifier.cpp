@@ -114,18 +114,23 @@ torch::Tensor LinearModel::probabilities(const torch::Tensor& x) const {
 }
 
 torch::Tensor objective(const LinearModel& m, const torch::Tensor& z, const torch::Tensor& targets,
-                        const torch::Tensor& row_weights, double weight_decay, bool raw_thresholds) {
+                        const torch::Tensor& row_weights, double weight_decay, bool raw_thresholds,
+                        const torch::Tensor& soft) {
   torch::Tensor per_row;
+  const bool by_soft = soft.defined();  // the readers' grade distribution [N, 4] instead of one class
   if (m.head == Head::kOrdinal) {
-    per_row = torch::nll_loss(ordinal_log_probs(m, z, raw_thresholds), targets, {}, at::Reduction::None);
+    const auto lp = ordinal_log_probs(m, z, raw_thresholds);
+    per_row = by_soft ? -(soft * lp).sum(1) : torch::nll_loss(lp, targets, {}, at::Reduction::None);
     return (per_row * row_weights).sum() / row_weights.sum() + 0.5 * weight_decay * m.weight.pow(2).sum();
   }
   const auto l = m.logits(z);
   if (m.task == Task::kBinary)
-    per_row = torch::binary_cross_entropy_with_logits(l.squeeze(1), targets.to(l.scalar_type()), {}, {},
-                                                      at::Reduction::None);
+    per_row = torch::binary_cross_entropy_with_logits(
+        l.squeeze(1), by_soft ? soft.select(1, 2) + soft.select(1, 3) : targets.to(l.scalar_type()), {}, {},
+        at::Reduction::None);
   else
-    per_row = torch::nll_loss(torch::log_softmax(l, 1), targets, {}, at::Reduction::None);
+    per_row = by_soft ? -(soft * torch::log_softmax(l, 1)).sum(1)
+                      : torch::nll_loss(torch::log_softmax(l, 1), targets, {}, at::Reduction::None);
   return (per_row * row_weights).sum() / row_weights.sum() + 0.5 * weight_decay * m.weight.pow(2).sum();
 }
 
@@ -182,6 +187,7 @@ struct Fit {
   LinearModel& m;
   const TrainOptions& o;
   torch::Tensor z, t, w;  // standardised features, targets, row weights
+  torch::Tensor soft;     // soft targets [N, 4], or undefined
   torch::optim::Optimizer& opt;
   Rng& rng;
   std::vector<int64_t>& order;
@@ -194,7 +200,7 @@ double train_epoch(Fit& f) {
   if (f.o.optimizer == config::Optimizer::kLbfgs) {
     auto closure = [&] {
       f.opt.zero_grad();
-      auto loss = objective(f.m, f.z, f.t, f.w, f.o.weight_decay, true);
+      auto loss = objective(f.m, f.z, f.t, f.w, f.o.weight_decay, true, f.soft);
       loss.backward();
       return loss;
     };
@@ -208,7 +214,7 @@ double train_epoch(Fit& f) {
       const auto idx = idx_all.slice(0, s, std::min(n, s + f.o.batch));
       f.opt.zero_grad();
       auto loss = objective(f.m, f.z.index_select(0, idx), f.t.index_select(0, idx), f.w.index_select(0, idx),
-                            f.o.weight_decay, true);
+                            f.o.weight_decay, true, f.soft.defined() ? f.soft.index_select(0, idx) : f.soft);
       loss.backward();
       f.opt.step();
       sum += loss.item<double>() * static_cast<double>(idx.size(0));
@@ -238,15 +244,19 @@ std::pair<double, double> val_figures(const LinearModel& m, const torch::Tensor&
 }  // namespace
 
 TrainResult train_classifier(const torch::Tensor& x_train, const std::vector<int>& y_train,
-                             const torch::Tensor& x_val, const std::vector<int>& y_val,
-                             const TrainOptions& o) {
+                             const torch::Tensor& x_val, const std::vector<int>& y_val, const TrainOptions& o,
+                             const torch::Tensor& soft_train) {
   validate(o);
   if (x_train.size(0) == 0 || x_val.size(0) == 0)
     throw Error("train_classifier: empty training or validation set");
   if (x_train.size(0) != static_cast<int64_t>(y_train.size()) ||
       x_val.size(0) != static_cast<int64_t>(y_val.size()))
     throw Error("train_classifier: feature rows and labels differ in number");
+  if (soft_train.defined() &&
+      (soft_train.dim() != 2 || soft_train.size(0) != x_train.size(0) || soft_train.size(1) != 4))
+    throw Error("train_classifier: soft targets must be [training rows, 4]");
   if (x_train.dim() == 3) {  // clips: train on every frame with its clip's grade, validate on the clips
+    if (soft_train.defined()) throw UsageError("data.label: soft with data.clip.aggregate is not supported");
     if (o.aggregate == "none" || x_val.dim() != 3)
       throw Error("train_classifier: clip features [N, F, C] need classifier aggregate and clip validation");
     const auto valid = valid_frames(x_train).reshape({-1});
@@ -290,7 +300,15 @@ TrainResult train_classifier(const torch::Tensor& x_train, const std::vector<int
   Rng rng(mix_seed(o.seed, 0xC1A5));
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
-  Fit fit{m, o, (xt - m.mean) / m.std, t, row_weights(t, o), *opt, rng, order};
+  Fit fit{m,
+          o,
+          (xt - m.mean) / m.std,
+          t,
+          row_weights(t, o),
+          soft_train.defined() ? soft_train.to(torch::kFloat32) : soft_train,
+          *opt,
+          rng,
+          order};
 
   TrainResult r;
   torch::Tensor best_w = m.weight.detach().clone(), best_b = m.bias.detach().clone();

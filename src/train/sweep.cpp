@@ -42,7 +42,8 @@ TapResult fit_tap(const features::FeatureSet& f, const std::string& tap, const R
   TapResult t;
   t.tap = tap;
   t.fit = train_classifier(take_rows(x, rows.train), take_grades(grades, rows.train), take_rows(x, rows.val),
-                           take_grades(grades, rows.val), o);
+                           take_grades(grades, rows.val), o,
+                           rows.soft.defined() ? take_rows(rows.soft, rows.train) : torch::Tensor());
   t.val_accuracy = t.fit.best_val_accuracy;
   t.val_loss = t.fit.best_val_loss;
   if (!rows.test.empty()) {

@@ -13,6 +13,9 @@ every run):
   kappas equal scikit-learn's on predictions.csv; the report has a "Readers" section with the sentence; the
   good model's verdict is not "below", a deliberately bad run's (trained on a fifth "reader" who grades at
   random) is "below";
+- data.label: soft (trained on the readers' grade distribution) tests on the consensus, and its model is not
+  below the readers; data.reader_files (a reader as a path,reader,grade file instead of a column) gives the
+  same labels and predictions as the column;
 - data.label naming no reader, and a reader column absent from the manifest, stop the run with the name.
 """
 import json
@@ -101,6 +104,29 @@ check(mr["verdict"] != "below", f"a good model is not below the readers: {mr['se
 run("run", config("bad", "junk", readers="anna, ben, carl, noisy, junk"))
 bad = json.load(open(os.path.join(work, "runs", "bad", "metrics.json")))["readers"]["model_as_reader"]
 check(bad["verdict"] == "below", f"a model trained on a reader who grades at random is below them: {bad['sentence']}")
+
+# data.label: soft trains on the readers' grade distribution and tests on the consensus.
+run("run", config("soft", "soft"))
+sm = json.load(open(os.path.join(work, "runs", "soft", "metrics.json")))["readers"]
+sp = rows(os.path.join(work, "runs", "soft", "predictions.csv"))
+check(sm["label"].startswith("soft") and [r["truth"] for r in sp] == [r["truth"] for r in cp]
+      and sm["model_as_reader"]["verdict"] != "below",
+      f"soft labels: tested on the consensus, the model not below the readers ({sm['model_as_reader']['verdict']}, "
+      f"quadratic kappa with the consensus {sm['model_as_reader']['kappa_model_consensus']:.3f})")
+# data.reader_files: anna's grades as a path,reader,grade file instead of a column give the same run.
+anna_csv = os.path.join(work, "anna.csv")
+write_rows(anna_csv, [{"path": os.path.join(synth, r["path"]), "reader": "anna", "grade": r["anna"]} for r in lab])
+manifest2 = os.path.join(work, "readers_no_anna.csv")
+write_rows(manifest2, [{k: v for k, v in x.items() if k != "anna"} for x in rows(manifest)])
+cfg = config("files", "consensus", readers="ben, carl, noisy").replace(".yaml", "")
+with open(cfg + ".yaml") as f:
+    text = f.read().replace(manifest, manifest2).replace("  label: consensus", f"  label: consensus\n  reader_files: [{anna_csv}]")
+with open(cfg + ".yaml", "w") as f:
+    f.write(text)
+run("run", cfg + ".yaml")
+fp = rows(os.path.join(work, "runs", "files", "predictions.csv"))
+check([(r["path"], r["truth"], r["pred"]) for r in fp] == [(r["path"], r["truth"], r["pred"]) for r in cp],
+      "data.reader_files: a reader's file instead of a column gives the same labels and predictions")
 
 p = run("run", config("nolabel", "dora"), rc=2)
 check("data.label" in p.stderr and "dora" in p.stderr, f"a label naming no reader: {p.stderr.strip()[-160:]}")

@@ -372,3 +372,29 @@ TEST_CASE("clips whose grade shows in one frame: a frame-level classifier with m
   o.aggregate = "none";
   CHECK_THROWS_AS(train::train_classifier(xt, yt, xv, yv, o), Error);
 }
+
+TEST_CASE("soft targets (data.label: soft): the loss is -sum_k q_k log p_k, by hand", "[train]") {
+  const auto q = torch::tensor({{0.1f, 0.2f, 0.3f, 0.4f}});
+  const auto w = torch::ones({1});
+  // Four classes: logits 0, 1, 2, 3 (weight [4, 1] on the feature 1, no bias).
+  train::LinearModel m = zero_model(Task::kOess4, 1);
+  m.weight = torch::tensor({{0.0f}, {1.0f}, {2.0f}, {3.0f}});
+  const double lse = std::log(std::exp(0.0) + std::exp(1.0) + std::exp(2.0) + std::exp(3.0));
+  const double want4 = -(0.1 * (0 - lse) + 0.2 * (1 - lse) + 0.3 * (2 - lse) + 0.4 * (3 - lse));
+  const auto got4 =
+      train::objective(m, torch::ones({1, 1}), torch::zeros({1}, torch::kLong), w, 0.0, false, q);
+  CHECK(got4.item<double>() == Approx(want4).epsilon(1e-6));
+  // Binary: logit 0.5; the target P(diseased) = 0.3 + 0.4.
+  train::LinearModel b = zero_model(Task::kBinary, 1);
+  b.weight = torch::tensor({{0.5f}});
+  const double p1 = 1 / (1 + std::exp(-0.5));
+  const double want2 = -(0.7 * std::log(p1) + 0.3 * std::log(1 - p1));
+  const auto got2 =
+      train::objective(b, torch::ones({1, 1}), torch::zeros({1}, torch::kLong), w, 0.0, false, q);
+  CHECK(got2.item<double>() == Approx(want2).epsilon(1e-6));
+  // One-hot soft targets give the hard loss.
+  const auto hard = train::objective(m, torch::ones({1, 1}), torch::tensor({2}, torch::kLong), w, 0.0);
+  const auto onehot = train::objective(m, torch::ones({1, 1}), torch::tensor({2}, torch::kLong), w, 0.0,
+                                       false, torch::tensor({{0.0f, 0.0f, 1.0f, 0.0f}}));
+  CHECK(onehot.item<double>() == Approx(hard.item<double>()).epsilon(1e-6));
+}

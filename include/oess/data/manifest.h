@@ -44,6 +44,7 @@ struct ManifestColumns {
   // (by `consensus`: majority | median | mean_rounded | an adjudicator column) or one reader's column. With
   // a label other than score the score column may be absent.
   std::vector<std::string> readers;
+  std::vector<std::string> reader_files;  // more readers: path,reader,grade files (data/readers.h)
   std::string label = "score";
   std::string consensus = "majority";
 };

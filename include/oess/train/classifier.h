@@ -101,15 +101,19 @@ torch::Tensor valid_frames(const torch::Tensor& x);
 
 // x_*: [N, F] float (or clips [N, F, C] with o.aggregate); y_*: grades 0..3 (mapped to the task's classes
 // here). requires: non-empty training and validation sets, same F.
+// soft_train (data.label: soft, issue #34): [training rows, 4] grade distributions (the readers' shares) that
+// replace the one-class targets in the training loss: cross-entropy -sum_k q_k log p_k (binary: the logistic
+// loss on P(diseased) = q_2 + q_3); the class weights and the validation still use y (the consensus).
 TrainResult train_classifier(const torch::Tensor& x_train, const std::vector<int>& y_train,
-                             const torch::Tensor& x_val, const std::vector<int>& y_val,
-                             const TrainOptions& o);
+                             const torch::Tensor& x_val, const std::vector<int>& y_val, const TrainOptions& o,
+                             const torch::Tensor& soft_train = {});
 
 // The objective and its gradient for standardised features (exposed for the hand-computed tests).
 // targets: the task's classes; row_weights: [N] (ones for unweighted). raw_thresholds (ordinal head, while
 // training): m.bias holds theta_0 and the log increments instead of the thresholds.
 torch::Tensor objective(const LinearModel& m, const torch::Tensor& standardised, const torch::Tensor& targets,
-                        const torch::Tensor& row_weights, double weight_decay, bool raw_thresholds = false);
+                        const torch::Tensor& row_weights, double weight_decay, bool raw_thresholds = false,
+                        const torch::Tensor& soft = {});
 
 // Index of the best epoch of a curve by the monitor (val_accuracy: highest, ties by lowest val_loss, then
 // earliest; val_loss: lowest, then earliest).

@@ -23,6 +23,8 @@ namespace oess::train {
 
 struct Rows {
   std::vector<int64_t> train, val, test;
+  torch::Tensor
+      soft;  // data.label: soft: per feature row its readers' grade distribution [rows, 4]; else none
 };
 
 struct TapResult {
