@@ -63,25 +63,28 @@ void missing_column(const Manifest& m, const std::string& what, const std::strin
                           name, present.empty() ? "none" : fmt::format("{}", fmt::join(present, ", "))));
 }
 
+// The readers of c.reader_files after the columns', their grades as cells of their own.
+void merge_reader_files(Manifest& m, ManifestColumns& c) {
+  const GradeColumns files = read_grade_files(m, c.reader_files);
+  for (const auto& r : files.readers) {
+    if (std::find(c.readers.begin(), c.readers.end(), r) != c.readers.end() ||
+        std::find(m.extra_columns.begin(), m.extra_columns.end(), r) != m.extra_columns.end())
+      throw Error(fmt::format("reader {} of {} is also a column of {}: rename one", r,
+                              fmt::join(c.reader_files, ", "), m.file));
+    c.readers.push_back(r);
+    m.extra_columns.push_back(r);
+  }
+  for (size_t i = 0; i < m.samples.size(); ++i)
+    for (size_t r = 0; r < files.readers.size(); ++r)
+      m.samples[i].extra.emplace_back(files.readers[r],
+                                      files.grades[i][r] < 0 ? "" : std::to_string(files.grades[i][r]));
+}
+
 }  // namespace
 
 void apply_readers(Manifest& m, const ManifestColumns& columns) {
   ManifestColumns c = columns;
-  if (!c.reader_files.empty()) {  // their readers come after the columns', their grades as cells of their own
-    const GradeColumns files = read_grade_files(m, c.reader_files);
-    for (const auto& r : files.readers) {
-      if (std::find(c.readers.begin(), c.readers.end(), r) != c.readers.end() ||
-          std::find(m.extra_columns.begin(), m.extra_columns.end(), r) != m.extra_columns.end())
-        throw Error(fmt::format("reader {} of {} is also a column of {}: rename one", r,
-                                fmt::join(c.reader_files, ", "), m.file));
-      c.readers.push_back(r);
-      m.extra_columns.push_back(r);
-    }
-    for (size_t i = 0; i < m.samples.size(); ++i)
-      for (size_t r = 0; r < files.readers.size(); ++r)
-        m.samples[i].extra.emplace_back(files.readers[r],
-                                        files.grades[i][r] < 0 ? "" : std::to_string(files.grades[i][r]));
-  }
+  if (!c.reader_files.empty()) merge_reader_files(m, c);
   for (const auto& r : c.readers)
     if (std::find(m.extra_columns.begin(), m.extra_columns.end(), r) == m.extra_columns.end())
       missing_column(m, "reader", r);

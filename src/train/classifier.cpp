@@ -241,11 +241,8 @@ std::pair<double, double> val_figures(const LinearModel& m, const torch::Tensor&
   return {loss, pred.eq(tv).to(torch::kFloat64).mean().item<double>()};
 }
 
-}  // namespace
-
-TrainResult train_classifier(const torch::Tensor& x_train, const std::vector<int>& y_train,
-                             const torch::Tensor& x_val, const std::vector<int>& y_val, const TrainOptions& o,
-                             const torch::Tensor& soft_train) {
+void check_inputs(const torch::Tensor& x_train, const std::vector<int>& y_train, const torch::Tensor& x_val,
+                  const std::vector<int>& y_val, const TrainOptions& o, const torch::Tensor& soft_train) {
   validate(o);
   if (x_train.size(0) == 0 || x_val.size(0) == 0)
     throw Error("train_classifier: empty training or validation set");
@@ -255,17 +252,30 @@ TrainResult train_classifier(const torch::Tensor& x_train, const std::vector<int
   if (soft_train.defined() &&
       (soft_train.dim() != 2 || soft_train.size(0) != x_train.size(0) || soft_train.size(1) != 4))
     throw Error("train_classifier: soft targets must be [training rows, 4]");
+}
+
+// Clips' frames as rows [frames, C] (padding left out), each with its clip's grade in y_frames.
+torch::Tensor frame_rows(const torch::Tensor& clips, const std::vector<int>& y, std::vector<int>& y_frames) {
+  const auto valid = valid_frames(clips);
+  const auto per_clip = valid.sum(1);
+  for (size_t i = 0; i < y.size(); ++i)
+    y_frames.insert(y_frames.end(), static_cast<size_t>(per_clip[static_cast<int64_t>(i)].item<int64_t>()),
+                    y[i]);
+  return clips.reshape({-1, clips.size(2)}).index({valid.reshape({-1})});
+}
+
+}  // namespace
+
+TrainResult train_classifier(const torch::Tensor& x_train, const std::vector<int>& y_train,
+                             const torch::Tensor& x_val, const std::vector<int>& y_val, const TrainOptions& o,
+                             const torch::Tensor& soft_train) {
+  check_inputs(x_train, y_train, x_val, y_val, o, soft_train);
   if (x_train.dim() == 3) {  // clips: train on every frame with its clip's grade, validate on the clips
     if (soft_train.defined()) throw UsageError("data.label: soft with data.clip.aggregate is not supported");
     if (o.aggregate == "none" || x_val.dim() != 3)
       throw Error("train_classifier: clip features [N, F, C] need classifier aggregate and clip validation");
-    const auto valid = valid_frames(x_train).reshape({-1});
-    const auto frames = x_train.reshape({-1, x_train.size(2)}).index({valid});
-    const auto per_clip = valid_frames(x_train).sum(1);
     std::vector<int> y_frames;
-    for (size_t i = 0; i < y_train.size(); ++i)
-      y_frames.insert(y_frames.end(), static_cast<size_t>(per_clip[static_cast<int64_t>(i)].item<int64_t>()),
-                      y_train[i]);
+    const auto frames = frame_rows(x_train, y_train, y_frames);
     return train_classifier(frames, y_frames, x_val, y_val, o);
   }
   const int64_t n = x_train.size(0), f = x_train.size(1);
