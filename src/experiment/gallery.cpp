@@ -7,7 +7,6 @@
 #include <unordered_map>
 
 #include "export_stage.h"
-#include "oess/data/clip.h"
 #include "oess/export/heatmap.h"
 #include "oess/export/scorer.h"
 #include "oess/report/report.h"
@@ -59,7 +58,7 @@ void write_error_gallery(const Chain& c, const std::string& dir, const exporting
       it.truth = pr.truth[r];
       it.pred = pr.pred[r];
       it.p.assign(pr.p[r].begin(), pr.p[r].begin() + (pr.binary ? 2 : 4));
-      if (scorer && !heat_of.count(it.path) && !data::is_video_file(it.file)) {
+      if (scorer && !heat_of.count(it.path)) {  // a clip: its key frame's map (exporting::Scorer::heatmap)
         exporting::HeatOptions o;
         o.method = exporting::HeatMethod::kGradCam;
         std::vector<uchar> png;

@@ -106,6 +106,9 @@ warn2 = [w for w in gm2.get("warnings", []) if w["code"] == "clip_short"]
 check(len(warn2) == 1 and f"{os.path.basename(short)} (4 frames)" in warn2[0]["message"],
       f"clip_short warns with data.check off too: {warn2}")
 gp = rows(os.path.join(gdir, "predictions.csv"))
+gallery = open(os.path.join(gdir, "gallery.md")).read()
+check(gallery.count("![image]") == gallery.count("![heat map]") > 0,
+      f"the error gallery draws each clip's heat map ({gallery.count('![heat map]')} of {gallery.count('![image]')})")
 out = os.path.join(work, "scores.json")
 run("score", "--model", os.path.join(gdir, "model"), *[r["path"] for r in gp], "--json", out)
 scored = {s["path"]: s["p"] for s in json.load(open(out))}
