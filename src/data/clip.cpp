@@ -21,23 +21,36 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Opens `path` with OpenCV's FFmpeg backend, OpenCV's own log lines silenced: it logs its own ("Could not
+// find decoder for codec_id=0") before failing, and oess's error says it once, naming the file. `error`:
+// the text of OpenCV's exception, when it threw one.
+bool open_video(cv::VideoCapture& cap, const std::string& path, std::string* error = nullptr) {
+  const auto before = cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+  try {
+    cap.open(path, cv::CAP_FFMPEG);
+  } catch (const cv::Exception& e) {
+    if (error) *error = e.err;
+  }
+  cv::utils::logging::setLogLevel(before);
+  return cap.isOpened();
+}
+
+// A DICOM's frame count, from its header alone.
+int dicom_frame_count(const std::string& path) {
+  int frames = 1;
+  read_dicom_frames(
+      path, [](int) { return std::vector<int>{}; }, &frames);
+  return frames;
+}
+
 // Decodes `path` front to back, keeping the frames at pick(the container's frame count) (ascending), in
 // `want` and `kept`; returns the number of frames decoded.
 int read_video(const std::string& path, const std::function<std::vector<int>(int)>& pick,
                std::vector<int>& want, std::vector<cv::Mat>& kept, double* fps) {
   cv::VideoCapture cap;
-  {
-    // OpenCV logs its own lines ("Could not find decoder for codec_id=0") before failing; the Error below
-    // says it once, naming the file.
-    const auto before = cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
-    try {
-      cap.open(path, cv::CAP_FFMPEG);
-    } catch (const cv::Exception& e) {
-      cv::utils::logging::setLogLevel(before);
-      throw Error(fmt::format("{}: cannot open the video ({})", path, e.err));
-    }
-    cv::utils::logging::setLogLevel(before);
-  }
+  std::string error;
+  if (!open_video(cap, path, &error) && !error.empty())
+    throw Error(fmt::format("{}: cannot open the video ({})", path, error));
   if (!cap.isOpened())
     throw Error(fmt::format(
         "{}: cannot open the video (not MP4, AVI, MOV or MKV, truncated, or a codec this FFmpeg lacks)",
@@ -75,28 +88,13 @@ bool is_video_file(const std::string& path) {
 
 bool is_clip_file(const std::string& path) {
   if (is_video_file(path)) return true;
-  if (!is_dicom_file(path)) return false;
-  int frames = 1;
-  read_dicom_frames(
-      path, [](int) { return std::vector<int>{}; }, &frames);
-  return frames > 1;
+  return is_dicom_file(path) && dicom_frame_count(path) > 1;
 }
 
 int clip_frame_count_hint(const std::string& path) {
-  if (!is_video_file(path)) {
-    int frames = 1;
-    read_dicom_frames(
-        path, [](int) { return std::vector<int>{}; }, &frames);
-    return frames;
-  }
-  const auto before = cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+  if (!is_video_file(path)) return dicom_frame_count(path);
   cv::VideoCapture cap;
-  try {
-    cap.open(path, cv::CAP_FFMPEG);
-  } catch (const cv::Exception&) {
-  }
-  cv::utils::logging::setLogLevel(before);
-  return cap.isOpened() ? std::max(0, static_cast<int>(cap.get(cv::CAP_PROP_FRAME_COUNT))) : -1;
+  return open_video(cap, path) ? std::max(0, static_cast<int>(cap.get(cv::CAP_PROP_FRAME_COUNT))) : -1;
 }
 
 std::string ClipOptions::text() const {

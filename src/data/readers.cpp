@@ -58,9 +58,9 @@ int consensus(const std::vector<int>& grades, ConsensusRule rule) {
 namespace {
 
 void missing_column(const Manifest& m, const std::string& what, const std::string& name) {
-  std::vector<std::string> present = m.extra_columns;
-  throw Error(fmt::format("{}:1: no {} column \"{}\" (columns besides path and score: {})", m.file, what,
-                          name, present.empty() ? "none" : fmt::format("{}", fmt::join(present, ", "))));
+  throw Error(
+      fmt::format("{}:1: no {} column \"{}\" (columns besides path and score: {})", m.file, what, name,
+                  m.extra_columns.empty() ? "none" : fmt::format("{}", fmt::join(m.extra_columns, ", "))));
 }
 
 // The readers of c.reader_files after the columns', their grades as cells of their own.
@@ -170,7 +170,6 @@ GradeColumns read_grade_files(const Manifest& m, const std::vector<std::string>&
   for (size_t i = 0; i < m.samples.size(); ++i) index[fs::weakly_canonical(m.samples[i].path).string()] = i;
   GradeColumns out;
   std::map<std::string, size_t> reader_index;
-  std::vector<std::vector<int>> lines;  // [sample][reader]: where the grade came from, for messages
   out.grades.assign(m.samples.size(), {});
   for (const auto& file : files) {
     const io::CsvTable t = io::read_csv(file);

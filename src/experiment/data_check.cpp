@@ -11,6 +11,7 @@
 #include "oess/core/progress.h"
 #include "oess/data/clip.h"
 #include "oess/data/dataset_check.h"
+#include "oess/data/dicom.h"
 #include "oess/experiment/chain.h"
 #include "oess/experiment/kfold.h"
 
@@ -109,8 +110,16 @@ void short_clip_warning(Chain& c, const std::vector<int>& frames) {
 
 void short_clip_warning(Chain& c) {
   std::vector<int> frames;
-  for (const auto& smp : c.manifest.samples)
-    frames.push_back(data::is_clip(smp.path, c.s.extract.clip) ? data::clip_frame_count_hint(smp.path) : 0);
+  for (const auto& smp : c.manifest.samples) {
+    int n = 0;  // a still image
+    if (data::is_video_file(smp.path)) {
+      n = data::clip_frame_count_hint(smp.path);
+    } else if (c.s.extract.clip.dicom && data::is_dicom_file(smp.path)) {
+      const int h = data::clip_frame_count_hint(smp.path);  // the header once: it also says whether a clip
+      n = h > 1 ? h : 0;
+    }
+    frames.push_back(n);
+  }
   short_clip_warning(c, frames);
 }
 

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -15,20 +14,16 @@
 namespace oess::experiment {
 
 // data.label: soft: each feature row's readers' grade distribution (an augmented copy its image's).
-void soft_targets(Chain& c, const std::vector<int64_t>& manifest_row) {
+void soft_targets(Chain& c, const std::vector<int64_t>& sample_of) {
   c.rows.soft = torch::zeros({c.features.rows(), 4}, torch::kFloat32);
-  auto put = [&c](int64_t r, const data::Sample& smp) {
-    const auto q = data::grade_distribution(smp.reader_grades);
-    for (int64_t g = 0; g < 4; ++g) c.rows.soft[r][g] = static_cast<float>(q[static_cast<size_t>(g)]);
-  };
-  for (size_t i = 0; i < c.manifest.samples.size(); ++i) put(manifest_row[i], c.manifest.samples[i]);
-  for (const auto& it : c.items)
-    if (it.copy > 0 && c.s.augment) {
-      const auto& smp = c.manifest.samples[it.sample];
-      const auto& paths = c.features.paths;
-      const auto found = std::find(paths.begin(), paths.end(), copy_label(smp.rel_path, it.copy));
-      if (found != paths.end()) put(found - paths.begin(), smp);
-    }
+  auto a = c.rows.soft.accessor<float, 2>();
+  for (size_t r = 0; r < sample_of.size(); ++r) {
+    if (sample_of[r] < 0) continue;
+    const auto q =
+        data::grade_distribution(c.manifest.samples[static_cast<size_t>(sample_of[r])].reader_grades);
+    for (size_t g = 0; g < 4; ++g)
+      a[static_cast<int64_t>(r)][static_cast<int64_t>(g)] = static_cast<float>(q[g]);
+  }
 }
 
 void evaluate_readers(Chain& c) {

@@ -27,6 +27,11 @@ std::string meta_at(const ModelFile& m, const std::string& key, const std::strin
 
 }  // namespace
 
+std::string meta_or(const ModelFile& m, const std::string& key, const std::string& fallback) {
+  auto it = m.meta.find(key);
+  return it == m.meta.end() ? fallback : it->second;
+}
+
 std::string base_tap(const std::string& member_tap) { return member_tap.substr(0, member_tap.find('@')); }
 
 std::string pooling_of(const std::string& member_tap, const std::string& model_pooling) {

@@ -32,11 +32,6 @@ using onnxw::attr_int;
 using onnxw::attr_ints;
 using onnxw::Graph;
 
-std::string meta_or(const ModelFile& m, const std::string& key, const std::string& fallback) {
-  auto it = m.meta.find(key);
-  return it == m.meta.end() ? fallback : it->second;
-}
-
 torch::Tensor per_channel(const std::array<double, 3>& v) {
   return torch::tensor(std::vector<double>(v.begin(), v.end()), torch::kFloat64).reshape({1, 3, 1, 1});
 }

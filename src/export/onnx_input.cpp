@@ -14,11 +14,6 @@
 namespace oess::exporting {
 namespace {
 
-std::string meta_or(const ModelFile& m, const std::string& key, const std::string& fallback) {
-  auto it = m.meta.find(key);
-  return it == m.meta.end() ? fallback : it->second;
-}
-
 // A NumPy .npy file (format 1.0) of a float32 tensor.
 void write_npy(const std::string& path, const torch::Tensor& t) {
   const auto c = t.to(torch::kCPU, torch::kFloat32).contiguous();

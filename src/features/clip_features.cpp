@@ -46,10 +46,6 @@ torch::Tensor over_frames(const torch::Tensor& per_frame, const std::string& how
   throw UsageError(fmt::format("data.clip.pooling \"{}\": expected mean or max", how));
 }
 
-}  // namespace oess::features
-
-namespace oess::features {
-
 torch::Tensor clip_row(const torch::Tensor& per_frame, const data::ClipOptions& clip) {
   if (!clip.aggregated()) return over_frames(per_frame, clip.pooling);
   const int64_t slots = clip.slots(), n = per_frame.size(0);

@@ -45,21 +45,19 @@ ReaderTable ReaderTable::rows(const std::vector<size_t>& idx) const {
   return t;
 }
 
-int pairs_graded(const std::vector<int>& a, const std::vector<int>& b) {
-  int n = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) n += a[i] != kMissing && b[i] != kMissing;
-  return n;
-}
-
-double cohen_kappa(const std::vector<int>& a, const std::vector<int>& b, int k, KappaWeights w) {
+Confusion graded_confusion(const std::vector<int>& a, const std::vector<int>& b, int k) {
   std::vector<int> x, y;
   for (size_t i = 0; i < a.size() && i < b.size(); ++i)
     if (a[i] != kMissing && b[i] != kMissing) {
       x.push_back(a[i]);
       y.push_back(b[i]);
     }
-  if (x.size() < 2) return kNaN;
-  return kappa(confusion(x, y, k), w);
+  return confusion(x, y, k);
+}
+
+double cohen_kappa(const std::vector<int>& a, const std::vector<int>& b, int k, KappaWeights w) {
+  const Confusion c = graded_confusion(a, b, k);
+  return c.n() < 2 ? kNaN : kappa(c, w);
 }
 
 double fleiss_kappa(const ReaderTable& t) {
@@ -262,11 +260,7 @@ ModelAsReader model_as_reader(const ReaderTable& t, const std::vector<int>& mode
       r.verdict == "above"   ? "better than"
       : r.verdict == "below" ? "less well than"
                              : "as well as",
-      r.difference, r.lo, r.hi,
-      r.verdict == "within"  ? "within"
-      : r.verdict == "above" ? "above"
-                             : "below",
-      lo_pair, hi_pair);
+      r.difference, r.lo, r.hi, r.verdict, lo_pair, hi_pair);
   return r;
 }
 

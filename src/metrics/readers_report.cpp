@@ -56,7 +56,7 @@ Agreement agreement(const ReaderTable& t, const std::vector<int>& model, Consens
       PairAgreement p;
       p.a = i;
       p.b = j;
-      p.n = pairs_graded(t.column(i), t.column(j));
+      p.n = static_cast<int>(graded_confusion(t.column(i), t.column(j), t.k).n());
       for (int w = 0; w < 3; ++w) {
         auto f = [i, j, w](const ReaderTable& s) {
           return cohen_kappa(s.column(i), s.column(j), s.k, kWeightKinds[w]);
@@ -83,6 +83,16 @@ Agreement agreement(const ReaderTable& t, const std::vector<int>& model, Consens
   return a;
 }
 
+namespace {
+
+// The confusion of the readers `pair` names (rows the first).
+Confusion pair_confusion(const ReaderTable& t, const std::pair<int, int>& pair) {
+  return graded_confusion(t.column(static_cast<size_t>(pair.first)),
+                          t.column(static_cast<size_t>(pair.second)), t.k);
+}
+
+}  // namespace
+
 std::string agreement_json(const Agreement& a, const std::pair<int, int>& pair) {
   const auto& t = a.table;
   Json j = {
@@ -106,15 +116,10 @@ std::string agreement_json(const Agreement& a, const std::pair<int, int>& pair) 
   j["krippendorff_alpha_ordinal"] = stat_json(a.alpha);
   j["icc_2_1"] = stat_json(a.icc21);
   j["icc_3_1"] = stat_json(a.icc31);
-  if (pair.first >= 0) {
-    const auto x = t.column(static_cast<size_t>(pair.first)), y = t.column(static_cast<size_t>(pair.second));
-    std::vector<std::vector<int>> m(static_cast<size_t>(t.k), std::vector<int>(static_cast<size_t>(t.k), 0));
-    for (size_t i = 0; i < x.size(); ++i)
-      if (x[i] != kMissing && y[i] != kMissing) ++m[static_cast<size_t>(x[i])][static_cast<size_t>(y[i])];
+  if (pair.first >= 0)
     j["confusion"] = {{"rows", t.readers[static_cast<size_t>(pair.first)]},
                       {"columns", t.readers[static_cast<size_t>(pair.second)]},
-                      {"counts", m}};
-  }
+                      {"counts", pair_confusion(t, pair).m}};
   if (a.has_model) {
     const auto& m = a.model;
     Json per = Json::array();
@@ -160,13 +165,9 @@ std::string agreement_text(const Agreement& a, const std::pair<int, int>& pair) 
   if (pair.first >= 0) {
     out += fmt::format("Confusion: rows {}, columns {}\n", t.readers[static_cast<size_t>(pair.first)],
                        t.readers[static_cast<size_t>(pair.second)]);
-    const auto x = t.column(static_cast<size_t>(pair.first)), y = t.column(static_cast<size_t>(pair.second));
-    for (int g = 0; g < t.k; ++g) {
-      std::vector<int> row(static_cast<size_t>(t.k), 0);
-      for (size_t i = 0; i < x.size(); ++i)
-        if (x[i] == g && y[i] != kMissing) ++row[static_cast<size_t>(y[i])];
-      out += fmt::format("  {}: {}\n", g, fmt::join(row, " "));
-    }
+    const auto c = pair_confusion(t, pair);
+    for (int g = 0; g < t.k; ++g)
+      out += fmt::format("  {}: {}\n", g, fmt::join(c.m[static_cast<size_t>(g)], " "));
   }
   if (a.has_model) {
     const auto& m = a.model;

@@ -38,6 +38,9 @@ struct ModelFile {
   std::map<std::string, torch::Tensor> reference;  // canonical tap -> [1, C, h, w]; "input" -> [1, 3, H, W]
 };
 
+// The __meta__ value of `key`, or `fallback` when the model file has none (older files lack newer keys).
+std::string meta_or(const ModelFile& m, const std::string& key, const std::string& fallback);
+
 void write_model(const std::string& path, const ModelFile& m);
 ModelFile read_model(const std::string& path);
 

@@ -51,8 +51,9 @@ struct ReaderTable {
   ReaderTable rows(const std::vector<size_t>& rows) const;
 };
 
+// Two readers' confusion (rows a, columns b) on the subjects both graded; its n() is how many.
+Confusion graded_confusion(const std::vector<int>& a, const std::vector<int>& b, int k);
 double cohen_kappa(const std::vector<int>& a, const std::vector<int>& b, int k, KappaWeights w);
-int pairs_graded(const std::vector<int>& a, const std::vector<int>& b);
 double fleiss_kappa(const ReaderTable& t);
 double krippendorff_alpha_ordinal(const ReaderTable& t);
 struct Icc {
