@@ -111,13 +111,11 @@ void index_rows(Chain& c) {
     return it->second;
   };
   std::vector<int64_t> manifest_row(c.manifest.samples.size());
-  std::vector<int64_t> sample_of(static_cast<size_t>(c.features.rows()), -1);  // each row's image
   c.grades.assign(static_cast<size_t>(c.features.rows()), 0);
   for (size_t i = 0; i < c.manifest.samples.size(); ++i) {
     const auto& smp = c.manifest.samples[i];
     manifest_row[i] = row(smp.rel_path, smp);
     c.grades[static_cast<size_t>(manifest_row[i])] = smp.score;
-    sample_of[static_cast<size_t>(manifest_row[i])] = static_cast<int64_t>(i);
   }
   c.rows = {};
   for (const auto& it : c.items) {
@@ -125,7 +123,6 @@ void index_rows(Chain& c) {
     if (it.copy > 0 && c.s.augment) {
       const int64_t r = row(copy_label(smp.rel_path, it.copy), smp);
       c.grades[static_cast<size_t>(r)] = smp.score;
-      sample_of[static_cast<size_t>(r)] = static_cast<int64_t>(it.sample);
       c.rows.train.push_back(r);
     } else {
       c.rows.train.push_back(manifest_row[it.sample]);
@@ -133,7 +130,7 @@ void index_rows(Chain& c) {
   }
   for (size_t i : c.split.indices(data::Part::kVal)) c.rows.val.push_back(manifest_row[i]);
   for (size_t i : c.split.indices(data::Part::kTest)) c.rows.test.push_back(manifest_row[i]);
-  if (data::soft_label(c.manifest)) soft_targets(c, sample_of);
+  if (data::soft_label(c.manifest)) soft_targets(c, manifest_row);
   c.test_grades = train::take_grades(c.grades, c.rows.test);
   if (c.rows.val.empty())
     throw Error("the split left no validation images: early stopping and selection need some");

@@ -14,16 +14,16 @@
 namespace oess::experiment {
 
 // data.label: soft: each feature row's readers' grade distribution (an augmented copy its image's).
-void soft_targets(Chain& c, const std::vector<int64_t>& sample_of) {
+void soft_targets(Chain& c, const std::vector<int64_t>& manifest_row) {
   c.rows.soft = torch::zeros({c.features.rows(), 4}, torch::kFloat32);
   auto a = c.rows.soft.accessor<float, 2>();
-  for (size_t r = 0; r < sample_of.size(); ++r) {
-    if (sample_of[r] < 0) continue;
-    const auto q =
-        data::grade_distribution(c.manifest.samples[static_cast<size_t>(sample_of[r])].reader_grades);
-    for (size_t g = 0; g < 4; ++g)
-      a[static_cast<int64_t>(r)][static_cast<int64_t>(g)] = static_cast<float>(q[g]);
-  }
+  auto put = [&](int64_t row, size_t sample) {
+    const auto q = data::grade_distribution(c.manifest.samples[sample].reader_grades);
+    for (size_t g = 0; g < 4; ++g) a[row][static_cast<int64_t>(g)] = static_cast<float>(q[g]);
+  };
+  for (size_t i = 0; i < manifest_row.size(); ++i) put(manifest_row[i], i);
+  // rows.train follows items one for one, augmented copies' own rows included (index_rows).
+  for (size_t j = 0; j < c.items.size(); ++j) put(c.rows.train[j], c.items[j].sample);
 }
 
 void evaluate_readers(Chain& c) {

@@ -131,9 +131,9 @@ void evaluate_groups(Chain& c);
 //                   the consensus used), readers_lines the text for the console and the report.
 void evaluate_readers(Chain& c);
 // soft_targets      (index_rows, data.label: soft) c.rows.soft: each feature row's readers' grade
-//                   distribution (data::grade_distribution; an augmented copy its image's). sample_of: each
-//                   feature row's manifest sample, -1 for none.
-void soft_targets(Chain& c, const std::vector<int64_t>& sample_of);
+//                   distribution (data::grade_distribution; an augmented copy its image's). manifest_row:
+//                   each sample's row; requires rows.train filled, one row per item.
+void soft_targets(Chain& c, const std::vector<int64_t>& manifest_row);
 // calibrate          (end of train_members and of a finetune stage, with s.calibrate) the ensemble's
 //                    probabilities on the validation rows, T (calibration::fit_temperature) or Platt's (a, b)
 //                    (fit_platt; a warning platt_not_converged when the validation set is separable) fitted
