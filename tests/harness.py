@@ -9,6 +9,7 @@ a fresh work folder, named checks that collect failures, `oess` runs that must e
     cfg = h.small_config("name", "  manifest: m.csv\n  split: {method: grouped}\n")  # a quick run's config
     h.finish()                       # prints the count, exits 1 on any failure
     write_rows(path, dicts)          # a CSV from a list of dicts (the first one's keys are the header)
+    folds_per_patient(pred, labels)  # {patient: folds its images were predicted in} (K-fold checks)
 """
 import csv
 import os
@@ -20,6 +21,16 @@ import sys
 def rows(path):
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+def folds_per_patient(pred, labels):
+    """{patient: the folds predictions.csv rows `pred` put that patient's images in}, patients from the
+    manifest rows `labels` (matched by path)."""
+    patient = {r["path"]: r["patient"] for r in labels}
+    folds = {}
+    for r in pred:
+        folds.setdefault(patient[r["path"]], set()).add(r["fold"])
+    return folds
 
 
 def write_rows(path, dicts):

@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from harness import Harness, rows, write_rows  # noqa: E402  (tests/harness.py)
+from harness import Harness, folds_per_patient, rows  # noqa: E402  (tests/harness.py)
 
 oess, work, weights, node_modules = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3]), os.path.abspath(sys.argv[4])
 here = os.path.dirname(os.path.abspath(__file__))
@@ -66,11 +66,7 @@ run("run", config("mid", kfold, rule="none"), "--set", "data.clip.frames=1")
 pred = rows(os.path.join(work, "runs", "max_grade", "predictions.csv"))
 check(len(pred) == 120 and {r["path"] for r in pred} == {r["path"] for r in labels},
       f"K-fold: every clip predicted once, one row per clip ({len(pred)} rows)")
-patient = {r["path"]: r["patient"] for r in labels}
-folds_of = {}
-for r in pred:
-    folds_of.setdefault(patient[r["path"]], set()).add(r["fold"])
-check(all(len(f) == 1 for f in folds_of.values()), "K-fold: every patient's clips are in one fold")
+check(all(len(f) == 1 for f in folds_per_patient(pred, labels).values()), "K-fold: every patient's clips are in one fold")
 cmp_json = os.path.join(work, "compare.json")
 run("compare", os.path.join(work, "runs", "mid", "predictions.csv"),
     os.path.join(work, "runs", "max_grade", "predictions.csv"), "--json", cmp_json)

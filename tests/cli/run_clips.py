@@ -22,7 +22,6 @@ in about a quarter of the frames, and the middle frame may show none. With the K
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -31,7 +30,7 @@ import av  # noqa: E402
 from pydicom.dataset import FileDataset, FileMetaDataset  # noqa: E402
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid  # noqa: E402
 
-from harness import Harness, rows, write_rows  # noqa: E402  (tests/harness.py)
+from harness import Harness, folds_per_patient, rows, write_rows  # noqa: E402  (tests/harness.py)
 
 oess, work, weights = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])
 h = Harness(oess, work)
@@ -70,11 +69,7 @@ run("run", config("mid", manifest, kfold), "--set", "data.clip.frames=1")
 pred = rows(os.path.join(work, "runs", "max8", "predictions.csv"))
 check(len(pred) == 120 and len({r["path"] for r in pred}) == 120 and {r["path"] for r in pred} == {r["path"] for r in labels},
       f"K-fold: every clip predicted once, one row per clip ({len(pred)} rows)")
-patient = {r["path"]: r["patient"] for r in labels}
-folds_of = {}
-for r in pred:
-    folds_of.setdefault(patient[r["path"]], set()).add(r["fold"])
-check(all(len(f) == 1 for f in folds_of.values()), "K-fold: every patient's clips are in one fold")
+check(all(len(f) == 1 for f in folds_per_patient(pred, labels).values()), "K-fold: every patient's clips are in one fold")
 
 cmp_json = os.path.join(work, "compare.json")
 run("compare", os.path.join(work, "runs", "mid", "predictions.csv"), os.path.join(work, "runs", "max8", "predictions.csv"),

@@ -16,10 +16,8 @@ images, one careful) to 80 synthetic images of 16 patients. Then, on `oess agree
   readers, a model that guesses is "below"; its per-reader kappas = scikit-learn's, and the leave-one-reader-
   out consensus comparison = NumPy's.
 """
-import csv
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -160,7 +158,7 @@ def consensus_majority(vals):
 
 
 def loo(model):
-    diffs, per = [], []
+    diffs = []
     for r in range(4):
         others = [consensus_majority([G[i, j] for j in range(4) if j != r]) for i in range(len(G))]
         mk = cohen_kappa_score(model, others, weights="quadratic", labels=[0, 1, 2, 3])
