@@ -52,16 +52,23 @@ put("img/empty.png", b"")
 png_bytes = open(good_png, "rb").read()
 put("img/truncated.png", png_bytes[: len(png_bytes) // 2])
 # clips (issue #33): a tiny H.264 MP4 cut short, a text file named .mp4, an empty .avi
+
+
+def write_video(path, codec, pix_fmt):
+    """Six 64 x 48 grey frames, 20 levels apart, encoded with PyAV."""
+    with av.open(path, "w") as c:
+        s = c.add_stream(codec, rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, pix_fmt
+        for t in range(6):
+            for pk in s.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * t, np.uint8), format="bgr24")):
+                c.mux(pk)
+        for pk in s.encode():
+            c.mux(pk)
+
+
 good_mp4 = os.path.join(W, "clip", "good.mp4")
 os.makedirs(os.path.dirname(good_mp4))
-with av.open(good_mp4, "w") as c:
-    s = c.add_stream("libx264", rate=25)
-    s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-    for t in range(6):
-        for pk in s.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * t, np.uint8), format="bgr24")):
-            c.mux(pk)
-    for pk in s.encode():
-        c.mux(pk)
+write_video(good_mp4, "libx264", "yuv420p")
 mp4_bytes = open(good_mp4, "rb").read()
 put("clip/truncated.mp4", mp4_bytes[: len(mp4_bytes) // 3])
 put("clip/text.mp4", "this is not a video\n")
@@ -69,14 +76,7 @@ put("clip/empty.avi", b"")
 # an FFV1 AVI whose FourCC says a codec no FFmpeg has ("ZZZZ"), and a multi-frame DICOM whose NumberOfFrames (10)
 # is more than its pixel data holds (6)
 ffv1 = os.path.join(W, "clip", "ffv1.avi")
-with av.open(ffv1, "w") as c:
-    s = c.add_stream("ffv1", rate=25)
-    s.width, s.height, s.pix_fmt = 64, 48, "bgr0"
-    for t in range(6):
-        for pk in s.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * t, np.uint8), format="bgr24")):
-            c.mux(pk)
-    for pk in s.encode():
-        c.mux(pk)
+write_video(ffv1, "ffv1", "bgr0")
 put("clip/codec.avi", open(ffv1, "rb").read().replace(b"FFV1", b"ZZZZ"))
 
 
