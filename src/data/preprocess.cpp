@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <array>
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
@@ -31,14 +32,29 @@ torch::Tensor preprocess(const cv::Mat& bgr8, const Preprocessing& p) {
                p.interpolation == Interpolation::kArea ? cv::INTER_AREA : cv::INTER_LINEAR);
   else
     resized = img;
-  if (!p.bgr) cv::cvtColor(resized, resized, cv::COLOR_BGR2RGB);
-  cv::Mat f;
-  resized.convertTo(f, CV_32FC3);
-  // HWC -> CHW, then per-channel (x * scale - mean) / std.
-  auto hwc = torch::from_blob(f.data, {p.height, p.width, 3}, torch::kFloat32);
-  auto chw = hwc.permute({2, 0, 1}).contiguous();
-  for (int c = 0; c < 3; ++c)
-    chw[c].mul_(p.scale).sub_(p.mean[static_cast<size_t>(c)]).div_(p.std[static_cast<size_t>(c)]);
+  // One pass: 8-bit HWC (BGR) -> float CHW in the network's channel order. Each value is
+  // (v * scale - mean) / std in float, the operations and roundings of the per-channel tensor arithmetic this
+  // replaces (issue #30: nine tensor operations and two copies cost ~0.9 ms of ~1 ms per 299x299 image);
+  // a byte has 256 values, so each channel's are worked out once into a table.
+  const int64_t hw = p.height * p.width;
+  torch::Tensor chw = torch::empty({3, p.height, p.width}, torch::kFloat32);
+  float* out = chw.data_ptr<float>();
+  for (int c = 0; c < 3; ++c) {
+    const float scale = static_cast<float>(p.scale),
+                mean = static_cast<float>(p.mean[static_cast<size_t>(c)]),
+                sd = static_cast<float>(p.std[static_cast<size_t>(c)]);
+    std::array<float, 256> table{};
+    for (int v = 0; v < 256; ++v) {
+      const float scaled = static_cast<float>(v) * scale;
+      table[static_cast<size_t>(v)] = (scaled - mean) / sd;
+    }
+    const int from = p.bgr ? c : 2 - c;  // the BGR channel that feeds network channel c
+    float* o = out + c * hw;
+    for (int y = 0; y < resized.rows; ++y) {
+      const uint8_t* row = resized.ptr<uint8_t>(y) + from;
+      for (int x = 0; x < resized.cols; ++x) *o++ = table[row[3 * x]];
+    }
+  }
   return chw;
 }
 

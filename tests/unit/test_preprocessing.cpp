@@ -2,6 +2,9 @@
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
 #include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <cmath>
 
 #include "oess/core/error.h"
 #include "oess/models/preprocessing.h"
@@ -76,4 +79,42 @@ TEST_CASE("non-BGR8 input is refused with what it got", "[preprocessing]") {
   cv::Mat grey(4, 4, CV_8UC1, cv::Scalar(0));
   REQUIRE_THROWS_WITH(oess::models::preprocess(grey, at_size("torchvision", 2)),
                       Catch::Matchers::Contains("got 1 channel(s)"));
+}
+
+// The arithmetic as separate tensor operations, the way preprocess() computed it before its one-pass loop:
+// what the features of every earlier run were made from, so the loop must give the same bits.
+namespace {
+torch::Tensor by_tensor_ops(const cv::Mat& bgr8, const oess::models::Preprocessing& p) {
+  cv::Mat img = bgr8, resized;
+  if (p.crop_fraction < 1.0) {
+    const int w = std::max(1, static_cast<int>(std::lround(bgr8.cols * p.crop_fraction)));
+    const int h = std::max(1, static_cast<int>(std::lround(bgr8.rows * p.crop_fraction)));
+    img = bgr8(cv::Rect((bgr8.cols - w) / 2, (bgr8.rows - h) / 2, w, h));
+  }
+  cv::resize(img, resized, cv::Size(static_cast<int>(p.width), static_cast<int>(p.height)), 0, 0,
+             cv::INTER_LINEAR);
+  if (!p.bgr) cv::cvtColor(resized, resized, cv::COLOR_BGR2RGB);
+  cv::Mat f;
+  resized.convertTo(f, CV_32FC3);
+  auto chw =
+      torch::from_blob(f.data, {p.height, p.width, 3}, torch::kFloat32).permute({2, 0, 1}).contiguous();
+  for (int c = 0; c < 3; ++c)
+    chw[c].mul_(p.scale).sub_(p.mean[static_cast<size_t>(c)]).div_(p.std[static_cast<size_t>(c)]);
+  return chw;
+}
+}  // namespace
+
+TEST_CASE("preprocess gives the bits of the per-channel tensor arithmetic", "[preprocessing]") {
+  cv::Mat m(97, 131, CV_8UC3);
+  cv::randu(m, cv::Scalar::all(0), cv::Scalar::all(256));
+  for (const char* preset : {"torchvision", "keras_tf", "keras_caffe"})
+    for (double crop : {1.0, 0.8}) {
+      auto p = oess::models::preprocessing_preset(preset, Arch::kInceptionV3);
+      p.crop_fraction = crop;
+      const auto got = oess::models::preprocess(m, p), want = by_tensor_ops(m, p);
+      INFO(preset << ", crop " << crop);
+      REQUIRE(got.sizes() == want.sizes());
+      CHECK(torch::equal(got, want));
+      CHECK(want.abs().max().item<double>() > 0.5);  // a real image's range, not zeros on both sides
+    }
 }
