@@ -2,6 +2,11 @@
 
 #include <torch/torch.h>
 
+#include <cstdlib>
+
+#include "oess/core/parallel.h"
+#include "oess/platform/platform.h"
+
 #include "oess/data/balance.h"
 #include "oess/data/clip.h"
 
@@ -21,7 +26,54 @@ BatchLoader::BatchLoader(std::vector<LoadItem> items, Preprocessing pre, Framing
       window_(static_cast<size_t>(std::max(1, batch_size)) * static_cast<size_t>(std::max(1, prefetch) + 1)),
       notes_(notes),
       frame_(dicom_frame) {
-  for (int t = 0; t < std::max(1, threads); ++t) workers_.emplace_back([this] { work(); });
+  foreground_ = threads <= 0;
+  for (int t = 0; t < threads; ++t) workers_.emplace_back([this] { work(); });
+}
+
+int decode_workers(int compute_threads) {
+  if (const char* forced = std::getenv("OESS_DECODE_WORKERS"); forced && *forced)  // benchmarks: both ways
+    return std::max(0, std::atoi(forced));
+  return platform::cpu().cores > compute_threads ? 1 : 0;
+}
+
+void BatchLoader::load_into(const LoadItem& it, float* out) const {
+  // A clip here (e.g. the export's reference images) stands for its middle frame.
+  cv::Mat img = apply_framing(decode_picture(it.path, notes_, frame_), framing_, notes_);
+  if (it.augment) img = augment(img, it.augment_seed);
+  preprocess_into(img, pre_, out);
+}
+
+torch::Tensor BatchLoader::load(const LoadItem& it) const {
+  torch::Tensor t = torch::empty({3, pre_.height, pre_.width}, torch::kFloat32);
+  load_into(it, t.data_ptr<float>());
+  return t;
+}
+
+bool BatchLoader::next_foreground(torch::Tensor& batch, size_t& first) {
+  if (consumed_ >= items_.size()) return false;
+  const size_t end = std::min(items_.size(), consumed_ + batch_), n = end - consumed_;
+  const std::vector<int64_t> shape{static_cast<int64_t>(n), 3, pre_.height, pre_.width};
+  // The previous batch's memory when nothing else holds it (no view, no copy kept): a new 17 MB tensor per
+  // batch of 16 at 299x299 costs page faults every time.
+  const bool reuse = batch.defined() && batch.sizes() == shape && batch.scalar_type() == torch::kFloat32 &&
+                     batch.is_contiguous() && batch.use_count() == 1 && batch.storage().use_count() == 1;
+  if (!reuse) batch = torch::empty(shape, torch::kFloat32);
+  float* base = batch.data_ptr<float>();
+  const int64_t each = 3 * pre_.height * pre_.width;
+  std::vector<std::exception_ptr> failed(n);
+  // On the forward pass's own threads (LibTorch's OpenMP pool), idle between batches.
+  parallel_for_openmp(n, torch::get_num_threads(), [&](size_t k) {
+    try {
+      load_into(items_[consumed_ + k], base + static_cast<int64_t>(k) * each);
+    } catch (...) {
+      failed[k] = std::current_exception();
+    }
+  });
+  for (const auto& f : failed)  // the batch's first failing item, as the workers would report it
+    if (f) std::rethrow_exception(f);
+  first = consumed_;
+  consumed_ = end;
+  return true;
 }
 
 BatchLoader::~BatchLoader() {
@@ -44,11 +96,7 @@ void BatchLoader::work() {
       i = next_item_++;
     }
     try {
-      const LoadItem& it = items_[i];
-      // A clip here (e.g. the export's reference images) stands for its middle frame.
-      cv::Mat img = apply_framing(decode_picture(it.path, notes_, frame_), framing_, notes_);
-      if (it.augment) img = augment(img, it.augment_seed);
-      torch::Tensor t = preprocess(img, pre_);
+      torch::Tensor t = load(items_[i]);
       std::lock_guard<std::mutex> lock(m_);
       done_.emplace(i, std::move(t));
     } catch (...) {
@@ -62,6 +110,7 @@ void BatchLoader::work() {
 }
 
 bool BatchLoader::next(torch::Tensor& batch, size_t& first) {
+  if (foreground_) return next_foreground(batch, first);
   std::unique_lock<std::mutex> lock(m_);
   if (consumed_ >= items_.size()) return false;
   const size_t end = std::min(items_.size(), consumed_ + batch_);

@@ -7,6 +7,7 @@
 #include "oess/data/balance.h"
 #include "oess/data/loader.h"
 #include "oess/models/preprocessing.h"
+#include "oess/platform/platform.h"
 
 namespace fs = std::filesystem;
 using namespace oess::data;
@@ -25,12 +26,21 @@ TEST_CASE("batch loader: order, content, augmentation and errors", "[loader]") {
   auto pre = oess::models::preprocessing_preset("torchvision", oess::models::Arch::kVgg16);
   pre.height = pre.width = 32;
   const Framing none;
-  for (int threads : {1, 3}) {
+  // 0: no workers, next() decodes each batch on LibTorch's threads into the batch's memory, reusing the last
+  // batch's when nothing else holds it.
+  torch::set_num_threads(2);
+  for (int threads : {1, 3, 0}) {
+    INFO("threads " << threads);
     BatchLoader loader(items, pre, none, /*batch_size=*/4, threads);
-    torch::Tensor batch;
+    torch::Tensor batch, held, held_copy;
     size_t first = 0, seen = 0;
     while (loader.next(batch, first)) {
       CHECK(first == seen);
+      if (held.defined()) CHECK(torch::equal(held, held_copy));  // a view kept by the caller stays as it was
+      if (first == 4) {
+        held = batch[1];
+        held_copy = held.clone();
+      }
       for (int64_t b = 0; b < batch.size(0); ++b) {
         const auto& it = items[first + static_cast<size_t>(b)];
         cv::Mat img = decode_image(it.path);
@@ -42,13 +52,23 @@ TEST_CASE("batch loader: order, content, augmentation and errors", "[loader]") {
     CHECK(seen == items.size());
   }
   items[6].path = (d / "missing.png").string();
-  BatchLoader broken(items, pre, none, 4, 2);
-  torch::Tensor batch;
-  size_t first;
-  REQUIRE_THROWS_WITH(
-      [&] {
-        while (broken.next(batch, first)) {
-        }
-      }(),
-      Catch::Matchers::Contains("missing.png: image file does not exist"));
+  for (int threads : {2, 0}) {
+    INFO("threads " << threads);
+    BatchLoader broken(items, pre, none, 4, threads);
+    torch::Tensor batch;
+    size_t first, delivered = 0;
+    REQUIRE_THROWS_WITH(
+        [&] {
+          while (broken.next(batch, first)) ++delivered;
+        }(),
+        Catch::Matchers::Contains("missing.png: image file does not exist"));
+    CHECK(delivered == 1);  // the batch before the broken one
+  }
+}
+
+TEST_CASE("decode workers: one where a core is spare, none where the forward pass has them all", "[loader]") {
+  const int cores = oess::platform::cpu().cores;
+  REQUIRE(cores >= 1);
+  CHECK(decode_workers(cores) == 0);
+  CHECK(decode_workers(cores - 1 >= 1 ? cores - 1 : 1) == (cores > 1 ? 1 : 0));
 }

@@ -3,11 +3,18 @@
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
+#include <set>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "oess/core/parallel.h"
 #include "oess/platform/platform.h"
 #include "oess/train/sweep.h"
 
@@ -71,4 +78,28 @@ TEST_CASE("print oneDNN's ISA as oess reads it", "[.onednn]") {
   auto y = torch::conv2d(torch::ones({16, 8, 16, 16}), torch::ones({8, 8, 3, 3}));
   REQUIRE(y.size(1) == 8);
   std::printf("oess onednn_isa: %s\n", oess::platform::onednn_isa().c_str());
+}
+
+TEST_CASE("parallel_for_openmp runs every index once, on more than one thread, and rethrows", "[platform]") {
+  torch::set_num_threads(2);
+  std::vector<std::atomic<int>> runs(40);
+  std::mutex m;
+  std::set<std::thread::id> threads;
+  oess::parallel_for_openmp(runs.size(), 2, [&](size_t i) {
+    ++runs[i];
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // long enough for the second thread to start
+    std::lock_guard<std::mutex> lock(m);
+    threads.insert(std::this_thread::get_id());
+  });
+  for (const auto& r : runs) CHECK(r == 1);
+  // Built without -fopenmp, the pragma would be ignored and everything would run on the caller's thread.
+  CHECK(threads.size() == 2);
+  std::atomic<int> ran{0};
+  REQUIRE_THROWS_WITH(oess::parallel_for_openmp(10, 2,
+                                                [&](size_t i) {
+                                                  ++ran;
+                                                  if (i == 3) throw std::runtime_error("index 3 failed");
+                                                }),
+                      "index 3 failed");
+  CHECK(ran == 10);  // the other indices still ran
 }

@@ -29,5 +29,7 @@ struct Preprocessing {
 // ensures: input size = native_input_size(arch).
 // requires: an 8-bit 3-channel image (else Error), crop_fraction in (0, 1] (else UsageError).
 torch::Tensor preprocess(const cv::Mat& bgr8, const Preprocessing& p);
+// The same into out[0 .. 3 * height * width) (e.g. one image's slot of a batch); the same requirements.
+void preprocess_into(const cv::Mat& bgr8, const Preprocessing& p, float* out);
 
 }  // namespace oess::data
