@@ -14,26 +14,57 @@
 namespace oess::models {
 namespace {
 
-// emit_backbone's layers into a runtime::Net (values are the Net's).
+// emit_backbone's layers into a runtime::Net (values are the Net's, but for pending branch pools, below).
+//
+// An Inception branch's average pool followed by its 1x1 convolution runs the other way round: the
+// convolution without bias or ReLU, then the pool with the bias and the ReLU fused into it. For a zero-padded
+// average (the padding counted or not) and a per-pixel linear map, pool(W x) = W pool(x), so only rounding
+// differs; the pool then reads the convolution's 32-192 channels instead of the block input's 192-768.
 class NetSink : public LayerSink {
  public:
   explicit NetSink(runtime::Net& net) : net_(net) {}
   int conv(const std::string&, int x, const torch::Tensor& w, const torch::Tensor& b, int64_t stride,
            int64_t ph, int64_t pw, bool relu) override {
     const auto wf = w.to(torch::kFloat32).contiguous(), bf = b.to(torch::kFloat32).contiguous();
-    return net_.conv(x, wf.data_ptr<float>(), bf.data_ptr<float>(), w.size(0), w.size(2), w.size(3), stride,
-                     ph, pw, relu);
+    if (x < 0 && w.size(2) == 1 && w.size(3) == 1 && stride == 1) {
+      const Pending& p = pending_[static_cast<size_t>(-x - 1)];
+      const std::vector<float> zero(static_cast<size_t>(w.size(0)), 0.f);
+      const int c = net_.conv(p.x, wf.data_ptr<float>(), zero.data(), w.size(0), 1, 1, 1, 0, 0, false);
+      return net_.avg_pool(c, 3, 1, 1, p.include_pad, bf.data_ptr<float>(), relu);
+    }
+    return net_.conv(value(x), wf.data_ptr<float>(), bf.data_ptr<float>(), w.size(0), w.size(2), w.size(3),
+                     stride, ph, pw, relu);
   }
-  int relu(const std::string&, int x) override { return net_.relu(x); }
-  int max_pool(const std::string&, int x, int64_t k, int64_t s) override { return net_.max_pool(x, k, s); }
+  int relu(const std::string&, int x) override { return net_.relu(value(x)); }
+  int max_pool(const std::string&, int x, int64_t k, int64_t s) override {
+    return net_.max_pool(value(x), k, s);
+  }
   int branch_avg_pool(const std::string&, int x, bool count_include_pad) override {
-    return net_.avg_pool(x, 3, 1, 1, count_include_pad);
+    pending_.push_back({value(x), count_include_pad, -1});
+    return -static_cast<int>(pending_.size());  // made when something other than a 1x1 convolution reads it
   }
-  int concat(const std::string&, const std::vector<int>& xs) override { return net_.concat(xs); }
-  int global_avg_pool(const std::string&, int x) override { return net_.global_avg_pool(x); }
+  int concat(const std::string&, const std::vector<int>& xs) override {
+    std::vector<int> in;
+    for (int x : xs) in.push_back(value(x));
+    return net_.concat(in);
+  }
+  int global_avg_pool(const std::string&, int x) override { return net_.global_avg_pool(value(x)); }
+  // The Net's value for a sink value.
+  int value(int x) {
+    if (x >= 0) return x;
+    Pending& p = pending_[static_cast<size_t>(-x - 1)];
+    if (p.made < 0) p.made = net_.avg_pool(p.x, 3, 1, 1, p.include_pad);
+    return p.made;
+  }
 
  private:
+  struct Pending {
+    int x;
+    bool include_pad;
+    int made;
+  };
   runtime::Net& net_;
+  std::vector<Pending> pending_;
 };
 
 }  // namespace
@@ -55,6 +86,7 @@ Engine::Engine(Backbone& backbone, int64_t height, int64_t width, bool winograd)
   taps_ = emit_backbone(sink, tensors, backbone.arch(), backbone.options().flavour == Flavour::kKeras,
                         runtime::Net::kInput, deepest, all)
               .taps;
+  for (auto& [tap, v] : taps_) v = sink.value(v);
 }
 
 Engine::~Engine() = default;

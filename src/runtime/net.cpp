@@ -50,6 +50,15 @@ int Net::avg_pool(int x, int64_t kernel, int64_t stride, int64_t pad, bool count
   return impl_->add(std::move(l));
 }
 
+int Net::avg_pool(int x, int64_t kernel, int64_t stride, int64_t pad, bool count_include_pad,
+                  const float* bias, bool relu) {
+  const int v = avg_pool(x, kernel, stride, pad, count_include_pad);
+  Layer& l = impl_->layers[static_cast<size_t>(v) - 1];
+  l.bias.assign(bias, bias + l.out.c);
+  l.relu = relu;
+  return v;
+}
+
 int Net::concat(const std::vector<int>& xs) {
   if (xs.empty()) throw std::invalid_argument("runtime::Net::concat: no inputs");
   Shape s = impl_->shape(xs[0]);

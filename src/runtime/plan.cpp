@@ -162,9 +162,23 @@ Step other_step(Planning& p, const Layer& l, int x, memory::desc& dst) {
     const int64_t pr_w = std::max<int64_t>(0, (l.out.w - 1) * l.stride + l.kw - in.w - l.pad_w);
     const pooling_forward::desc d(prop_kind::forward_inference, alg, src, p.desc(l.out, Tag::any),
                                   {l.stride, l.stride}, {l.kh, l.kw}, {l.pad_h, l.pad_w}, {pr_h, pr_w});
-    finish<pooling_forward>(p, step, pooling_forward::primitive_desc(d, Planning::attr(), p.net.eng), "pool",
-                            dst);
+    // A bias per channel and a ReLU after the pool, as post-ops (an average pool moved after its 1x1
+    // convolution: models/engine.cpp).
+    primitive_attr attr = Planning::attr();
+    post_ops po;
+    const memory::desc bias_md({1, l.out.c, 1, 1}, kF32, Tag::abcd);
+    if (!l.bias.empty()) po.append_binary(algorithm::binary_add, bias_md);
+    if (l.relu) po.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(po);
+    finish<pooling_forward>(p, step, pooling_forward::primitive_desc(d, attr, p.net.eng), "pool", dst);
     step.args.push_back(p.src(DNNL_ARG_SRC, x));
+    if (!l.bias.empty()) {
+      memory b(bias_md, p.net.eng);
+      std::memcpy(b.get_data_handle(), l.bias.data(), l.bias.size() * sizeof(float));
+      p.plan.bytes += static_cast<int64_t>(bias_md.get_size());
+      step.args.push_back(
+          arg(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, Arg::kOwned, 0, bias_md, b));
+    }
   }
   return step;
 }

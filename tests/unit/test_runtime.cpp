@@ -58,6 +58,24 @@ TEST_CASE("runtime::Net: convolution with bias and ReLU, pools, concatenation, b
   CHECK_THAT(net.kernels(), Catch::Matchers::Contains("convolution"));
 }
 
+TEST_CASE("runtime::Net: an average pool with a bias and ReLU fused, by hand", "[runtime]") {
+  // Two channels (the ramp and the ramp times -1), so that the bias is per channel and ReLU has work to do.
+  Net net({2, 4, 4});
+  const std::vector<float> bias{-5.f, 1.f};
+  const int ex = net.avg_pool(Net::kInput, 3, 1, 1, /*count_include_pad=*/false, bias.data(), /*relu=*/true);
+  const int in = net.avg_pool(Net::kInput, 3, 1, 1, /*count_include_pad=*/true, bias.data(), /*relu=*/false);
+  std::vector<float> x = ramps(1);
+  for (int i = 1; i <= 16; ++i) x.push_back(-static_cast<float>(i));
+  std::vector<float> a(32), b(32);
+  net.run(x.data(), 1, {ex, in}, {a.data(), b.data()});
+  CHECK(a[0] == 0.f);          // (1+2+5+6)/4 - 5 < 0
+  CHECK(a[5] == Approx(1.0));  // 6 - 5
+  CHECK(a[16 + 5] == 0.f);     // -6 + 1 < 0
+  CHECK(b[0] == Approx(14.0 / 9 - 5));
+  CHECK(b[16 + 0] == Approx(-14.0 / 9 + 1));
+  CHECK(b[16 + 5] == Approx(-6.0 + 1));
+}
+
 TEST_CASE("runtime::Net refuses values it does not have and layers larger than their input", "[runtime]") {
   Net net({1, 4, 4});
   const std::vector<float> w(25, 1.f), b{0.f};

@@ -57,6 +57,9 @@ class Net {
   int relu(int x);
   int max_pool(int x, int64_t kernel, int64_t stride);  // no padding, floor
   int avg_pool(int x, int64_t kernel, int64_t stride, int64_t pad, bool count_include_pad);
+  // The same, then + bias[c] per channel (x.c values, copied) and ReLU where asked, fused into the pool.
+  int avg_pool(int x, int64_t kernel, int64_t stride, int64_t pad, bool count_include_pad, const float* bias,
+               bool relu);
   int concat(const std::vector<int>& xs);  // along channels
   int global_avg_pool(int x);
   Shape shape(int value) const;
