@@ -7,15 +7,18 @@ Writes an oess model file from scratch as docs/formats.md describes it (seeded t
 mixed2 = Mixed_5d, two members, reference maps), three 299x299 images, then runs
 `oess score --csv --heatmap --heatmap-data` with each --heatmap-method and compares:
 - the probabilities with torchvision's (Mixed_5d -> average pooling -> standardise -> linear -> softmax, mean
-  over members);
+  over members) computed in float64, to 1e-5. Two float32 computations are each a few 1e-6 off it (here
+  torchvision's own float32 run by up to 7.5e-6), so comparing oess with float32 torchvision would allow
+  either one's rounding twice;
 - each heat map (the TIFF) with the same method computed here with autograd (docs/scoring.md, "Heat maps"):
   Grad-CAM centred on reference.mixed2, integrated gradients from reference.input at 8 midpoints smoothed by
   scipy's Gaussian (sigma 2% of 299, reflect), and their product; all scaled to their maximum.
-Exit 0 when all agree, else 1 naming each disagreement: probabilities to 1e-5; Grad-CAM maps to 1e-4 of their
+Exit 0 when all agree, else 1 naming each disagreement: probabilities to 1e-5 of float64; Grad-CAM maps to 1e-4 of their
 maximum; maps with integrated gradients to 1e-2 — pixel gradients pass through max-pool ties and ReLU kinks
 in float32, so the same torchvision computation in channels-last memory moves them by up to 3e-3, while a
 wrong path (end points instead of midpoints), step count, smoothing or target class moves them by 0.14-1.
 """
+import copy
 import csv
 import json
 import os
@@ -112,6 +115,21 @@ for i in range(3):
     images.append(path)
 
 
+net64 = copy.deepcopy(net).double()  # the probabilities' reference
+trunk64 = [getattr(net64, n) for n in ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1",
+                                       "Conv2d_3b_1x1", "Conv2d_4a_3x3", "maxpool2", "Mixed_5b", "Mixed_5c",
+                                       "Mixed_5d")]
+
+
+def probs_float64(x):
+    a = x.double()
+    for m in trunk64:
+        a = m(a)
+    f = a.mean((2, 3))
+    return torch.stack([torch.softmax(((f - m["mean"].double()) / m["std"].double()) @ m["weight"].double().T
+                                      + m["bias"].double(), 1) for m in members]).mean(0)
+
+
 def member_mean_probs(a):
     f = a.mean((2, 3))
     return torch.stack([torch.softmax(((f - m["mean"]) / m["std"]) @ m["weight"].T + m["bias"], 1)
@@ -155,7 +173,7 @@ for method in ("gradcam", "ig", "gradcam-ig"):
     for path in images:
         x = tensor_of(np.asarray(Image.open(path).convert("RGB")))
         with torch.no_grad():
-            probs = member_mean_probs(mixed2(x))[0]
+            probs = probs_float64(x)[0]
         k = int(probs.argmax())
         got = np.array([float(rows[path][f"p{j}"]) for j in range(4)])
         dp = np.abs(got - probs.numpy()).max()
