@@ -43,6 +43,8 @@ packages=(
   libopencv-videoio-dev python3-av
   # reader studies (issue #34): `oess read`'s local grading page (an HTTP server library, not our own)
   libcpp-httplib-dev
+  # PNG decoding (issue #30): libdeflate inflates PNG's zlib stream in ~60% of zlib's time (data/png.h)
+  libdeflate-dev
 )
 # Node.js and npm: npm fetches the real ImageNet weights (tools/get_weights.sh) and the TensorFlow.js test
 # oracle. A machine that already has them (e.g. from NodeSource, whose nodejs bundles npm) keeps its own.

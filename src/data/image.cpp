@@ -7,11 +7,13 @@
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <optional>
 #include <vector>
 
 #include "oess/core/atomic_file.h"
 #include "oess/core/error.h"
 #include "oess/data/dicom.h"
+#include "oess/data/png.h"
 
 namespace oess::data {
 
@@ -39,6 +41,19 @@ bool is_tiff_file(const std::string& path) {
   const std::string head = read_file_head(path, 4);
   return head == std::string("II*\0", 4) || head == std::string("MM\0*", 4);
 }
+
+// A PNG of the common kind through data/png.h; nullopt for every other file (OpenCV reads those).
+std::optional<cv::Mat> read_png_fast(const std::string& path) {
+  if (read_file_head(path, 8) != std::string("\x89PNG\r\n\x1a\n", 8)) return std::nullopt;
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  std::FILE* f = ec ? nullptr : std::fopen(path.c_str(), "rb");
+  if (!f) return std::nullopt;
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  const bool whole = std::fread(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  std::fclose(f);
+  return whole ? decode_png_fast(bytes.data(), bytes.size()) : std::nullopt;
+}
 }  // namespace
 
 cv::Mat decode_image(const std::string& path, DecodeNotes* notes, int frame) {
@@ -52,7 +67,8 @@ cv::Mat decode_image(const std::string& path, DecodeNotes* notes, int frame) {
       img = read_dicom_frame(path, frame, &frames);
       if (frames > 1 && notes) ++notes->multi_frame;
     } else {
-      img = cv::imread(path, cv::IMREAD_UNCHANGED);
+      if (const auto png = read_png_fast(path)) img = *png;
+      if (img.empty()) img = cv::imread(path, cv::IMREAD_UNCHANGED);
       // imread returns the first page/frame; only containers that can hold several are asked how many.
       if (!img.empty() && notes && is_tiff_file(path) && cv::imcount(path, cv::IMREAD_UNCHANGED) > 1)
         ++notes->multi_frame;
