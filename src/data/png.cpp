@@ -115,6 +115,11 @@ std::optional<cv::Mat> decode_png_fast(const uint8_t* data, size_t size) {
     at += 12 + size_t{len};
   }
   if (!end || idat.empty()) return std::nullopt;
+  // Deflate expands at most ~1032:1: a header claiming more than its stream could hold (a damaged or hostile
+  // file) is left to OpenCV and its own size limits, before any buffer is allocated for it.
+  const uint64_t want = (uint64_t{width} * static_cast<uint64_t>(channels) + 1) * height;
+  if (want > uint64_t{idat.size()} * 1040 || uint64_t{width} * height > (uint64_t{1} << 28))
+    return std::nullopt;
 
   const size_t stride = size_t{width} * static_cast<size_t>(channels), bytes = (stride + 1) * height;
   thread_local Decompressor inflater;

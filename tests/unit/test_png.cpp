@@ -157,9 +157,11 @@ TEST_CASE("decode_png_fast leaves every other PNG, and damaged files, to OpenCV"
   REQUIRE(decode_png_fast(text.data(), text.size()).has_value());
 
   std::vector<std::pair<std::string, Bytes>> refused = {
-      {"16-bit", {}},        {"interlaced", {}},      {"tRNS", {}},
-      {"unknown chunk", {}}, {"bad CRC", {}},         {"truncated", {}},
-      {"not a PNG", {}},     {"bad filter byte", {}}, {"short stream", {}}};
+      {"16-bit", {}},       {"interlaced", {}},
+      {"tRNS", {}},         {"unknown chunk", {}},
+      {"bad CRC", {}},      {"truncated", {}},
+      {"not a PNG", {}},    {"bad filter byte", {}},
+      {"short stream", {}}, {"a header larger than its stream could hold", {}}};
   Bytes sixteen;
   REQUIRE(cv::imencode(".png", cv::Mat(8, 8, CV_16UC3, cv::Scalar(1000, 2000, 3000)), sixteen));
   refused[0].second = sixteen;
@@ -192,6 +194,16 @@ TEST_CASE("decode_png_fast leaves every other PNG, and damaged files, to OpenCV"
     REQUIRE(decode_png_fast(ok.data(), ok.size()).has_value());  // the hand-made file itself is fine
     refused[7].second = file(bad_filter);
     refused[8].second = file(short_raw);
+  }
+  {  // 60000 x 60000 RGBA claimed (14 GB once inflated) over a 13-byte stream: refused before allocating
+    Bytes png{137, 80, 78, 71, 13, 10, 26, 10}, ihdr;
+    put32(ihdr, 60000);
+    put32(ihdr, 60000);
+    for (uint8_t v : {8, 6, 0, 0, 0}) ihdr.push_back(v);
+    chunk(png, "IHDR", ihdr);
+    chunk(png, "IDAT", Bytes{0x78, 0x9c, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01, 0, 0, 0});
+    chunk(png, "IEND", {});
+    refused[9].second = png;
   }
   for (const auto& [why, png] : refused) {
     INFO(why);
