@@ -107,23 +107,30 @@ convolution_forward::primitive_desc conv_kernel(Planning& p, const Layer& l, int
   return pd;
 }
 
+// The layer's bias, one value per output channel, copied into memory of shape `md` that the plan owns and
+// counts (a convolution's bias argument, or a pool's per-channel addend).
+Arg owned_bias(Planning& p, const Layer& l, const memory::desc& md, int id) {
+  memory b(md, p.net.eng);
+  std::memcpy(b.get_data_handle(), l.bias.data(), l.bias.size() * sizeof(float));
+  p.plan.bytes += static_cast<int64_t>(md.get_size());
+  return arg(id, Arg::kOwned, 0, md, b);
+}
+
 Step conv_step(Planning& p, const Layer& l, int x, std::vector<int>& temps, memory::desc& dst) {
   const auto pd = conv_kernel(p, l, x);
   p.count("convolution", pd.impl_info_str());
   Step step;
   const Arg src = as_layout(p, x, pd.src_desc(), temps);
   // The weights in the kernel's layout, once.
-  const memory::desc bias_md({l.out.c}, kF32, Tag::x);
   const memory user_w({{l.out.c, p.net.shape(x).c, l.kh, l.kw}, kF32, Tag::oihw}, p.net.eng,
                       const_cast<float*>(l.weight.data()));
-  memory w(pd.weights_desc(), p.net.eng), b(bias_md, p.net.eng);
+  memory w(pd.weights_desc(), p.net.eng);
   reorder(user_w, w).execute(p.net.stream, const_cast<memory&>(user_w), w);
-  std::memcpy(b.get_data_handle(), l.bias.data(), l.bias.size() * sizeof(float));
-  p.plan.bytes += static_cast<int64_t>(pd.weights_desc().get_size() + bias_md.get_size());
+  p.plan.bytes += static_cast<int64_t>(pd.weights_desc().get_size());
   dst = pd.dst_desc();
   step.prim = convolution_forward(pd);
   step.args = {src, arg(DNNL_ARG_WEIGHTS, Arg::kOwned, 0, w.get_desc(), w),
-               arg(DNNL_ARG_BIAS, Arg::kOwned, 0, bias_md, b)};
+               owned_bias(p, l, memory::desc({l.out.c}, kF32, Tag::x), DNNL_ARG_BIAS)};
   p.scratchpad(step, pd.scratchpad_desc());
   return step;
 }
@@ -172,13 +179,8 @@ Step other_step(Planning& p, const Layer& l, int x, memory::desc& dst) {
     attr.set_post_ops(po);
     finish<pooling_forward>(p, step, pooling_forward::primitive_desc(d, attr, p.net.eng), "pool", dst);
     step.args.push_back(p.src(DNNL_ARG_SRC, x));
-    if (!l.bias.empty()) {
-      memory b(bias_md, p.net.eng);
-      std::memcpy(b.get_data_handle(), l.bias.data(), l.bias.size() * sizeof(float));
-      p.plan.bytes += static_cast<int64_t>(bias_md.get_size());
-      step.args.push_back(
-          arg(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, Arg::kOwned, 0, bias_md, b));
-    }
+    if (!l.bias.empty())
+      step.args.push_back(owned_bias(p, l, bias_md, DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1));
   }
   return step;
 }
