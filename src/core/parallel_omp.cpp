@@ -11,6 +11,7 @@ namespace oess {
 
 void parallel_for_openmp(size_t n, int threads, const std::function<void(size_t)>& fn) {
   std::exception_ptr failure;
+  size_t failed_at = n;
   std::mutex m;
   const long count = static_cast<long>(n);
 #pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(dynamic, 1)
@@ -19,7 +20,10 @@ void parallel_for_openmp(size_t n, int threads, const std::function<void(size_t)
       fn(static_cast<size_t>(i));
     } catch (...) {
       std::lock_guard<std::mutex> lock(m);
-      if (!failure) failure = std::current_exception();
+      if (static_cast<size_t>(i) < failed_at) {  // the lowest index's, whatever the threads' timing
+        failed_at = static_cast<size_t>(i);
+        failure = std::current_exception();
+      }
     }
   }
   if (failure) std::rethrow_exception(failure);

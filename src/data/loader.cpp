@@ -30,10 +30,10 @@ BatchLoader::BatchLoader(std::vector<LoadItem> items, Preprocessing pre, Framing
   for (int t = 0; t < threads; ++t) workers_.emplace_back([this] { work(); });
 }
 
-int decode_workers(int compute_threads) {
+int decode_workers() {
   if (const char* forced = std::getenv("OESS_DECODE_WORKERS"); forced && *forced)  // benchmarks: both ways
     return std::max(0, std::atoi(forced));
-  return platform::cpu().cores > compute_threads ? 1 : 0;
+  return platform::cpu().cores > torch::get_num_threads() ? 1 : 0;
 }
 
 void BatchLoader::load_into(const LoadItem& it, float* out) const {
@@ -60,17 +60,11 @@ bool BatchLoader::next_foreground(torch::Tensor& batch, size_t& first) {
   if (!reuse) batch = torch::empty(shape, torch::kFloat32);
   float* base = batch.data_ptr<float>();
   const int64_t each = 3 * pre_.height * pre_.width;
-  std::vector<std::exception_ptr> failed(n);
-  // On the forward pass's own threads (LibTorch's OpenMP pool), idle between batches.
+  // On the forward pass's own threads (LibTorch's OpenMP pool), idle between batches; a failure is the
+  // batch's first failing item, as the workers would report it.
   parallel_for_openmp(n, torch::get_num_threads(), [&](size_t k) {
-    try {
-      load_into(items_[consumed_ + k], base + static_cast<int64_t>(k) * each);
-    } catch (...) {
-      failed[k] = std::current_exception();
-    }
+    load_into(items_[consumed_ + k], base + static_cast<int64_t>(k) * each);
   });
-  for (const auto& f : failed)  // the batch's first failing item, as the workers would report it
-    if (f) std::rethrow_exception(f);
   first = consumed_;
   consumed_ = end;
   return true;

@@ -99,7 +99,8 @@ TEST_CASE("parallel_for_openmp runs every index once, on more than one thread, a
                                                 [&](size_t i) {
                                                   ++ran;
                                                   if (i == 3) throw std::runtime_error("index 3 failed");
+                                                  if (i == 8) throw std::runtime_error("index 8 failed");
                                                 }),
-                      "index 3 failed");
-  CHECK(ran == 10);  // the other indices still ran
+                      "index 3 failed");  // the lowest failing index, whichever thread failed first
+  CHECK(ran == 10);                       // the other indices still ran
 }

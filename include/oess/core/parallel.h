@@ -11,6 +11,6 @@ void parallel_for(size_t n, int threads, const std::function<void(size_t)>& fn);
 
 // The same on the OpenMP pool that LibTorch and oneDNN compute with (not new threads): for work done between
 // their parallel regions, whose threads are still spinning there and would otherwise compete with new ones.
-// Every index runs (an exception does not stop the others); the first one caught is rethrown.
+// Every index runs (an exception does not stop the others); the lowest failing index's exception is rethrown.
 void parallel_for_openmp(size_t n, int threads, const std::function<void(size_t)>& fn);
 }  // namespace oess
