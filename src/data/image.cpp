@@ -44,13 +44,15 @@ bool is_tiff_file(const std::string& path) {
 
 // A PNG of the common kind through data/png.h; nullopt for every other file (OpenCV reads those).
 std::optional<cv::Mat> read_png_fast(const std::string& path) {
-  if (read_file_head(path, 8) != std::string("\x89PNG\r\n\x1a\n", 8)) return std::nullopt;
   std::error_code ec;
   const auto size = fs::file_size(path, ec);
-  std::FILE* f = ec ? nullptr : std::fopen(path.c_str(), "rb");
+  std::FILE* f = ec || size < 8 ? nullptr : std::fopen(path.c_str(), "rb");
   if (!f) return std::nullopt;
+  // The signature first, so that other formats are not read whole here only to go to OpenCV.
   std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  const bool whole = std::fread(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  const bool png =
+      std::fread(bytes.data(), 1, 8, f) == 8 && std::memcmp(bytes.data(), "\x89PNG\r\n\x1a\n", 8) == 0;
+  const bool whole = png && std::fread(bytes.data() + 8, 1, bytes.size() - 8, f) == bytes.size() - 8;
   std::fclose(f);
   return whole ? decode_png_fast(bytes.data(), bytes.size()) : std::nullopt;
 }

@@ -134,8 +134,8 @@ std::vector<ImageScore> Scorer::score(const std::vector<std::string>& paths,
   }
   std::vector<data::LoadItem> load;
   for (size_t k : stills) load.push_back({paths[k], false, 0});
-  data::BatchLoader loader(std::move(load), im.pre, im.framing, im.batch,
-                           data::decode_workers(torch::get_num_threads()), /*prefetch=*/2, nullptr, im.frame);
+  data::BatchLoader loader(std::move(load), im.pre, im.framing, im.batch, data::decode_workers(),
+                           /*prefetch=*/2, nullptr, im.frame);
   torch::Tensor batch;
   size_t first = 0;
   while (loader.next(batch, first)) {
@@ -192,8 +192,8 @@ std::map<std::string, torch::Tensor> Scorer::mean_maps(const std::vector<std::st
   auto& im = *impl_;
   std::vector<data::LoadItem> load;
   for (const auto& p : paths) load.push_back({p, false, 0});
-  data::BatchLoader loader(std::move(load), im.pre, im.framing, im.batch,
-                           data::decode_workers(torch::get_num_threads()), 2, nullptr, im.frame);
+  data::BatchLoader loader(std::move(load), im.pre, im.framing, im.batch, data::decode_workers(), 2, nullptr,
+                           im.frame);
   torch::InferenceMode guard;
   torch::Tensor batch;
   size_t first = 0;

@@ -157,9 +157,8 @@ void compute(Plan& p, const std::vector<ExtractItem>& items, const ExtractOption
   for (size_t i : stills) load.push_back({items[i].path, items[i].augment, items[i].augment_seed});
   const auto pre = models::preprocessing_preset(o.preprocessing, o.backbone.arch);
   const data::Framing framing{o.mask, o.crop};
-  data::BatchLoader loader(std::move(load), pre, framing, o.batch,
-                           data::decode_workers(torch::get_num_threads()), /*prefetch=*/2, &notes,
-                           o.dicom_frame);
+  data::BatchLoader loader(std::move(load), pre, framing, o.batch, data::decode_workers(), /*prefetch=*/2,
+                           &notes, o.dicom_frame);
   torch::InferenceMode guard;
   torch::Tensor batch;
   size_t first = 0;

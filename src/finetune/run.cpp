@@ -59,8 +59,7 @@ torch::Tensor frozen_of(FineTuner& tuner, const std::vector<Image>& images, cons
   if (progress && cached > 0) progress(what, done, static_cast<int64_t>(images.size()), cached);
   const auto& e = job.extract;
   data::BatchLoader loader(std::move(load), models::preprocessing_preset(e.preprocessing, e.backbone.arch),
-                           data::Framing{e.mask, e.crop}, e.batch,
-                           data::decode_workers(torch::get_num_threads()),
+                           data::Framing{e.mask, e.crop}, e.batch, data::decode_workers(),
                            /*prefetch=*/2, nullptr, e.dicom_frame);
   torch::Tensor batch;
   size_t first = 0;

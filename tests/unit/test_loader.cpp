@@ -69,6 +69,10 @@ TEST_CASE("batch loader: order, content, augmentation and errors", "[loader]") {
 TEST_CASE("decode workers: one where a core is spare, none where the forward pass has them all", "[loader]") {
   const int cores = oess::platform::cpu().cores;
   REQUIRE(cores >= 1);
-  CHECK(decode_workers(cores) == 0);
-  CHECK(decode_workers(cores - 1 >= 1 ? cores - 1 : 1) == (cores > 1 ? 1 : 0));
+  const int before = torch::get_num_threads();
+  torch::set_num_threads(cores);
+  CHECK(decode_workers() == 0);
+  torch::set_num_threads(cores - 1 >= 1 ? cores - 1 : 1);
+  CHECK(decode_workers() == (cores > 1 ? 1 : 0));
+  torch::set_num_threads(before);
 }

@@ -63,14 +63,14 @@ class BatchLoader {
   bool foreground_ = false;
 };
 
-// Background decode workers for work whose forward passes run on `compute_threads` threads: 1 where the
-// process may run on more cores than that (the worker has a core of its own), else 0 (decode between forward
-// passes, on their threads). On a machine with no core to spare, a worker preempts one of the forward pass's
-// threads, and every thread of that pass waits for it at the next barrier: measured on 2 cores, 64 images
-// through `oess score`, a batch computed while the worker decoded the next two took 370 ms against 298
+// Background decode workers for forward passes on LibTorch's threads (torch::get_num_threads() now): 1 where
+// the process may run on more cores than that (the worker has a core of its own), else 0 (decode between
+// forward passes, on their threads). On a machine with no core to spare, a worker preempts one of the forward
+// pass's threads, and every thread of that pass waits for it at the next barrier: measured on 2 cores, 64
+// images through `oess score`, a batch computed while the worker decoded the next two took 370 ms against 298
 // alone, more than the decoding's own CPU time (docs/PERFORMANCE.md, "Decoding beside the network"). The
 // environment variable OESS_DECODE_WORKERS=N overrides the rule (for benchmarks that time both ways).
-int decode_workers(int compute_threads);
+int decode_workers();
 
 // One image through the same steps (for scoring single files and for tests).
 torch::Tensor load_image(const std::string& path, const Preprocessing& pre, const Framing& framing,
